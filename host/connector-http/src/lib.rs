@@ -1,0 +1,23 @@
+//! HTTP for weft: the ingress (CloudEvents HTTP binding into the embedded log, plus health,
+//! readiness and Prometheus metrics) and the webhook sink.
+//!
+//! ```no_run
+//! # async fn demo(log: std::sync::Arc<weft_connector_embedded::EmbeddedLog>) -> std::io::Result<()> {
+//! use std::sync::{Arc, atomic::AtomicBool};
+//! let ingress = weft_connector_http::Ingress {
+//!     log,
+//!     topics: Arc::default(),
+//!     max_body_bytes: 1 << 20,
+//!     ready: Arc::new(AtomicBool::new(true)),
+//!     metrics: Arc::new(String::new),
+//! };
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! weft_connector_http::serve(listener, ingress, Default::default()).await
+//! # }
+//! ```
+
+mod ingress;
+mod webhook;
+
+pub use ingress::{Ingress, MetricsRenderer, serve};
+pub use webhook::{WebhookConfig, WebhookSink, sign};

@@ -1,0 +1,261 @@
+//! A built route and how one event travels it: plugins, sinks, retry, dead letter.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use weft_connector::{Sink, SinkError, dead_letter};
+use weft_event::{Event, Filter};
+use weft_runtime::LoadedPlugin;
+
+use crate::internal_events::{
+    AttemptFailed, DeadLetterFailed, EventDeadLettered, EventEmitted, EventReceived,
+};
+use crate::spec::RetryPolicy;
+
+/// A sink with its name.
+#[derive(Clone)]
+pub struct NamedSink {
+    /// Name, for logs and metrics.
+    pub name: String,
+    /// The sink.
+    pub sink: Arc<dyn Sink>,
+}
+
+/// A route ready to run.
+pub struct Route {
+    /// Name.
+    pub name: String,
+    /// Filter on attributes.
+    pub filter: Filter,
+    /// Plugins in order.
+    pub plugins: Vec<Arc<LoadedPlugin>>,
+    /// Destinations.
+    pub sinks: Vec<NamedSink>,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Dead-letter destination.
+    pub dead_letter: NamedSink,
+}
+
+/// How a route ended for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteOutcome {
+    /// Every output reached every sink (or there was no output).
+    Delivered,
+    /// The filter did not match.
+    Skipped,
+    /// Failed for good and written to the dead letter.
+    DeadLettered,
+    /// Not finished: shutdown, or the dead letter itself failed. The source message must be
+    /// handed back.
+    Incomplete(String),
+}
+
+enum StageError {
+    Plugin { plugin: String, error: weft_runtime::InvokeError },
+    Sink { sink: String, error: SinkError },
+}
+
+impl StageError {
+    fn transient(&self) -> bool {
+        match self {
+            StageError::Plugin { error, .. } => error.is_transient(),
+            StageError::Sink { error, .. } => error.is_transient(),
+        }
+    }
+    fn at(&self) -> String {
+        match self {
+            StageError::Plugin { plugin, .. } => plugin.clone(),
+            StageError::Sink { sink, .. } => format!("sink:{sink}"),
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            StageError::Plugin { error, .. } => error.kind(),
+            StageError::Sink { error, .. } if error.is_transient() => "sink_transient",
+            StageError::Sink { .. } => "sink_permanent",
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            StageError::Plugin { error, .. } => error.to_string(),
+            StageError::Sink { sink, error } => format!("sink `{sink}`: {error}"),
+        }
+    }
+}
+
+impl Route {
+    /// Runs the plugin chain on one event.
+    async fn transform(&self, event: &Event) -> Result<Vec<Event>, StageError> {
+        let mut current = vec![event.clone()];
+        for plugin in &self.plugins {
+            let mut next = Vec::new();
+            for e in &current {
+                let out = plugin.invoke(e).await.map_err(|error| StageError::Plugin {
+                    plugin: plugin.name().to_string(),
+                    error,
+                })?;
+                next.extend(out);
+            }
+            current = next;
+        }
+        Ok(current)
+    }
+
+    /// Runs the event through the route with retries; dead-letters it after the last
+    /// attempt. `origin` and `delivery_count` describe the source message.
+    pub async fn handle(
+        &self,
+        event: &Event,
+        origin: &str,
+        shutdown: &CancellationToken,
+    ) -> RouteOutcome {
+        if !self.filter.matches(event) {
+            return RouteOutcome::Skipped;
+        }
+        EventReceived { route: &self.name }.emit();
+        let attempts = self.retry.attempts.max(1);
+        let mut outputs: Option<Vec<Event>> = None;
+        // (output index, sink index) pairs still to deliver
+        let mut pending: Vec<(usize, usize)> = Vec::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                if outputs.is_none() {
+                    let out = self.transform(event).await?;
+                    pending = (0..out.len())
+                        .flat_map(|o| (0..self.sinks.len()).map(move |s| (o, s)))
+                        .collect();
+                    outputs = Some(out);
+                }
+                let outs = outputs.as_ref().map(Vec::as_slice).unwrap_or_default();
+                self.deliver(outs, &mut pending).await
+            }
+            .await;
+            let error = match result {
+                Ok(()) => return RouteOutcome::Delivered,
+                Err(e) => e,
+            };
+            let message = error.message();
+            AttemptFailed {
+                route: &self.name,
+                at: &error.at(),
+                kind: error.kind(),
+                error: &message,
+                attempt,
+                event_id: &event.id,
+            }
+            .emit();
+            if !error.transient() || attempt >= attempts {
+                return self
+                    .dead_letter(event, &message, &error.at(), attempt, origin)
+                    .await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.retry.backoff(attempt + 1)) => {}
+                _ = shutdown.cancelled() => {
+                    return RouteOutcome::Incomplete("shutting down during retry backoff".into());
+                }
+            }
+        }
+    }
+
+    /// Delivers outputs to sinks concurrently; removes what succeeded from `pending`.
+    async fn deliver(
+        &self,
+        outputs: &[Event],
+        pending: &mut Vec<(usize, usize)>,
+    ) -> Result<(), StageError> {
+        let results = futures::future::join_all(pending.iter().map(|&(o, s)| async move {
+            let sink = &self.sinks[s];
+            (o, s, sink.sink.deliver(&outputs[o]).await)
+        }))
+        .await;
+        let mut first_error = None;
+        let mut still = Vec::new();
+        for (o, s, r) in results {
+            match r {
+                Ok(()) => EventEmitted {
+                    route: &self.name,
+                    sink: &self.sinks[s].name,
+                }
+                .emit(),
+                Err(error) => {
+                    still.push((o, s));
+                    // a permanent error wins over a transient one: retrying cannot help
+                    let replace = match &first_error {
+                        None => true,
+                        Some(StageError::Sink { error: prev, .. }) => {
+                            prev.is_transient() && !error.is_transient()
+                        }
+                        Some(_) => false,
+                    };
+                    if replace {
+                        first_error = Some(StageError::Sink {
+                            sink: self.sinks[s].name.clone(),
+                            error,
+                        });
+                    }
+                }
+            }
+        }
+        *pending = still;
+        match first_error {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        event: &Event,
+        reason: &str,
+        at: &str,
+        attempts: u32,
+        origin: &str,
+    ) -> RouteOutcome {
+        let record = dead_letter_record(event, reason, at, attempts, &self.name, origin);
+        match self.dead_letter.sink.deliver(&record).await {
+            Ok(()) => {
+                EventDeadLettered {
+                    route: &self.name,
+                    reason,
+                    event_id: &event.id,
+                }
+                .emit();
+                RouteOutcome::DeadLettered
+            }
+            Err(e) => {
+                let error = format!("dead letter `{}`: {e}", self.dead_letter.name);
+                DeadLetterFailed {
+                    route: &self.name,
+                    error: &error,
+                }
+                .emit();
+                RouteOutcome::Incomplete(error)
+            }
+        }
+    }
+}
+
+/// The dead-letter record: the original event plus the `deadletter*` extensions.
+pub fn dead_letter_record(
+    event: &Event,
+    reason: &str,
+    at: &str,
+    attempts: u32,
+    route: &str,
+    origin: &str,
+) -> Event {
+    let mut record = event.clone();
+    let ext = &mut record.extensions;
+    ext.insert(dead_letter::REASON.into(), reason.to_string());
+    ext.insert(dead_letter::FAILED_AT.into(), at.to_string());
+    ext.insert(dead_letter::ATTEMPTS.into(), attempts.to_string());
+    ext.insert(dead_letter::ROUTE.into(), route.to_string());
+    if !origin.is_empty() {
+        ext.insert(dead_letter::ORIGIN.into(), origin.to_string());
+    }
+    record
+}

@@ -1,0 +1,119 @@
+//! Route configuration: `[[routes]]` in weft's TOML.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use weft_event::Filter;
+
+/// One route: `from` sources → optional filter → plugins in order → `to` sinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Unique name, used in logs and metrics.
+    pub name: String,
+    /// Sources this route reads: names of `[sources.*]`, or `topic:NAME` for an embedded
+    /// log topic (what HTTP ingress writes to).
+    pub from: Vec<String>,
+    /// Only events matching this filter take the route.
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    /// Plugins applied in order; each output event of one feeds the next. Empty: pass
+    /// events through unchanged.
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// Sinks every resulting event is delivered to: names of `[sinks.*]`, `topic:NAME`,
+    /// or `stdout`.
+    pub to: Vec<String>,
+    /// How failures are retried before dead-lettering.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Where events go after the last failed attempt: a sink name or `topic:NAME`.
+    /// Default: the hub's `dead_letter` (`topic:deadletter` unless configured).
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+}
+
+/// Retry with exponential backoff and full jitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (1 = no retry).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Backoff before the second attempt, in milliseconds.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    /// Upper bound of the backoff, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+    /// Backoff growth factor per attempt.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Randomise each backoff (uniformly in [backoff/2, backoff]) so retries of many
+    /// events do not synchronise.
+    #[serde(default = "default_jitter")]
+    pub jitter: bool,
+}
+
+fn default_attempts() -> u32 {
+    5
+}
+fn default_initial_backoff_ms() -> u64 {
+    100
+}
+fn default_max_backoff_ms() -> u64 {
+    10_000
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_jitter() -> bool {
+    true
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: default_attempts(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+            multiplier: default_multiplier(),
+            jitter: default_jitter(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `next_attempt` (2 = the first retry).
+    pub fn backoff(&self, next_attempt: u32) -> std::time::Duration {
+        let exp = next_attempt.saturating_sub(2).min(30) as i32;
+        let base = (self.initial_backoff_ms as f64 * self.multiplier.max(1.0).powi(exp))
+            .min(self.max_backoff_ms as f64);
+        let ms = if self.jitter {
+            base / 2.0 + rand::random::<f64>() * base / 2.0
+        } else {
+            base
+        };
+        std::time::Duration::from_millis(ms as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.backoff(2).as_millis(), 100);
+        assert_eq!(p.backoff(3).as_millis(), 200);
+        assert_eq!(p.backoff(20).as_millis(), 10_000);
+        let j = RetryPolicy::default();
+        for _ in 0..100 {
+            let d = j.backoff(3).as_millis();
+            assert!((100..=200).contains(&d), "{d}");
+        }
+    }
+}

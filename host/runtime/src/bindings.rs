@@ -1,0 +1,17 @@
+//! The one `bindgen!` site: host bindings for the `weft:plugin/plugin` world.
+//!
+//! `wasi:io` and `wasi:http` come from wasmtime-wasi / wasmtime-wasi-http; `wasi:logging`,
+//! `wasi:config` and `wasi:keyvalue` are generated here and implemented in [`crate::host`].
+#![allow(missing_docs)]
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "weft:plugin/plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:keyvalue/store.bucket": crate::host::keyvalue::BucketHandle,
+    },
+});

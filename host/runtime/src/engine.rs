@@ -1,0 +1,108 @@
+//! The shared wasmtime engine: component model, async, epoch interruption, the pooling
+//! allocator, the on-disk compilation cache, and the epoch ticker thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::RuntimeError;
+
+/// How often the epoch advances; the CPU limit is counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(2);
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Directory for compiled components, so a restart does not recompile. `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest memory limit of any plugin, in MiB (sizes the pooling allocator's slots).
+    pub max_memory_mib: u64,
+    /// Instances that may exist at once across all plugins (pool size).
+    pub max_concurrent_instances: u32,
+    /// Use the pooling allocator (fast instantiation). Off: allocate on demand.
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            cache_dir: None,
+            max_memory_mib: 256,
+            max_concurrent_instances: 256,
+            pooling: true,
+        }
+    }
+}
+
+/// Builds the engine.
+pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
+    let mut config = Config::new();
+    config
+        .async_support(true)
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(1024 * 1024);
+    if let Some(dir) = &options.cache_dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            RuntimeError::Engine(format!("cannot create cache dir {}: {e}", dir.display()))
+        })?;
+        let mut cache_config = CacheConfig::new();
+        cache_config.with_directory(dir);
+        let cache = Cache::new(cache_config)
+            .map_err(|e| RuntimeError::Engine(format!("compilation cache: {e:#}")))?;
+        config.cache(Some(cache));
+    }
+    if options.pooling {
+        let n = options.max_concurrent_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .table_elements(100_000)
+            .max_memory_size((options.max_memory_mib as usize) * 1024 * 1024)
+            .max_unused_warm_slots(n / 4);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
+}
+
+/// Advances the engine's epoch every [`TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    /// Starts the ticker thread.
+    pub fn start(engine: &Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.weak();
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match engine.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,171 @@
+//! The embedded backend: one redb file in the data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{KeyPage, KvBackend, KvError, LIST_PAGE, check, parse_counter};
+
+const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
+
+/// Plugin state in a redb file. Writes are durable when they return.
+#[derive(Clone)]
+pub struct EmbeddedKv {
+    db: Arc<Database>,
+}
+
+fn full_key(ns: &str, bucket: &str, key: &str) -> String {
+    format!("{ns}\u{0}{bucket}\u{0}{key}")
+}
+
+fn backend(e: impl std::fmt::Display) -> KvError {
+    KvError::Backend(e.to_string())
+}
+
+impl EmbeddedKv {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<EmbeddedKv, KvError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(backend)?;
+        }
+        let db = Database::create(path)
+            .map_err(|e| KvError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        let tx = db.begin_write().map_err(backend)?;
+        tx.open_table(KV).map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(EmbeddedKv { db: Arc::new(db) })
+    }
+
+    fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<R, KvError> + Send + 'static,
+    ) -> impl Future<Output = Result<R, KvError>> + Send {
+        let db = self.db.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let tx = db.begin_write().map_err(backend)?;
+                let r = {
+                    let mut table = tx.open_table(KV).map_err(backend)?;
+                    f(&mut table)?
+                };
+                tx.commit().map_err(backend)?;
+                Ok(r)
+            })
+            .await
+            .map_err(backend)?
+        }
+    }
+
+    fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&redb::ReadOnlyTable<&str, &[u8]>) -> Result<R, KvError> + Send + 'static,
+    ) -> Result<R, KvError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let table = tx.open_table(KV).map_err(backend)?;
+        f(&table)
+    }
+}
+
+#[async_trait]
+impl KvBackend for EmbeddedKv {
+    async fn get(&self, ns: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        check(key, None)?;
+        let k = full_key(ns, bucket, key);
+        self.read(move |t| Ok(t.get(k.as_str()).map_err(backend)?.map(|v| v.value().to_vec())))
+    }
+
+    async fn set(&self, ns: &str, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        check(key, Some(&value))?;
+        let k = full_key(ns, bucket, key);
+        self.write(move |t| {
+            t.insert(k.as_str(), value.as_slice()).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, ns: &str, bucket: &str, key: &str) -> Result<(), KvError> {
+        check(key, None)?;
+        let k = full_key(ns, bucket, key);
+        self.write(move |t| {
+            t.remove(k.as_str()).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn exists(&self, ns: &str, bucket: &str, key: &str) -> Result<bool, KvError> {
+        Ok(self.get(ns, bucket, key).await?.is_some())
+    }
+
+    async fn list_keys(&self, ns: &str, bucket: &str, cursor: Option<u64>) -> Result<KeyPage, KvError> {
+        let prefix = full_key(ns, bucket, "");
+        let skip = cursor.unwrap_or(0) as usize;
+        self.read(move |t| {
+            let mut keys = Vec::new();
+            let mut more = false;
+            for (i, entry) in t.range(prefix.as_str()..).map_err(backend)?.enumerate() {
+                let (k, _) = entry.map_err(backend)?;
+                let Some(key) = k.value().strip_prefix(prefix.as_str()) else {
+                    break;
+                };
+                if i < skip {
+                    continue;
+                }
+                if keys.len() == LIST_PAGE {
+                    more = true;
+                    break;
+                }
+                keys.push(key.to_string());
+            }
+            let next = more.then_some((skip + keys.len()) as u64);
+            Ok(KeyPage { keys, cursor: next })
+        })
+    }
+
+    async fn increment(&self, ns: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, KvError> {
+        check(key, None)?;
+        let k = full_key(ns, bucket, key);
+        let key = key.to_string();
+        self.write(move |t| {
+            let current = match t.get(k.as_str()).map_err(backend)? {
+                Some(v) => parse_counter(&key, v.value())?,
+                None => 0,
+            };
+            let next = current
+                .checked_add(delta)
+                .ok_or_else(|| KvError::Invalid(format!("counter `{key}` would overflow")))?;
+            t.insert(k.as_str(), next.to_string().as_bytes())
+                .map_err(backend)?;
+            Ok(next)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn namespaces_are_separate_and_state_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.redb");
+        {
+            let kv = EmbeddedKv::open(&path).unwrap();
+            kv.set("a", "default", "k", b"1".to_vec()).await.unwrap();
+            assert_eq!(kv.increment("a", "default", "n", 5).await.unwrap(), 5);
+            assert_eq!(kv.get("b", "default", "k").await.unwrap(), None);
+            assert_eq!(kv.list_keys("b", "default", None).await.unwrap().keys.len(), 0);
+        }
+        let kv = EmbeddedKv::open(&path).unwrap();
+        assert_eq!(kv.get("a", "default", "k").await.unwrap(), Some(b"1".to_vec()));
+        assert_eq!(kv.increment("a", "default", "n", 2).await.unwrap(), 7);
+        let page = kv.list_keys("a", "default", None).await.unwrap();
+        assert_eq!(page.keys, vec!["k".to_string(), "n".to_string()]);
+        kv.delete("a", "default", "k").await.unwrap();
+        assert!(!kv.exists("a", "default", "k").await.unwrap());
+    }
+}

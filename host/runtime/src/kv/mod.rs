@@ -1,0 +1,84 @@
+//! Key-value backends behind the plugins' `wasi:keyvalue`. Every key is namespaced by the
+//! plugin name, so one plugin never sees another's keys.
+//!
+//! Counters (`atomics.increment`) are stored as decimal ASCII, so the same value reads the
+//! same from both backends (and from `redis-cli`).
+
+mod embedded;
+mod redis;
+
+use async_trait::async_trait;
+
+pub use embedded::EmbeddedKv;
+pub use redis::RedisKv;
+
+/// Largest key a plugin may use, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest value a plugin may store, in bytes.
+pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
+/// Keys returned per `list-keys` page.
+pub const LIST_PAGE: usize = 1000;
+
+/// A key-value failure, reported to the plugin as `error::other`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    /// The backend failed (I/O, connection).
+    #[error("key-value backend failed: {0}")]
+    Backend(String),
+    /// The plugin broke a limit or a rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A page of keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPage {
+    /// The keys of this page.
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` at the end.
+    pub cursor: Option<u64>,
+}
+
+/// A storage backend. `ns` is the plugin name, `bucket` the name the plugin opened.
+#[async_trait]
+pub trait KvBackend: Send + Sync + 'static {
+    /// Reads a value.
+    async fn get(&self, ns: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Writes a value.
+    async fn set(&self, ns: &str, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), KvError>;
+    /// Deletes a key (absent is fine).
+    async fn delete(&self, ns: &str, bucket: &str, key: &str) -> Result<(), KvError>;
+    /// Whether a key exists.
+    async fn exists(&self, ns: &str, bucket: &str, key: &str) -> Result<bool, KvError>;
+    /// One page of keys.
+    async fn list_keys(&self, ns: &str, bucket: &str, cursor: Option<u64>) -> Result<KeyPage, KvError>;
+    /// Atomically adds `delta` and returns the new value.
+    async fn increment(&self, ns: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, KvError>;
+}
+
+/// Checks a key and value against the limits.
+pub fn check(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KvError::Invalid(format!(
+            "key of {} bytes exceeds the {MAX_KEY_BYTES}-byte limit",
+            key.len()
+        )));
+    }
+    if let Some(v) = value
+        && v.len() > MAX_VALUE_BYTES
+    {
+        return Err(KvError::Invalid(format!(
+            "value of {} bytes exceeds the {MAX_VALUE_BYTES}-byte limit",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a stored counter.
+pub(crate) fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, KvError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| KvError::Invalid(format!("value of `{key}` is not a decimal counter")))
+}

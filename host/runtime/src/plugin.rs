@@ -1,0 +1,341 @@
+//! A loaded plugin: compiled once, pre-instantiated once, invoked per event in a fresh
+//! store (isolated mode) or a reused one (warm mode), under its limits.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+use wasmtime::component::{Component, Linker};
+use weft_event::Event;
+
+use crate::bindings::weft::plugin::types as wit;
+use crate::bindings::{Plugin as PluginBindings, PluginPre};
+use crate::engine::TICK;
+use crate::limiter::{LimitExceeded, LimitHit};
+use crate::spec::InstanceMode;
+use crate::state::{PluginGrants, PluginState};
+
+/// Why invoking a plugin on an event did not produce events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The plugin asked for a retry (transient).
+    #[error("plugin asked to retry: {0}")]
+    Retry(String),
+    /// The plugin rejected the event (permanent).
+    #[error("plugin rejected the event: {0}")]
+    Reject(String),
+    /// The plugin ran past its CPU limit.
+    #[error("plugin exceeded its CPU limit of {limit_ms} ms per event and was stopped")]
+    CpuLimit {
+        /// The limit.
+        limit_ms: u64,
+    },
+    /// The plugin ran past its wall-clock limit (e.g. waiting on HTTP).
+    #[error("plugin exceeded its wall-clock limit of {limit_ms} ms per event and was stopped")]
+    WallLimit {
+        /// The limit.
+        limit_ms: u64,
+    },
+    /// The plugin tried to grow its memory past its limit.
+    #[error("plugin exceeded its memory limit of {limit_mib} MiB")]
+    MemoryLimit {
+        /// The limit.
+        limit_mib: u64,
+    },
+    /// The plugin trapped (a bug in the plugin: panic, unreachable, out-of-bounds access).
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    /// The input event is larger than `max_input_bytes`.
+    #[error("event of {size} bytes exceeds the plugin's max_input_bytes of {limit}")]
+    InputTooLarge {
+        /// Event size.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// The plugin returned more than `max_output_bytes` or `max_output_events`.
+    #[error("plugin output exceeds its limit: {0}")]
+    OutputTooLarge(String),
+    /// The plugin returned an event that is not a valid CloudEvent.
+    #[error("plugin returned an invalid event at index {index}: {reason}")]
+    InvalidOutput {
+        /// Index in the returned list.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The host could not instantiate the plugin.
+    #[error("cannot instantiate plugin: {0}")]
+    Instantiate(String),
+}
+
+impl InvokeError {
+    /// Whether retrying the same event may succeed. Plugin `retry`, traps, CPU/wall and
+    /// memory limits and instantiation errors are retried per the route's policy (a
+    /// deterministic failure ends in the dead letter after the last attempt); `reject`,
+    /// size limits and invalid output are permanent.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            InvokeError::Retry(_)
+                | InvokeError::CpuLimit { .. }
+                | InvokeError::WallLimit { .. }
+                | InvokeError::MemoryLimit { .. }
+                | InvokeError::Trap(_)
+                | InvokeError::Instantiate(_)
+        )
+    }
+
+    /// A short, bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InvokeError::Retry(_) => "retry",
+            InvokeError::Reject(_) => "reject",
+            InvokeError::CpuLimit { .. } => "cpu_limit",
+            InvokeError::WallLimit { .. } => "wall_limit",
+            InvokeError::MemoryLimit { .. } => "memory_limit",
+            InvokeError::Trap(_) => "trap",
+            InvokeError::InputTooLarge { .. } => "input_too_large",
+            InvokeError::OutputTooLarge(_) => "output_too_large",
+            InvokeError::InvalidOutput { .. } => "invalid_output",
+            InvokeError::Instantiate(_) => "instantiate",
+        }
+    }
+}
+
+struct WarmInstance {
+    store: Store<PluginState>,
+    bindings: PluginBindings,
+}
+
+/// A plugin ready to handle events.
+pub struct LoadedPlugin {
+    name: String,
+    pre: PluginPre<PluginState>,
+    engine: wasmtime::Engine,
+    grants: Arc<PluginGrants>,
+    mode: InstanceMode,
+    warm: Mutex<Vec<WarmInstance>>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest number of idle warm instances kept per plugin.
+const MAX_IDLE_WARM: usize = 64;
+
+impl LoadedPlugin {
+    pub(crate) fn new(
+        component: &Component,
+        linker: &Linker<PluginState>,
+        grants: Arc<PluginGrants>,
+        mode: InstanceMode,
+    ) -> Result<Self, crate::RuntimeError> {
+        let name = grants.name.clone();
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| {
+            crate::RuntimeError::Load {
+                plugin: name.clone(),
+                reason: format!("imports not satisfiable (the plugin asks for a capability weft does not grant): {e:#}"),
+            }
+        })?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| crate::RuntimeError::Load {
+            plugin: name.clone(),
+            reason: format!("not a weft plugin (it must export weft:plugin/handler@0.1.0): {e:#}"),
+        })?;
+        Ok(LoadedPlugin {
+            name,
+            engine: component.engine().clone(),
+            pre,
+            grants,
+            mode,
+            warm: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The instance mode.
+    pub fn mode(&self) -> InstanceMode {
+        self.mode
+    }
+
+    fn tick_budget(&self) -> u64 {
+        let tick_ms = TICK.as_millis().max(1) as u64;
+        self.grants.limits.cpu_ms.div_ceil(tick_ms).max(1)
+    }
+
+    fn new_store(&self) -> Store<PluginState> {
+        let mut store = Store::new(
+            &self.engine,
+            PluginState::new(self.grants.clone(), self.tick_budget()),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            state.ticks += 1;
+            if state.ticks > state.tick_budget {
+                state.limiter.hit = Some(LimitHit::Cpu);
+                return Err(LimitExceeded(LimitHit::Cpu).into());
+            }
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    async fn instantiate(&self) -> Result<WarmInstance, InvokeError> {
+        let mut store = self.new_store();
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| self.classify(&store, e))?;
+        Ok(WarmInstance { store, bindings })
+    }
+
+    fn classify(&self, store: &Store<PluginState>, error: anyhow::Error) -> InvokeError {
+        let limits = &self.grants.limits;
+        match store.data().limiter.hit {
+            Some(LimitHit::Cpu) => InvokeError::CpuLimit {
+                limit_ms: limits.cpu_ms,
+            },
+            Some(LimitHit::Memory) => InvokeError::MemoryLimit {
+                limit_mib: limits.memory_mib,
+            },
+            Some(LimitHit::Table) => InvokeError::Trap(format!(
+                "table grew past max_table_elements ({})",
+                limits.max_table_elements
+            )),
+            None => {
+                let mut msg = format!("{error:#}");
+                if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+                    msg = format!("{trap}: {msg}");
+                }
+                InvokeError::Trap(msg)
+            }
+        }
+    }
+
+    /// Runs the plugin on one event and returns the events it emits.
+    pub async fn invoke(&self, event: &Event) -> Result<Vec<Event>, InvokeError> {
+        let limits = &self.grants.limits;
+        let size = event.size();
+        if size > limits.max_input_bytes {
+            return Err(InvokeError::InputTooLarge {
+                size,
+                limit: limits.max_input_bytes,
+            });
+        }
+        let reused = match self.mode {
+            InstanceMode::Warm => self.warm.lock().map(|mut w| w.pop()).unwrap_or(None),
+            InstanceMode::Isolated => None,
+        };
+        let mut instance = match reused {
+            Some(i) => i,
+            None => self.instantiate().await?,
+        };
+        instance.store.data_mut().ticks = 0;
+        instance.store.set_epoch_deadline(1);
+        let input = to_wit(event);
+        let wall = Duration::from_millis(limits.wall_ms);
+        let started = Instant::now();
+        let call = instance
+            .bindings
+            .weft_plugin_handler()
+            .call_handle(&mut instance.store, &input);
+        let result = match tokio::time::timeout(wall, call).await {
+            Err(_) => {
+                return Err(InvokeError::WallLimit {
+                    limit_ms: limits.wall_ms,
+                });
+            }
+            Ok(Err(e)) => return Err(self.classify(&instance.store, e)),
+            Ok(Ok(r)) => r,
+        };
+        metrics::histogram!("weft_plugin_duration_seconds", "plugin" => self.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        // The call returned normally: the instance is healthy and may be reused.
+        if self.mode == InstanceMode::Warm
+            && let Ok(mut idle) = self.warm.lock()
+            && idle.len() < MAX_IDLE_WARM
+        {
+            idle.push(instance);
+        }
+        let outputs = result.map_err(|f| match f {
+            wit::Failure::Retry(m) => InvokeError::Retry(m),
+            wit::Failure::Reject(m) => InvokeError::Reject(m),
+        })?;
+        if outputs.len() > limits.max_output_events {
+            return Err(InvokeError::OutputTooLarge(format!(
+                "{} events returned, max_output_events is {}",
+                outputs.len(),
+                limits.max_output_events
+            )));
+        }
+        let mut total = 0;
+        let mut events = Vec::with_capacity(outputs.len());
+        for (index, out) in outputs.into_iter().enumerate() {
+            let event = from_wit(out).map_err(|reason| InvokeError::InvalidOutput { index, reason })?;
+            total += event.size();
+            if total > limits.max_output_bytes {
+                return Err(InvokeError::OutputTooLarge(format!(
+                    "more than {} bytes returned (max_output_bytes)",
+                    limits.max_output_bytes
+                )));
+            }
+            events.push(event);
+        }
+        Ok(events)
+    }
+}
+
+/// Converts a host event to the WIT record.
+pub fn to_wit(e: &Event) -> wit::Event {
+    wit::Event {
+        id: e.id.clone(),
+        source: e.source.clone(),
+        type_: e.ty.clone(),
+        subject: e.subject.clone(),
+        time: e.time.clone(),
+        datacontenttype: e.datacontenttype.clone(),
+        dataschema: e.dataschema.clone(),
+        data: e.data.clone(),
+        extensions: e
+            .extensions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// Converts and validates a WIT record from a plugin.
+pub fn from_wit(e: wit::Event) -> Result<Event, String> {
+    let mut event = Event {
+        id: e.id,
+        source: e.source,
+        ty: e.type_,
+        subject: e.subject,
+        time: e.time,
+        datacontenttype: e.datacontenttype,
+        dataschema: e.dataschema,
+        data: e.data,
+        extensions: Default::default(),
+    };
+    for (k, v) in e.extensions {
+        if weft_event::CONTEXT_ATTRIBUTES.contains(&k.as_str()) {
+            return Err(format!("extension `{k}` collides with a context attribute"));
+        }
+        event.set_attribute(&k, v).map_err(|e| e.to_string())?;
+    }
+    event.validate().map_err(|e| e.to_string())?;
+    Ok(event)
+}

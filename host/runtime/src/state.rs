@@ -1,0 +1,91 @@
+//! The per-store state: everything one instance of a plugin can reach.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use crate::limiter::Limiter;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::grants::HttpGrant;
+use crate::host::http::GrantedHttp;
+use crate::kv::KvBackend;
+use crate::spec::Limits;
+
+/// What a plugin is granted, shared by all its instances.
+pub struct PluginGrants {
+    /// The plugin's name (its KV namespace and log tag).
+    pub name: String,
+    /// Its configuration keys, `${ENV}` already substituted.
+    pub config: BTreeMap<String, String>,
+    /// Outbound HTTP destinations.
+    pub http: Arc<[HttpGrant]>,
+    /// Its key-value backend.
+    pub kv: Arc<dyn KvBackend>,
+    /// Its limits.
+    pub limits: Limits,
+}
+
+/// The `T` of `Store<T>` for plugin instances.
+pub struct PluginState {
+    pub(crate) plugin: Arc<PluginGrants>,
+    pub(crate) kv: Arc<dyn KvBackend>,
+    pub(crate) table: ResourceTable,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http_ctx: WasiHttpCtx,
+    pub(crate) http_hooks: GrantedHttp,
+    pub(crate) limiter: Limiter,
+    pub(crate) open_buckets: usize,
+    /// Epoch ticks the guest has run during the current event.
+    pub(crate) ticks: u64,
+    /// Tick budget of the current event.
+    pub(crate) tick_budget: u64,
+}
+
+impl PluginState {
+    /// A fresh, deny-by-default state: no preopened directories, no environment, no
+    /// arguments, no sockets or name lookups, stdio discarded.
+    pub(crate) fn new(plugin: Arc<PluginGrants>, tick_budget: u64) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        let limiter = Limiter::new(&plugin.limits);
+        PluginState {
+            kv: plugin.kv.clone(),
+            http_hooks: GrantedHttp {
+                plugin: plugin.name.as_str().into(),
+                grants: plugin.http.clone(),
+            },
+            plugin,
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http_ctx: WasiHttpCtx::new(),
+            limiter,
+            open_buckets: 0,
+            ticks: 0,
+            tick_budget,
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}

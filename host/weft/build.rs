@@ -1,0 +1,60 @@
+//! Builds the bundled example plugins (for `weft run` without a config and `weft bench`)
+//! to WebAssembly components and embeds them in the binary.
+//!
+//! Set `WEFT_SKIP_BUNDLED=1` to skip (the embedded default and `weft bench` then explain
+//! that the bundled plugins are missing).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BUNDLED: [(&str, &str); 3] = [
+    ("weft-plugin-json-map", "weft_plugin_json_map.wasm"),
+    ("weft-plugin-dedupe", "weft_plugin_dedupe.wasm"),
+    ("weft-plugin-passthrough", "weft_plugin_passthrough.wasm"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.join("../..").canonicalize().unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    for dir in ["plugins/json-map", "plugins/dedupe", "plugins/passthrough", "sdk/rust/src", "sdk/rust/Cargo.toml", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    println!("cargo:rerun-if-env-changed=WEFT_SKIP_BUNDLED");
+    let skip = std::env::var("WEFT_SKIP_BUNDLED").is_ok_and(|v| v == "1");
+    let built = if skip { Err("WEFT_SKIP_BUNDLED=1".to_string()) } else { build(&root) };
+    for (_, file) in BUNDLED {
+        let dest = out_dir.join(file);
+        match &built {
+            Ok(dir) => {
+                std::fs::copy(dir.join(file), &dest).unwrap_or_else(|e| panic!("copying {file}: {e}"));
+            }
+            Err(_) => std::fs::write(&dest, b"").unwrap(),
+        }
+    }
+    if let Err(e) = built {
+        println!("cargo:warning=bundled plugins not built ({e}); `weft run` without --config and `weft bench` need them");
+    }
+}
+
+fn build(root: &Path) -> Result<PathBuf, String> {
+    let target_dir = root.join("target/bundled-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in BUNDLED {
+        cmd.args(["-p", package]);
+    }
+    // Do not leak the outer build's settings into the nested one.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_PROFILE_RELEASE_LTO", "RUSTC_WORKSPACE_WRAPPER", "CARGO_LLVM_COV", "RUSTC_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of the bundled plugins failed ({status}); is the wasm32-wasip2 target installed?"));
+    }
+    Ok(target_dir.join("wasm32-wasip2/plugin"))
+}

@@ -1,0 +1,72 @@
+//! What `weft run` does without `--config`: HTTP ingress on 127.0.0.1:8080, the embedded
+//! log under `./.weft/`, and the bundled example plugins routing `orders` events
+//! (dedupe → JSON mapping) to stdout and to the `orders.normalized` topic. A sample order
+//! is posted at start so something visibly flows.
+
+use crate::config::Config;
+use crate::hub::BundledPlugins;
+
+/// The bundled `json-map` plugin.
+pub const JSON_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_json_map.wasm"));
+/// The bundled `dedupe` plugin.
+pub const DEDUPE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_dedupe.wasm"));
+/// The bundled `passthrough` plugin (the trivial plugin of `weft bench`).
+pub const PASSTHROUGH: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_passthrough.wasm"));
+
+/// The embedded default configuration.
+pub const DEFAULT_CONFIG: &str = r#"
+[hub]
+listen = "127.0.0.1:8080"
+data_dir = ".weft"
+
+[plugins.dedupe]
+path = "bundled:dedupe"
+
+[plugins.json-map]
+path = "bundled:json-map"
+config.type = "com.example.order.normalized"
+config.mapping = '{"order.id": "/orderId", "order.total": "/total", "order.currency": "/currency", "buyer": "/buyer/name"}'
+
+[[routes]]
+name = "orders"
+from = ["topic:orders"]
+plugins = ["dedupe", "json-map"]
+to = ["stdout", "topic:orders.normalized"]
+"#;
+
+/// The bundled plugins by their `bundled:` path. Errors if the binary was built without
+/// them.
+pub fn bundled() -> Result<BundledPlugins, String> {
+    let mut map = BundledPlugins::new();
+    for (name, bytes) in [("json-map", JSON_MAP), ("dedupe", DEDUPE), ("passthrough", PASSTHROUGH)] {
+        if bytes.is_empty() {
+            return Err(format!(
+                "this weft binary was built without its bundled plugins (missing `{name}`): install the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and rebuild"
+            ));
+        }
+        map.insert(format!("bundled:{name}"), bytes);
+    }
+    Ok(map)
+}
+
+/// The default config, parsed.
+pub fn config() -> Config {
+    crate::config::parse(DEFAULT_CONFIG, "<embedded default>").expect("the embedded default config parses")
+}
+
+/// The sample order posted at start.
+pub fn sample_event() -> weft_event::Event {
+    let mut e = weft_event::Event::new(
+        format!("sample-{}", std::process::id()),
+        "/weft/demo",
+        "com.example.order.created",
+    );
+    e.subject = Some("PO-1001".into());
+    e.datacontenttype = Some("application/json".into());
+    e.data = Some(
+        br#"{"orderId":"PO-1001","total":"1250.00","currency":"EUR","buyer":{"name":"Acme Steel GmbH"},"lines":3}"#
+            .to_vec(),
+    );
+    e
+}

@@ -1,0 +1,275 @@
+//! `weft`: the WebAssembly-plugin integration hub.
+//!
+//! Runs business events from HTTP, the embedded log, Redis and AMQP through sandboxed
+//! WebAssembly plugins and delivers what they emit, at least once. See the README for
+//! the quick start and `weft --help` for the commands.
+
+mod bench;
+mod config;
+mod embedded_default;
+mod hub;
+mod plugin_cmd;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a configuration error (sysexits EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "weft",
+    version,
+    about = "weft: a WebAssembly-plugin integration hub",
+    long_about = "weft takes business events (CloudEvents) from HTTP, its embedded durable log, Redis and RabbitMQ, runs them through sandboxed WebAssembly plugins, and delivers what the plugins emit — at least once.\n\nStart with `weft run` (no config: a demo on 127.0.0.1:8080), write a plugin with `weft plugin new`, check a config with `weft validate`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub. Without --config: HTTP ingress on 127.0.0.1:8080, the embedded log in
+    /// ./.weft and the bundled example plugins (a sample order flows to stdout).
+    Run {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration: fields, references, plugin files and grants. Prints every
+    /// problem with its location; exits 0 when valid, 78 when not.
+    Validate {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Also compile every plugin and check it is a weft plugin.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        load_plugins: bool,
+    },
+    /// Work with plugins: scaffold, build, run on events from stdin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Measure the per-event cost of the sandbox against native Rust.
+    Bench {
+        /// Events per mode.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a new plugin crate from the SDK template.
+    New {
+        /// Plugin name (a-z, 0-9, -, _).
+        name: String,
+        /// Language of the template.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Directory to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build a plugin crate into a .wasm component (wasm32-wasip2).
+    Build {
+        /// The plugin's directory (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Cargo profile.
+        #[arg(long, default_value = "release")]
+        profile: String,
+    },
+    /// Run CloudEvents (JSON, one per line, on stdin) through a plugin with the hub's
+    /// runtime and limits; print each emitted event as a JSON line, or
+    /// {"failure":{"kind":"retry"|"reject","message":...}}. Exit 0 when every event was
+    /// handled, 1 when any failed, 2 on usage or load errors.
+    Run {
+        /// The plugin component.
+        plugin: PathBuf,
+        /// A configuration entry for the plugin, key=value (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Grant outbound HTTP to scheme://host[:port] (repeatable).
+        #[arg(long = "allow-http", value_name = "PATTERN")]
+        allow_http: Vec<String>,
+        /// Memory limit in MiB (default 64).
+        #[arg(long)]
+        memory_mib: Option<u64>,
+        /// CPU limit per event in ms (default 100).
+        #[arg(long)]
+        cpu_ms: Option<u64>,
+        /// Reuse one warm instance across events instead of a fresh one per event.
+        #[arg(long)]
+        warm: bool,
+        /// Keep the plugin's key-value state in this directory (default: temporary).
+        #[arg(long)]
+        kv_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of the configuration file.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(dispatch(cli.command))
+}
+
+fn base_dir(config: &Path) -> PathBuf {
+    config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+async fn dispatch(command: Command) -> ExitCode {
+    match command {
+        Command::Run { config } => {
+            let (cfg, base, options) = match config {
+                Some(path) => match config::load(&path) {
+                    Ok(c) => (c, base_dir(&path), hub::RunOptions::default()),
+                    Err(e) => {
+                        weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "info");
+                        eprintln!("error: {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None => {
+                    let bundled = match embedded_default::bundled() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return ExitCode::from(2);
+                        }
+                    };
+                    let options = hub::RunOptions {
+                        bundled,
+                        sample: Some(("orders".into(), embedded_default::sample_event())),
+                    };
+                    (embedded_default::config(), PathBuf::from("."), options)
+                }
+            };
+            let format = if cfg.hub.log_format == "json" {
+                weft_telemetry::LogFormat::Json
+            } else {
+                weft_telemetry::LogFormat::Text
+            };
+            weft_telemetry::init_tracing(format, "info");
+            match hub::run(cfg, &base, options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Validate { config, load_plugins } => {
+            let cfg = match config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("error: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let base = base_dir(&config);
+            let mut problems = validate::check(&cfg, &base);
+            if load_plugins {
+                validate::check_plugins_load(&cfg, &base, &mut problems);
+            }
+            let errors = problems
+                .iter()
+                .filter(|p| p.severity == validate::Severity::Error)
+                .count();
+            for p in &problems {
+                println!("{}: {p}", config.display());
+            }
+            if errors > 0 {
+                println!("{}: {errors} error(s); the configuration is not valid", config.display());
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                println!("{}: valid ({} route(s), {} plugin(s))", config.display(), cfg.routes.len(), cfg.plugins.len());
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Plugin(PluginCommand::New { name, lang, dir }) => {
+            match plugin_cmd::new_plugin(&name, &lang, dir.as_deref()) {
+                Ok(path) => {
+                    println!("created plugin `{name}` in {}", path.display());
+                    println!("next: weft plugin build {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Plugin(PluginCommand::Build { dir, profile }) => {
+            match plugin_cmd::build_plugin(&dir, &profile) {
+                Ok(wasm) => {
+                    println!("{}", wasm.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Plugin(PluginCommand::Run {
+            plugin,
+            config,
+            allow_http,
+            memory_mib,
+            cpu_ms,
+            warm,
+            kv_dir,
+        }) => {
+            weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "warn");
+            let code = plugin_cmd::run_plugin(plugin_cmd::RunPluginOptions {
+                wasm: plugin,
+                config,
+                allow_http,
+                memory_mib,
+                cpu_ms,
+                warm,
+                kv_dir,
+            })
+            .await;
+            ExitCode::from(code as u8)
+        }
+        Command::Config(ConfigCommand::Schema) => {
+            println!("{}", serde_json::to_string_pretty(&config::schema()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Command::Bench { events } => match bench::run(events.max(1)).await {
+            Ok(m) => {
+                bench::print(&m);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
