@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:keyvalue/store.bucket": crate::host::keyvalue::BucketHandle,
     },

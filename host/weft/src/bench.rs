@@ -110,3 +110,164 @@ pub fn print(measurements: &[Measurement]) {
         );
     }
 }
+
+/// Throughput of one end-to-end run.
+pub struct Throughput {
+    /// What was measured.
+    pub name: String,
+    /// Events per second.
+    pub events_per_sec: f64,
+}
+
+async fn seed_stream(con: &mut redis::aio::MultiplexedConnection, stream: &str, events: usize) -> anyhow::Result<()> {
+    let event = sample();
+    let fields = weft_connector_redis::binding::encode(&event, weft_connector_redis::binding::Binding::Binary);
+    let mut pipe = redis::pipe();
+    for i in 0..events {
+        let mut e = fields.clone();
+        for (k, v) in e.iter_mut() {
+            if k == "ce_id" {
+                *v = format!("bench-{i}").into_bytes();
+            }
+        }
+        pipe.cmd("XADD").arg(stream).arg("*").arg(e).ignore();
+        if (i + 1) % 1000 == 0 {
+            pipe.query_async::<()>(con).await?;
+            pipe = redis::pipe();
+        }
+    }
+    pipe.query_async::<()>(con).await?;
+    Ok(())
+}
+
+/// The native baseline: the same redis crate, the same batching (XREADGROUP COUNT 256,
+/// pipelined XADD, batched XACK), the passthrough handler called natively.
+async fn native_redis(url: &str, input: &str, output: &str, events: usize) -> anyhow::Result<Duration> {
+    let client = redis::Client::open(url)?;
+    let mut con = client.get_multiplexed_async_connection().await?;
+    let _: Result<(), _> = redis::cmd("XGROUP").arg("CREATE").arg(input).arg("native").arg("0").arg("MKSTREAM").query_async(&mut con).await;
+    let started = Instant::now();
+    let mut done = 0;
+    while done < events {
+        let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP").arg("native").arg("c1")
+            .arg("COUNT").arg(256).arg("BLOCK").arg(100)
+            .arg("STREAMS").arg(input).arg(">")
+            .query_async(&mut con)
+            .await?;
+        let mut pipe = redis::pipe();
+        let mut ids = Vec::new();
+        for key in reply.keys {
+            for entry in key.ids {
+                let fields: Vec<(String, Vec<u8>)> = entry
+                    .map
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        redis::Value::BulkString(b) => Some((k.clone(), b.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let event = weft_connector_redis::binding::decode(&fields).map_err(|e| anyhow::anyhow!("{e}"))?;
+                for out in native_handle(&event) {
+                    let f = weft_connector_redis::binding::encode(&out, weft_connector_redis::binding::Binding::Binary);
+                    pipe.cmd("XADD").arg(output).arg("*").arg(f).ignore();
+                }
+                ids.push(entry.id);
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        pipe.query_async::<()>(&mut con).await?;
+        let _: usize = redis::cmd("XACK").arg(input).arg("native").arg(&ids).query_async(&mut con).await?;
+        done += ids.len();
+    }
+    Ok(started.elapsed())
+}
+
+/// weft itself: the Redis stream source, the router, the passthrough plugin in `mode`,
+/// the Redis stream sink.
+async fn weft_redis(url: &str, input: &str, output: &str, events: usize, mode: InstanceMode) -> anyhow::Result<Duration> {
+    let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
+    let dir = tempfile::tempdir()?;
+    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(&dir.path().join("kv.redb"))?);
+    let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
+    let mut spec = PluginSpec::new("passthrough.wasm");
+    spec.mode = mode;
+    let plugin = Arc::new(runtime.load_bytes("passthrough", &spec, bundled["bundled:passthrough"], kv)?);
+    let source_cfg: weft_connector_redis::StreamSourceConfig = toml::from_str(&format!(
+        "url = {url:?}\nstream = {input:?}\ngroup = \"weft\"\nconsumer = \"bench\"\nbatch_size = 256\n"
+    ))?;
+    let sink_cfg: weft_connector_redis::StreamSinkConfig = toml::from_str(&format!("url = {url:?}\nstream = {output:?}\n"))?;
+    let sink = weft_connector_redis::stream_sink(sink_cfg).await?;
+    let named = weft_router::NamedSink { name: "out".into(), sink };
+    let route = Arc::new(weft_router::Route {
+        name: "bench".into(),
+        filter: Default::default(),
+        plugins: vec![plugin],
+        sinks: vec![named.clone()],
+        retry: Default::default(),
+        dead_letter: named,
+    });
+    let source = weft_connector_redis::stream_source(source_cfg)?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(weft_router::run_source(
+        "bench".into(),
+        source,
+        vec![route],
+        weft_router::SourceSettings { max_in_flight: 256, drain_timeout: Duration::from_secs(10) },
+        stop.clone(),
+    ));
+    let client = redis::Client::open(url)?;
+    let mut con = client.get_multiplexed_async_connection().await?;
+    loop {
+        let n: usize = redis::cmd("XLEN").arg(output).query_async(&mut con).await?;
+        if n >= events {
+            break;
+        }
+        if task.is_finished() {
+            anyhow::bail!("the weft pipeline stopped early");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    let _ = task.await;
+    Ok(elapsed)
+}
+
+/// End-to-end Redis throughput, native baseline and weft, in the same run.
+pub async fn run_redis(url: &str, events: usize) -> anyhow::Result<Vec<Throughput>> {
+    let client = redis::Client::open(url)?;
+    let mut con = client.get_multiplexed_async_connection().await?;
+    let tag = std::process::id();
+    let mut out = Vec::new();
+    let runs: [(&str, Option<InstanceMode>); 3] = [
+        ("native Rust consumer (same crate, same batching)", None),
+        ("weft, isolated instance per event", Some(InstanceMode::Isolated)),
+        ("weft, warm instances", Some(InstanceMode::Warm)),
+    ];
+    for (i, (name, mode)) in runs.into_iter().enumerate() {
+        let input = format!("weft-bench:{tag}:{i}:in");
+        let output = format!("weft-bench:{tag}:{i}:out");
+        seed_stream(&mut con, &input, events).await?;
+        let elapsed = match mode {
+            None => native_redis(url, &input, &output, events).await?,
+            Some(m) => weft_redis(url, &input, &output, events, m).await?,
+        };
+        let _: () = redis::cmd("DEL").arg(&input).arg(&output).query_async(&mut con).await?;
+        out.push(Throughput { name: name.to_string(), events_per_sec: events as f64 / elapsed.as_secs_f64() });
+    }
+    Ok(out)
+}
+
+/// Prints throughputs with ratios to the first (native) line.
+pub fn print_throughput(title: &str, results: &[Throughput]) {
+    let native = results.first().map(|r| r.events_per_sec).unwrap_or(1.0);
+    println!("{title}");
+    println!("{:<52} {:>14} {:>10}", "pipeline", "events/s", "of native");
+    for r in results {
+        println!("{:<52} {:>14.0} {:>9.1}%", r.name, r.events_per_sec, 100.0 * r.events_per_sec / native);
+    }
+}

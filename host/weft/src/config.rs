@@ -163,6 +163,13 @@ pub struct RedisKvConfig {
 pub enum SourceConfig {
     /// An embedded log topic with its own consumer cursor.
     Topic(TopicSourceConfig),
+    /// A Redis stream, read with a consumer group (at-least-once).
+    RedisStream(weft_connector_redis::StreamSourceConfig),
+    /// Redis pub/sub channels (best-effort: messages published while weft is
+    /// disconnected are lost).
+    RedisPubsub(weft_connector_redis::PubSubSourceConfig),
+    /// A RabbitMQ queue with manual acknowledgements (at-least-once).
+    Amqp(weft_connector_amqp::SourceConfig),
 }
 
 /// `type = "topic"`.
@@ -192,6 +199,12 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// POST to a URL in CloudEvents HTTP binary mode.
     Webhook(weft_connector_http::WebhookConfig),
+    /// `XADD` to a Redis stream.
+    RedisStream(weft_connector_redis::StreamSinkConfig),
+    /// `PUBLISH` to a Redis channel (best-effort: no subscriber, no delivery).
+    RedisPubsub(weft_connector_redis::PubSubSinkConfig),
+    /// Publish to a RabbitMQ exchange with publisher confirms.
+    Amqp(weft_connector_amqp::SinkConfig),
 }
 
 /// A section with no settings.

@@ -278,6 +278,15 @@ async fn build_sink(
             weft_connector_http::WebhookSink::new(w.clone())
                 .map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?,
         ),
+        SinkConfig::RedisStream(c) => weft_connector_redis::stream_sink(c.clone())
+            .await
+            .with_context(|| format!("failed to set up sink `{name}`"))?,
+        SinkConfig::RedisPubsub(c) => weft_connector_redis::pubsub_sink(c.clone())
+            .await
+            .with_context(|| format!("failed to set up sink `{name}`"))?,
+        SinkConfig::Amqp(c) => weft_connector_amqp::sink(c.clone())
+            .await
+            .with_context(|| format!("failed to set up sink `{name}`"))?,
     };
     Ok(sink)
 }
@@ -301,5 +310,11 @@ fn build_source(
             topics.insert(t.topic.clone());
             Box::new(TopicSource::new(log.clone(), &t.topic, &t.consumer))
         }
+        SourceConfig::RedisStream(c) => weft_connector_redis::stream_source(c.clone())
+            .with_context(|| format!("failed to set up source `{name}`"))?,
+        SourceConfig::RedisPubsub(c) => weft_connector_redis::pubsub_source(c.clone())
+            .with_context(|| format!("failed to set up source `{name}`"))?,
+        SourceConfig::Amqp(c) => weft_connector_amqp::source(c.clone())
+            .with_context(|| format!("failed to set up source `{name}`"))?,
     })
 }

@@ -49,6 +49,9 @@ enum Command {
         /// Also compile every plugin and check it is a weft plugin.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         load_plugins: bool,
+        /// Also check that every Redis and RabbitMQ server the config names answers.
+        #[arg(long)]
+        connect: bool,
     },
     /// Work with plugins: scaffold, build, run on events from stdin.
     #[command(subcommand)]
@@ -61,6 +64,10 @@ enum Command {
         /// Events per mode.
         #[arg(long, default_value_t = 20_000)]
         events: usize,
+        /// Also measure end-to-end throughput stream → plugin → stream against this Redis
+        /// (e.g. redis://127.0.0.1:6379), next to a native consumer.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
     },
 }
 
@@ -182,7 +189,11 @@ async fn dispatch(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Validate { config, load_plugins } => {
+        Command::Validate {
+            config,
+            load_plugins,
+            connect,
+        } => {
             let cfg = match config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -194,6 +205,9 @@ async fn dispatch(command: Command) -> ExitCode {
             let mut problems = validate::check(&cfg, &base);
             if load_plugins {
                 validate::check_plugins_load(&cfg, &base, &mut problems);
+            }
+            if connect {
+                validate::check_connections(&cfg, &mut problems).await;
             }
             let errors = problems
                 .iter()
@@ -261,15 +275,25 @@ async fn dispatch(command: Command) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&config::schema()).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Command::Bench { events } => match bench::run(events.max(1)).await {
-            Ok(m) => {
-                bench::print(&m);
-                ExitCode::SUCCESS
+        Command::Bench { events, redis } => {
+            match bench::run(events.max(1)).await {
+                Ok(m) => bench::print(&m),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::FAILURE;
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
+            if let Some(url) = redis {
+                println!();
+                match bench::run_redis(&url, events.max(1)).await {
+                    Ok(r) => bench::print_throughput("Redis stream → passthrough plugin → Redis stream", &r),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
-        },
+            ExitCode::SUCCESS
+        }
     }
 }

@@ -109,6 +109,11 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
                     f.error(format!("{at}.topic"), e.to_string());
                 }
             }
+            SourceConfig::RedisPubsub(_) => f.warning(
+                at,
+                "redis-pubsub is best-effort: messages published while weft is disconnected or restarting are lost (use redis-stream for at-least-once)",
+            ),
+            SourceConfig::RedisStream(_) | SourceConfig::Amqp(_) => {}
         }
     }
     for (name, sink) in &config.sinks {
@@ -124,7 +129,14 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
                     f.error(format!("{at}.url"), e.to_string());
                 }
             }
-            SinkConfig::Stdout(_) | SinkConfig::File(_) => {}
+            SinkConfig::RedisPubsub(_) => f.warning(
+                at,
+                "redis-pubsub is best-effort: a message with no subscriber connected is dropped by Redis",
+            ),
+            SinkConfig::Stdout(_)
+            | SinkConfig::File(_)
+            | SinkConfig::RedisStream(_)
+            | SinkConfig::Amqp(_) => {}
         }
     }
     if config.routes.is_empty() {
@@ -230,4 +242,42 @@ pub fn check_for_run(
                 }))
         })
         .collect()
+}
+
+/// `--connect`: checks that every broker the config names answers.
+pub async fn check_connections(config: &Config, problems: &mut Vec<Problem>) {
+    let mut checks: Vec<(String, String, bool)> = Vec::new(); // (location, url, is_redis)
+    for (name, s) in &config.sources {
+        match s {
+            SourceConfig::RedisStream(c) => checks.push((format!("sources.{name}.url"), c.url.clone(), true)),
+            SourceConfig::RedisPubsub(c) => checks.push((format!("sources.{name}.url"), c.url.clone(), true)),
+            SourceConfig::Amqp(c) => checks.push((format!("sources.{name}.uri"), c.uri.clone(), false)),
+            SourceConfig::Topic(_) => {}
+        }
+    }
+    for (name, s) in &config.sinks {
+        match s {
+            SinkConfig::RedisStream(c) => checks.push((format!("sinks.{name}.url"), c.url.clone(), true)),
+            SinkConfig::RedisPubsub(c) => checks.push((format!("sinks.{name}.url"), c.url.clone(), true)),
+            SinkConfig::Amqp(c) => checks.push((format!("sinks.{name}.uri"), c.uri.clone(), false)),
+            _ => {}
+        }
+    }
+    if let Some(r) = &config.kv.redis {
+        checks.push(("kv.redis.url".into(), r.url.clone(), true));
+    }
+    for (location, url, is_redis) in checks {
+        let result = if is_redis {
+            weft_connector_redis::check_connection(&url).await
+        } else {
+            weft_connector_amqp::check_connection(&url).await
+        };
+        if let Err(e) = result {
+            problems.push(Problem {
+                severity: Severity::Error,
+                location,
+                message: format!("cannot connect: {e}"),
+            });
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::syntax::ast::{Axis, Ix, Test, Ty, X};
+use crate::syntax::ast::{Axis, F, Ix, Test, Ty, X};
 use crate::syntax::parse::{Builder, Env, parse, xs_type};
 
 const XS: &str = "http://www.w3.org/2001/XMLSchema";
@@ -625,6 +625,46 @@ fn emit_x(x: &X) -> String {
     }
 }
 
+/// Whether the expression reads the focus position (`position()`, `last()`) of its own
+/// context (not of nested predicates or path steps, which have their own focus).
+fn uses_position(b: &Builder, ix: Ix) -> bool {
+    let l = |s: u32, n: u32| b.lists[s as usize..(s + n) as usize].to_vec();
+    match b.nodes[ix as usize] {
+        X::Call(F::Position | F::Last, _, _) => true,
+        X::Call(_, s, n) | X::UCall(_, s, n) | X::Seq(s, n) => l(s, n).iter().any(|&c| uses_position(b, c)),
+        X::Or(a, c)
+        | X::And(a, c)
+        | X::GCmp(_, a, c)
+        | X::VCmp(_, a, c)
+        | X::Bin(_, a, c)
+        | X::Range(a, c)
+        | X::Union(a, c)
+        | X::Except(a, c)
+        | X::Intersect(a, c) => uses_position(b, a) || uses_position(b, c),
+        X::Path(a, _) | X::Filter(a, _, _) => uses_position(b, a),
+        X::Neg(a) | X::Cast(a, _, _) | X::Castable(a, _, _) | X::InstanceOf(a, _, _) | X::ValueOf(a) => uses_position(b, a),
+        X::If(a, c, d) => uses_position(b, a) || uses_position(b, c) || uses_position(b, d),
+        X::Some(_, a, c) | X::Every(_, a, c) | X::For(_, a, c) | X::Let(_, a, c) => uses_position(b, a) || uses_position(b, c),
+        _ => false,
+    }
+}
+
+/// Whether `ix`, used as a predicate, can never be a numeric (positional) predicate and
+/// does not read the position: it can then be tested node by node without positions.
+fn position_free(b: &Builder, ix: Ix) -> bool {
+    let boolean_root = match b.nodes[ix as usize] {
+        X::GCmp(..) | X::VCmp(..) | X::And(..) | X::Or(..) | X::Step(..) | X::Castable(..) | X::InstanceOf(..) | X::Some(..) | X::Every(..) => true,
+        X::Path(_, r) => matches!(b.nodes[r as usize], X::Step(..)),
+        X::Union(..) => true,
+        X::Call(f, _, _) => matches!(
+            f,
+            F::Not | F::Exists | F::Empty | F::Boolean | F::Contains | F::StartsWith | F::EndsWith | F::Matches | F::True | F::False
+        ),
+        _ => false,
+    };
+    boolean_root && !uses_position(b, ix)
+}
+
 fn flag(f: &str) -> &'static str {
     match f {
         "warning" => "Flag::Warning",
@@ -650,6 +690,8 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
         let _ = writeln!(o, "{},", emit_x(x));
     }
     o.push_str("];\n");
+    let flags: Vec<u8> = (0..b.nodes.len() as u32).map(|i| position_free(&b, i) as u8).collect();
+    let _ = writeln!(o, "pub static FLAGS: [u8; {}] = {:?};", flags.len(), flags);
     let _ = writeln!(o, "pub static LISTS: [u32; {}] = {:?};", b.lists.len(), b.lists);
     let _ = writeln!(o, "pub static STRS: [&str; {}] = [", b.strs.len());
     for s in &b.strs {
