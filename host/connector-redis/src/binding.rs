@@ -61,10 +61,7 @@ pub enum BindingError {
 /// Encodes an event as stream entry fields in the given layout.
 pub fn encode(event: &Event, binding: Binding) -> Vec<(String, Vec<u8>)> {
     match binding {
-        Binding::Structured => vec![(
-            EVENT_FIELD.to_string(),
-            event.to_json_string().into_bytes(),
-        )],
+        Binding::Structured => vec![(EVENT_FIELD.to_string(), event.to_json_string().into_bytes())],
         Binding::Binary => {
             let attributes = binary::to_attributes(event);
             let mut fields = Vec::with_capacity(attributes.len() + 2);

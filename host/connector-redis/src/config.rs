@@ -54,7 +54,7 @@ pub struct TrimConfig {
 /// stream = "orders"
 /// group = "weft"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamSourceConfig {
     /// Redis URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS.
@@ -65,6 +65,10 @@ pub struct StreamSourceConfig {
     /// Password (overrides a password inside `url`); use `${ENV}` substitution.
     #[serde(default)]
     pub password: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the server's certificate, trusted
+    /// instead of the public (webpki) roots; only with `rediss://`.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// The stream key to read.
     pub stream: String,
     /// The consumer group; created (with `MKSTREAM`) when missing.
@@ -142,7 +146,7 @@ pub struct StreamSourceConfig {
 /// stream = "invoices"
 /// maxlen = 1000000
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamSinkConfig {
     /// Redis URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS.
@@ -153,6 +157,10 @@ pub struct StreamSinkConfig {
     /// Password (overrides a password inside `url`); use `${ENV}` substitution.
     #[serde(default)]
     pub password: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the server's certificate, trusted
+    /// instead of the public (webpki) roots; only with `rediss://`.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// The stream key to append to (created by the first `XADD`).
     pub stream: String,
     /// How events are laid out in the entry.
@@ -184,7 +192,7 @@ pub struct StreamSinkConfig {
 /// url = "redis://127.0.0.1:6379"
 /// channels = ["prices"]
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PubSubSourceConfig {
     /// Redis URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS.
@@ -195,6 +203,10 @@ pub struct PubSubSourceConfig {
     /// Password (overrides a password inside `url`); use `${ENV}` substitution.
     #[serde(default)]
     pub password: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the server's certificate, trusted
+    /// instead of the public (webpki) roots; only with `rediss://`.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// Channels to `SUBSCRIBE` to.
     #[serde(default)]
     pub channels: Vec<String>,
@@ -222,7 +234,7 @@ pub struct PubSubSourceConfig {
 /// url = "redis://127.0.0.1:6379"
 /// channel = "ticker"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PubSubSinkConfig {
     /// Redis URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS.
@@ -233,6 +245,10 @@ pub struct PubSubSinkConfig {
     /// Password (overrides a password inside `url`); use `${ENV}` substitution.
     #[serde(default)]
     pub password: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the server's certificate, trusted
+    /// instead of the public (webpki) roots; only with `rediss://`.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// The channel to publish to.
     pub channel: String,
     /// Timeout for connecting to Redis, in milliseconds.
@@ -245,6 +261,67 @@ pub struct PubSubSinkConfig {
     #[serde(default = "default_reconnect_max_backoff_ms")]
     pub reconnect_max_backoff_ms: u64,
 }
+
+/// `Debug` that shows the URL with its password masked and `password` as `***`.
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("url", &redact_url(&self.url))
+                    .field("username", &self.username)
+                    .field("password", &self.password.as_ref().map(|_| "***"))
+                    .field("tls_ca_file", &self.tls_ca_file)
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(StreamSourceConfig {
+    stream,
+    group,
+    consumer,
+    start_id,
+    binding,
+    batch_size,
+    block_ms,
+    ack_batch_size,
+    ack_flush_ms,
+    claim_idle_ms,
+    claim_interval_ms,
+    max_deliveries,
+    dead_letter_stream,
+    trim,
+    lag_interval_ms,
+    drain_timeout_ms,
+    connection_timeout_ms,
+    response_timeout_ms,
+    reconnect_max_backoff_ms,
+});
+redacted_debug!(StreamSinkConfig {
+    stream,
+    binding,
+    maxlen,
+    maxlen_exact,
+    connection_timeout_ms,
+    response_timeout_ms,
+    reconnect_max_backoff_ms,
+});
+redacted_debug!(PubSubSourceConfig {
+    channels,
+    patterns,
+    connection_timeout_ms,
+    ping_interval_ms,
+    reconnect_max_backoff_ms,
+});
+redacted_debug!(PubSubSinkConfig {
+    channel,
+    connection_timeout_ms,
+    response_timeout_ms,
+    reconnect_max_backoff_ms,
+});
 
 /// Default consumer group name: `weft`.
 pub fn default_group() -> String {
@@ -326,12 +403,30 @@ fn default_true() -> bool {
 }
 
 impl StreamSourceConfig {
+    /// Connects with this configuration's URL, credentials and TLS settings and sends
+    /// `PING` (for `weft validate --connect`). Errors never contain the password.
+    pub async fn check_connection(&self) -> Result<(), String> {
+        crate::ping(self.client(), &self.url).await
+    }
+
+    /// A redis client for this configuration (validates the URL and credentials, reads
+    /// `tls_ca_file`; does not connect).
+    pub(crate) fn client(&self) -> Result<Client, ConnectorError> {
+        client(
+            &self.url,
+            self.username.as_deref(),
+            self.password.as_deref(),
+            self.tls_ca_file.as_deref(),
+        )
+    }
+
     /// A configuration with every optional field at its default.
     pub fn new(url: impl Into<String>, stream: impl Into<String>) -> Self {
         StreamSourceConfig {
             url: url.into(),
             username: None,
             password: None,
+            tls_ca_file: None,
             stream: stream.into(),
             group: default_group(),
             consumer: None,
@@ -372,7 +467,7 @@ impl StreamSourceConfig {
     /// Checks the values (the URL parses, names are non-empty, numbers are in range)
     /// without connecting.
     pub fn validate(&self) -> Result<(), ConnectorError> {
-        client(&self.url, self.username.as_deref(), self.password.as_deref())?;
+        self.client()?;
         non_empty("stream", &self.stream)?;
         non_empty("group", &self.group)?;
         non_empty("start_id", &self.start_id)?;
@@ -403,7 +498,9 @@ impl StreamSourceConfig {
                 ));
             }
             if trim.maxlen == Some(0) {
-                return Err(ConnectorError::Config("trim.maxlen must be positive".into()));
+                return Err(ConnectorError::Config(
+                    "trim.maxlen must be positive".into(),
+                ));
             }
         }
         Ok(())
@@ -411,12 +508,30 @@ impl StreamSourceConfig {
 }
 
 impl StreamSinkConfig {
+    /// Connects with this configuration's URL, credentials and TLS settings and sends
+    /// `PING` (for `weft validate --connect`). Errors never contain the password.
+    pub async fn check_connection(&self) -> Result<(), String> {
+        crate::ping(self.client(), &self.url).await
+    }
+
+    /// A redis client for this configuration (validates the URL and credentials, reads
+    /// `tls_ca_file`; does not connect).
+    pub(crate) fn client(&self) -> Result<Client, ConnectorError> {
+        client(
+            &self.url,
+            self.username.as_deref(),
+            self.password.as_deref(),
+            self.tls_ca_file.as_deref(),
+        )
+    }
+
     /// A configuration with every optional field at its default.
     pub fn new(url: impl Into<String>, stream: impl Into<String>) -> Self {
         StreamSinkConfig {
             url: url.into(),
             username: None,
             password: None,
+            tls_ca_file: None,
             stream: stream.into(),
             binding: Binding::default(),
             maxlen: None,
@@ -429,7 +544,7 @@ impl StreamSinkConfig {
 
     /// Checks the values without connecting.
     pub fn validate(&self) -> Result<(), ConnectorError> {
-        client(&self.url, self.username.as_deref(), self.password.as_deref())?;
+        self.client()?;
         non_empty("stream", &self.stream)?;
         if self.maxlen == Some(0) {
             return Err(ConnectorError::Config("maxlen must be positive".into()));
@@ -442,12 +557,30 @@ impl StreamSinkConfig {
 }
 
 impl PubSubSourceConfig {
+    /// Connects with this configuration's URL, credentials and TLS settings and sends
+    /// `PING` (for `weft validate --connect`). Errors never contain the password.
+    pub async fn check_connection(&self) -> Result<(), String> {
+        crate::ping(self.client(), &self.url).await
+    }
+
+    /// A redis client for this configuration (validates the URL and credentials, reads
+    /// `tls_ca_file`; does not connect).
+    pub(crate) fn client(&self) -> Result<Client, ConnectorError> {
+        client(
+            &self.url,
+            self.username.as_deref(),
+            self.password.as_deref(),
+            self.tls_ca_file.as_deref(),
+        )
+    }
+
     /// A configuration subscribing to `channels`, every optional field at its default.
     pub fn new(url: impl Into<String>, channels: Vec<String>) -> Self {
         PubSubSourceConfig {
             url: url.into(),
             username: None,
             password: None,
+            tls_ca_file: None,
             channels,
             patterns: Vec::new(),
             connection_timeout_ms: default_connection_timeout_ms(),
@@ -458,7 +591,7 @@ impl PubSubSourceConfig {
 
     /// Checks the values without connecting.
     pub fn validate(&self) -> Result<(), ConnectorError> {
-        client(&self.url, self.username.as_deref(), self.password.as_deref())?;
+        self.client()?;
         if self.channels.is_empty() && self.patterns.is_empty() {
             return Err(ConnectorError::Config(
                 "a redis-pubsub source needs at least one of `channels` or `patterns`".into(),
@@ -475,12 +608,30 @@ impl PubSubSourceConfig {
 }
 
 impl PubSubSinkConfig {
+    /// Connects with this configuration's URL, credentials and TLS settings and sends
+    /// `PING` (for `weft validate --connect`). Errors never contain the password.
+    pub async fn check_connection(&self) -> Result<(), String> {
+        crate::ping(self.client(), &self.url).await
+    }
+
+    /// A redis client for this configuration (validates the URL and credentials, reads
+    /// `tls_ca_file`; does not connect).
+    pub(crate) fn client(&self) -> Result<Client, ConnectorError> {
+        client(
+            &self.url,
+            self.username.as_deref(),
+            self.password.as_deref(),
+            self.tls_ca_file.as_deref(),
+        )
+    }
+
     /// A configuration publishing to `channel`, every optional field at its default.
     pub fn new(url: impl Into<String>, channel: impl Into<String>) -> Self {
         PubSubSinkConfig {
             url: url.into(),
             username: None,
             password: None,
+            tls_ca_file: None,
             channel: channel.into(),
             connection_timeout_ms: default_connection_timeout_ms(),
             response_timeout_ms: default_response_timeout_ms(),
@@ -490,7 +641,7 @@ impl PubSubSinkConfig {
 
     /// Checks the values without connecting.
     pub fn validate(&self) -> Result<(), ConnectorError> {
-        client(&self.url, self.username.as_deref(), self.password.as_deref())?;
+        self.client()?;
         non_empty("channel", &self.channel)?;
         positive("connection_timeout_ms", self.connection_timeout_ms)?;
         positive("response_timeout_ms", self.response_timeout_ms)?;
@@ -511,7 +662,9 @@ pub fn default_consumer_name() -> String {
 
 fn non_empty(field: &str, value: &str) -> Result<(), ConnectorError> {
     if value.is_empty() {
-        Err(ConnectorError::Config(format!("`{field}` must not be empty")))
+        Err(ConnectorError::Config(format!(
+            "`{field}` must not be empty"
+        )))
     } else {
         Ok(())
     }
@@ -519,24 +672,28 @@ fn non_empty(field: &str, value: &str) -> Result<(), ConnectorError> {
 
 fn positive(field: &str, value: u64) -> Result<(), ConnectorError> {
     if value == 0 {
-        Err(ConnectorError::Config(format!("`{field}` must be positive")))
+        Err(ConnectorError::Config(format!(
+            "`{field}` must be positive"
+        )))
     } else {
         Ok(())
     }
 }
 
-/// Builds a redis client from a URL and optional credentials overriding the URL's. Does
-/// not connect. Errors never contain the password.
+/// Builds a redis client from a URL, optional credentials overriding the URL's and an
+/// optional CA file for TLS. Does not connect. Errors never contain the password.
 pub(crate) fn client(
     url: &str,
     username: Option<&str>,
     password: Option<&str>,
+    tls_ca_file: Option<&str>,
 ) -> Result<Client, ConnectorError> {
     let info = url.into_connection_info().map_err(|e| {
         ConnectorError::Config(format!(
             "invalid Redis URL `{}`: {}",
             redact_url(url),
-            e.detail().unwrap_or("expected redis://host:port or rediss://host:port")
+            e.detail()
+                .unwrap_or("expected redis://host:port or rediss://host:port")
         ))
     })?;
     let mut settings = info.redis_settings().clone();
@@ -547,12 +704,29 @@ pub(crate) fn client(
         settings = settings.set_password(password);
     }
     let info = info.set_redis_settings(settings);
-    if matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+    let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
+    if tls {
         crate::tls::ensure_crypto_provider();
     }
-    Client::open(info).map_err(|e| {
-        ConnectorError::Config(format!("invalid Redis URL `{}`: {e}", redact_url(url)))
-    })
+    match tls_ca_file {
+        None => Client::open(info).map_err(|e| {
+            ConnectorError::Config(format!("invalid Redis URL `{}`: {e}", redact_url(url)))
+        }),
+        Some(_) if !tls => Err(ConnectorError::Config(
+            "`tls_ca_file` needs a rediss:// URL".into(),
+        )),
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConnectorError::Config(format!("cannot read tls_ca_file `{path}`: {e}"))
+            })?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            Client::build_with_tls(info, certificates)
+                .map_err(|e| ConnectorError::Config(format!("tls_ca_file `{path}`: {e}")))
+        }
+    }
 }
 
 /// The URL with any password replaced by `***`, for logs and error messages.
@@ -597,10 +771,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = toml::from_str::<StreamSinkConfig>(
-            "url = \"redis://h\"\nstream = \"s\"\nmax_len = 3",
-        )
-        .unwrap_err();
+        let err =
+            toml::from_str::<StreamSinkConfig>("url = \"redis://h\"\nstream = \"s\"\nmax_len = 3")
+                .unwrap_err();
         assert!(err.to_string().contains("max_len"), "{err}");
         let err = toml::from_str::<StreamSourceConfig>(
             "url = \"redis://h\"\nstream = \"s\"\ntrim = { maxlen = 3, exact = true }",
@@ -625,14 +798,36 @@ mod tests {
     fn validation_names_the_field() {
         let mut cfg = StreamSourceConfig::new("redis://h", "s");
         cfg.batch_size = 0;
-        assert!(cfg.validate().unwrap_err().to_string().contains("batch_size"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("batch_size")
+        );
         let cfg = StreamSourceConfig::new("http://h", "s");
-        assert!(cfg.validate().unwrap_err().to_string().contains("invalid Redis URL"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("invalid Redis URL")
+        );
         let mut cfg = StreamSourceConfig::new("redis://h", "s");
         cfg.trim = Some(TrimConfig::default());
         assert!(cfg.validate().is_err());
         let cfg = PubSubSourceConfig::new("redis://h", vec![]);
         assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let mut cfg = StreamSourceConfig::new("redis://u:url-secret@h", "s");
+        cfg.password = Some("field-secret".into());
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("claim_idle_ms"), "{shown}");
+        let mut sink = PubSubSinkConfig::new("rediss://:p4ss@h", "c");
+        sink.password = Some("p4ss".into());
+        assert!(!format!("{sink:?}").contains("p4ss"));
     }
 
     #[test]

@@ -35,7 +35,12 @@ pub(crate) struct EntriesRead<'a> {
 
 impl EntriesRead<'_> {
     pub fn emit(self) {
-        trace!(stream = self.stream, group = self.group, count = self.count, "read stream entries");
+        trace!(
+            stream = self.stream,
+            group = self.group,
+            count = self.count,
+            "read stream entries"
+        );
         counter!("weft_redis_read_total", "stream" => self.stream.to_owned(), "group" => self.group.to_owned())
             .increment(self.count as u64);
     }
@@ -50,7 +55,12 @@ pub(crate) struct EntriesAcked<'a> {
 
 impl EntriesAcked<'_> {
     pub fn emit(self) {
-        trace!(stream = self.stream, group = self.group, count = self.count, "acknowledged stream entries");
+        trace!(
+            stream = self.stream,
+            group = self.group,
+            count = self.count,
+            "acknowledged stream entries"
+        );
         counter!("weft_redis_acked_total", "stream" => self.stream.to_owned(), "group" => self.group.to_owned())
             .increment(self.count as u64);
     }
@@ -66,8 +76,13 @@ pub(crate) struct EntryRequeued<'a> {
 
 impl EntryRequeued<'_> {
     pub fn emit(self) {
-        debug!(stream = self.stream, group = self.group, id = self.id, reason = self.reason,
-            "stream entry requeued; it stays pending and will be claimed again");
+        debug!(
+            stream = self.stream,
+            group = self.group,
+            id = self.id,
+            reason = self.reason,
+            "stream entry requeued; it stays pending and will be claimed again"
+        );
         counter!("weft_redis_requeued_total", "stream" => self.stream.to_owned(), "group" => self.group.to_owned())
             .increment(1);
     }
@@ -83,8 +98,13 @@ pub(crate) struct EntriesClaimed<'a> {
 
 impl EntriesClaimed<'_> {
     pub fn emit(self) {
-        debug!(stream = self.stream, group = self.group, consumer = self.consumer, count = self.count,
-            "claimed idle pending entries");
+        debug!(
+            stream = self.stream,
+            group = self.group,
+            consumer = self.consumer,
+            count = self.count,
+            "claimed idle pending entries"
+        );
         counter!("weft_redis_claimed_total", "stream" => self.stream.to_owned(), "group" => self.group.to_owned())
             .increment(self.count as u64);
     }
@@ -120,12 +140,18 @@ pub(crate) struct EntryDeadLettered<'a> {
 
 impl EntryDeadLettered<'_> {
     pub fn emit(self) {
-        warn!(stream = self.stream, group = self.group, dead_letter_stream = self.dead_letter_stream,
-            id = self.id, reason = self.reason.as_str(), detail = self.detail,
-            "stream entry dead-lettered");
+        warn!(
+            stream = self.stream,
+            group = self.group,
+            dead_letter_stream = self.dead_letter_stream,
+            id = self.id,
+            reason = self.reason.as_str(),
+            detail = self.detail,
+            "stream entry dead-lettered"
+        );
         counter!("weft_redis_dead_lettered_total", "stream" => self.stream.to_owned(),
             "group" => self.group.to_owned(), "reason" => self.reason.as_str())
-            .increment(1);
+        .increment(1);
     }
 }
 
@@ -137,8 +163,13 @@ pub(crate) struct StreamTrimmed<'a> {
 
 impl StreamTrimmed<'_> {
     pub fn emit(self) {
-        debug!(stream = self.stream, removed = self.removed, "trimmed acknowledged entries");
-        counter!("weft_redis_trimmed_total", "stream" => self.stream.to_owned()).increment(self.removed);
+        debug!(
+            stream = self.stream,
+            removed = self.removed,
+            "trimmed acknowledged entries"
+        );
+        counter!("weft_redis_trimmed_total", "stream" => self.stream.to_owned())
+            .increment(self.removed);
     }
 }
 
@@ -157,7 +188,7 @@ impl ConnectionError<'_> {
             "redis command failed; retrying with backoff");
         counter!("weft_redis_connection_errors_total", "stream" => self.stream.to_owned(),
             "operation" => self.operation)
-            .increment(1);
+        .increment(1);
     }
 }
 
@@ -171,7 +202,11 @@ pub(crate) struct Reconnected<'a> {
 
 impl Reconnected<'_> {
     pub fn emit(self) {
-        warn!(stream = self.stream, role = self.role, "reconnected to redis");
+        warn!(
+            stream = self.stream,
+            role = self.role,
+            "reconnected to redis"
+        );
         counter!("weft_redis_reconnects_total", "stream" => self.stream.to_owned(), "role" => self.role)
             .increment(1);
     }
@@ -197,7 +232,11 @@ pub(crate) struct SinkFailed<'a> {
 
 impl SinkFailed<'_> {
     pub fn emit(self) {
-        let kind = if self.transient { "transient" } else { "permanent" };
+        let kind = if self.transient {
+            "transient"
+        } else {
+            "permanent"
+        };
         warn!(stream = self.stream, kind, error = %self.error, "redis sink write failed");
         counter!("weft_redis_sink_failed_total", "stream" => self.stream.to_owned(), "kind" => kind)
             .increment(1);
@@ -213,7 +252,8 @@ pub(crate) struct PubSubReceived<'a> {
 impl PubSubReceived<'_> {
     pub fn emit(self) {
         trace!(channel = self.channel, "received pub/sub message");
-        counter!("weft_redis_pubsub_received_total", "channel" => self.channel.to_owned()).increment(1);
+        counter!("weft_redis_pubsub_received_total", "channel" => self.channel.to_owned())
+            .increment(1);
     }
 }
 
@@ -225,8 +265,13 @@ pub(crate) struct PubSubPublished<'a> {
 
 impl PubSubPublished<'_> {
     pub fn emit(self) {
-        trace!(channel = self.channel, receivers = self.receivers, "published pub/sub message");
-        counter!("weft_redis_pubsub_published_total", "channel" => self.channel.to_owned()).increment(1);
+        trace!(
+            channel = self.channel,
+            receivers = self.receivers,
+            "published pub/sub message"
+        );
+        counter!("weft_redis_pubsub_published_total", "channel" => self.channel.to_owned())
+            .increment(1);
     }
 }
 

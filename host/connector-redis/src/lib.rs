@@ -18,7 +18,8 @@
 //!
 //! ```no_run
 //! use tokio::sync::mpsc;
-//! use weft_connector::{CancellationToken, Settlement};
+//! use tokio_util::sync::CancellationToken;
+//! use weft_connector::Settlement;
 //! use weft_connector_redis::{StreamSourceConfig, stream_source};
 //!
 //! # async fn demo() -> Result<(), weft_connector::ConnectorError> {
@@ -54,12 +55,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{
-    Binding, PubSubSinkConfig, PubSubSourceConfig, StreamSinkConfig, StreamSourceConfig,
-    TrimConfig,
+    Binding, PubSubSinkConfig, PubSubSourceConfig, StreamSinkConfig, StreamSourceConfig, TrimConfig,
 };
-use weft_connector::{ConnectorError, Sink, Source};
 #[cfg(doc)]
 use weft_connector::Guarantee;
+use weft_connector::{ConnectorError, Sink, Source};
 
 /// Builds a Redis Streams source (at-least-once). Validates `config`; connects inside
 /// [`Source::run`].
@@ -86,20 +86,20 @@ pub async fn pubsub_sink(config: PubSubSinkConfig) -> Result<Arc<dyn Sink>, Conn
 }
 
 /// Connects to `url` and sends `PING` (for `weft validate --connect`). Credentials may be
-/// inside the URL. The error message never contains the password.
+/// inside the URL. The error message never contains the password. To check with a
+/// connector's `username`/`password`/`tls_ca_file`, use its config's `check_connection`
+/// (e.g. [`StreamSourceConfig::check_connection`]).
 pub async fn check_connection(url: &str) -> Result<(), String> {
-    check_connection_with_credentials(url, None, None).await
+    ping(config::client(url, None, None, None), url).await
 }
 
-/// Like [`check_connection`], with `username`/`password` overriding the URL's (as in the
-/// connector configs).
-pub async fn check_connection_with_credentials(
+/// Connects with `client` and sends `PING`; `url` only names the server in errors.
+pub(crate) async fn ping(
+    client: Result<redis::Client, ConnectorError>,
     url: &str,
-    username: Option<&str>,
-    password: Option<&str>,
 ) -> Result<(), String> {
     let redacted = config::redact_url(url);
-    let client = config::client(url, username, password).map_err(|e| e.to_string())?;
+    let client = client.map_err(|e| e.to_string())?;
     let timeout = Duration::from_secs(5);
     let connection_config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))

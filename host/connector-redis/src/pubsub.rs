@@ -39,11 +39,7 @@ pub(crate) struct PubSubSource {
 impl PubSubSource {
     pub(crate) fn new(config: PubSubSourceConfig) -> Result<Self, ConnectorError> {
         config.validate()?;
-        let client = crate::config::client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_deref(),
-        )?;
+        let client = config.client()?;
         let label = config
             .channels
             .iter()
@@ -60,17 +56,16 @@ impl PubSubSource {
 
     async fn subscribe(&self) -> Result<redis::aio::PubSub, redis::RedisError> {
         let connect = self.client.get_async_pubsub();
-        let mut pubsub = match tokio::time::timeout(ms(self.config.connection_timeout_ms), connect)
-            .await
-        {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(redis::RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connecting to redis timed out",
-                )));
-            }
-        };
+        let mut pubsub =
+            match tokio::time::timeout(ms(self.config.connection_timeout_ms), connect).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "connecting to redis timed out",
+                    )));
+                }
+            };
         if !self.config.channels.is_empty() {
             pubsub.subscribe(&self.config.channels).await?;
         }
@@ -115,7 +110,12 @@ impl Source for PubSubSource {
             let pubsub = match subscribed {
                 Ok(p) => p,
                 Err(error) => {
-                    ConnectionError { stream: &self.label, operation: "subscribe", error: &error }.emit();
+                    ConnectionError {
+                        stream: &self.label,
+                        operation: "subscribe",
+                        error: &error,
+                    }
+                    .emit();
                     failed = true;
                     if !backoff.wait(&shutdown).await {
                         return Ok(());
@@ -124,7 +124,11 @@ impl Source for PubSubSource {
                 }
             };
             if failed {
-                Reconnected { stream: &self.label, role: "subscriber" }.emit();
+                Reconnected {
+                    stream: &self.label,
+                    role: "subscriber",
+                }
+                .emit();
             } else {
                 info!(subscriptions = %self.label, "redis pub/sub source subscribed");
             }
@@ -137,7 +141,7 @@ impl Source for PubSubSource {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = ping.tick() => {
-                        let pong = tokio::time::timeout(ping_every.max(Duration::from_secs(1)), sink.ping::<String>()).await;
+                        let pong = tokio::time::timeout(ping_every.max(Duration::from_secs(1)), sink.ping::<redis::Value>()).await;
                         match pong {
                             Ok(Ok(_)) => {}
                             Ok(Err(error)) => {
@@ -198,11 +202,7 @@ pub(crate) struct PubSubSink {
 impl PubSubSink {
     pub(crate) fn new(config: PubSubSinkConfig) -> Result<Self, ConnectorError> {
         config.validate()?;
-        let client = crate::config::client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_deref(),
-        )?;
+        let client = config.client()?;
         let conn = ConnectionManager::new_lazy_with_config(
             client,
             manager_config(
@@ -229,7 +229,11 @@ impl Sink for PubSubSink {
             .await;
         match published {
             Ok(receivers) => {
-                PubSubPublished { channel: &self.channel, receivers }.emit();
+                PubSubPublished {
+                    channel: &self.channel,
+                    receivers,
+                }
+                .emit();
                 Ok(())
             }
             Err(error) => {

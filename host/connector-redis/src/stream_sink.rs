@@ -24,16 +24,15 @@ impl StreamSink {
     /// Builds the sink; the connection is made on first use (and remade after a loss).
     pub(crate) fn new(config: StreamSinkConfig) -> Result<Self, ConnectorError> {
         config.validate()?;
-        let client = crate::config::client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_deref(),
-        )?;
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config(
-            config.connection_timeout_ms,
-            config.response_timeout_ms,
-            config.reconnect_max_backoff_ms,
-        ))
+        let client = config.client()?;
+        let conn = ConnectionManager::new_lazy_with_config(
+            client,
+            manager_config(
+                config.connection_timeout_ms,
+                config.response_timeout_ms,
+                config.reconnect_max_backoff_ms,
+            ),
+        )
         .map_err(|e| ConnectorError::Config(format!("redis connection: {e}")))?;
         Ok(StreamSink {
             conn,
@@ -74,7 +73,9 @@ impl Sink for StreamSink {
         let mut cmd = redis::cmd("XADD");
         cmd.arg(&self.stream);
         if let Some((exact, maxlen)) = self.maxlen {
-            cmd.arg("MAXLEN").arg(if exact { "=" } else { "~" }).arg(maxlen);
+            cmd.arg("MAXLEN")
+                .arg(if exact { "=" } else { "~" })
+                .arg(maxlen);
         }
         cmd.arg("*");
         for (name, value) in binding::encode(event, self.binding) {
@@ -86,7 +87,10 @@ impl Sink for StreamSink {
                 Err(SinkError::Transient("XADD did not add the entry".into()))
             }
             Ok(_) => {
-                SinkWritten { stream: &self.stream }.emit();
+                SinkWritten {
+                    stream: &self.stream,
+                }
+                .emit();
                 Ok(())
             }
             Err(error) => {

@@ -23,15 +23,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::{AsyncConnectionConfig, Client, Value};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-use weft_connector::{
-    Acknowledge, ConnectorError, Delivery, Settlement, Source, dead_letter,
-};
+use weft_connector::{Acknowledge, ConnectorError, Delivery, Settlement, Source, dead_letter};
 use weft_event::Event;
 
 use crate::binding;
@@ -56,11 +56,7 @@ pub(crate) struct StreamSource {
 impl StreamSource {
     pub(crate) fn new(config: StreamSourceConfig) -> Result<Self, ConnectorError> {
         config.validate()?;
-        let client = crate::config::client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_deref(),
-        )?;
+        let client = config.client()?;
         Ok(StreamSource {
             consumer: config.consumer_name(),
             dead_letter_stream: config.dead_letter_stream_name(),
@@ -295,7 +291,12 @@ async fn reader(
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(error) => {
-                ConnectionError { stream: &shared.stream, operation: "connect", error: &error }.emit();
+                ConnectionError {
+                    stream: &shared.stream,
+                    operation: "connect",
+                    error: &error,
+                }
+                .emit();
                 failed = true;
                 if !backoff.wait(reading).await {
                     return;
@@ -311,7 +312,12 @@ async fn reader(
                     r = ensure_group(shared, &mut conn) => r,
                 };
                 if let Err(error) = ensured {
-                    ConnectionError { stream: &shared.stream, operation: "create_group", error: &error }.emit();
+                    ConnectionError {
+                        stream: &shared.stream,
+                        operation: "create_group",
+                        error: &error,
+                    }
+                    .emit();
                     failed = true;
                     if !backoff.wait(reading).await {
                         return;
@@ -320,7 +326,11 @@ async fn reader(
                 }
                 group_ready = true;
                 if failed {
-                    Reconnected { stream: &shared.stream, role: "reader" }.emit();
+                    Reconnected {
+                        stream: &shared.stream,
+                        role: "reader",
+                    }
+                    .emit();
                     failed = false;
                 }
             }
@@ -355,10 +365,18 @@ async fn reader(
                     warn!(stream = %shared.stream, group = %shared.group,
                         "consumer group or stream disappeared; recreating it");
                     group_ready = false;
+                    if !backoff.wait(reading).await {
+                        return;
+                    }
                     continue;
                 }
                 Err(error) => {
-                    ConnectionError { stream: &shared.stream, operation: "read", error: &error }.emit();
+                    ConnectionError {
+                        stream: &shared.stream,
+                        operation: "read",
+                        error: &error,
+                    }
+                    .emit();
                     failed = true;
                     if !backoff.wait(reading).await {
                         return;
@@ -374,13 +392,23 @@ async fn reader(
                 }
                 continue;
             }
-            EntriesRead { stream: &shared.stream, group: &shared.group, count: entries.len() }.emit();
+            EntriesRead {
+                stream: &shared.stream,
+                group: &shared.group,
+                count: entries.len(),
+            }
+            .emit();
             let counts = if history.is_some() {
                 // Re-reading our own pending entries counts as a delivery; ask for the counts.
                 match pending_counts(shared, &mut conn, &entries).await {
                     Ok(counts) => counts,
                     Err(error) => {
-                        ConnectionError { stream: &shared.stream, operation: "pending", error: &error }.emit();
+                        ConnectionError {
+                            stream: &shared.stream,
+                            operation: "pending",
+                            error: &error,
+                        }
+                        .emit();
                         failed = true;
                         if !backoff.wait(reading).await {
                             return;
@@ -391,10 +419,8 @@ async fn reader(
             } else {
                 HashMap::new()
             };
-            if let Some(last) = entries.last() {
-                if let Some(cursor) = history.as_mut() {
-                    cursor.clone_from(&last.id);
-                }
+            if let (Some(last), Some(cursor)) = (entries.last(), history.as_mut()) {
+                cursor.clone_from(&last.id);
             }
             for entry in entries {
                 let count = counts.get(&entry.id).copied().unwrap_or(1);
@@ -466,7 +492,14 @@ async fn dispatch(
         Ok(event) => event,
         Err(error) => {
             let record = malformed_record(shared, &id, &fields, &error.to_string(), delivery_count);
-            dead_letter(shared, &id, record, DeadLetterReason::Malformed, &error.to_string()).await;
+            dead_letter(
+                shared,
+                &id,
+                record,
+                DeadLetterReason::Malformed,
+                &error.to_string(),
+            )
+            .await;
             shared.forget(&id);
             return Dispatch::Done;
         }
@@ -487,7 +520,14 @@ async fn dispatch(
         record
             .extensions
             .insert(dead_letter::ORIGIN.into(), id.clone());
-        dead_letter(shared, &id, record, DeadLetterReason::MaxDeliveries, &reason).await;
+        dead_letter(
+            shared,
+            &id,
+            record,
+            DeadLetterReason::MaxDeliveries,
+            &reason,
+        )
+        .await;
         shared.forget(&id);
         return Dispatch::Done;
     }
@@ -555,7 +595,10 @@ async fn dead_letter(
     for (name, value) in binding::encode(&record, shared.config.binding) {
         pipe.arg(name).arg(value);
     }
-    pipe.cmd("XACK").arg(&shared.stream).arg(&shared.group).arg(id);
+    pipe.cmd("XACK")
+        .arg(&shared.stream)
+        .arg(&shared.group)
+        .arg(id);
     match pipe.query_async::<Value>(&mut shared.conn()).await {
         Ok(_) => {
             EntryDeadLettered {
@@ -570,7 +613,12 @@ async fn dead_letter(
             true
         }
         Err(error) => {
-            ConnectionError { stream: &shared.stream, operation: "dead_letter", error: &error }.emit();
+            ConnectionError {
+                stream: &shared.stream,
+                operation: "dead_letter",
+                error: &error,
+            }
+            .emit();
             false
         }
     }
@@ -589,7 +637,8 @@ async fn acker(
     let mut flush_at: Option<tokio::time::Instant> = None;
     let mut retrying = false;
     loop {
-        let due = flush_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let due =
+            flush_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
@@ -619,7 +668,12 @@ async fn acker(
                 backoff.reset();
             }
             Err(error) => {
-                ConnectionError { stream: &shared.stream, operation: "ack", error: &error }.emit();
+                ConnectionError {
+                    stream: &shared.stream,
+                    operation: "ack",
+                    error: &error,
+                }
+                .emit();
                 if util::is_transient(&error) {
                     retrying = true;
                     flush_at = Some(tokio::time::Instant::now() + backoff.next_delay());
@@ -643,7 +697,12 @@ async fn acker(
         match tokio::time::timeout(timeout, flush(&shared, &buffer)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
-                ConnectionError { stream: &shared.stream, operation: "ack", error: &error }.emit();
+                ConnectionError {
+                    stream: &shared.stream,
+                    operation: "ack",
+                    error: &error,
+                }
+                .emit();
             }
             Err(_) => warn!(stream = %shared.stream, unacked = buffer.len(),
                 "final XACK timed out; the entries stay pending"),
@@ -681,7 +740,10 @@ async fn flush(shared: &Shared, ids: &[String]) -> Result<(), redis::RedisError>
 
 /// Periodically claims idle pending entries and delivers them again.
 async fn claimer(shared: Arc<Shared>, out: mpsc::Sender<Delivery>, reading: CancellationToken) {
-    let mut tick = tokio::time::interval(ms(shared.config.claim_interval_ms));
+    // The first sweep waits one interval, so that at startup the reader re-reads this
+    // consumer's own pending entries first.
+    let every = ms(shared.config.claim_interval_ms);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -703,18 +765,17 @@ async fn claim_sweep(
     let mut cursor = "0-0".to_string();
     let mut conn = shared.conn();
     loop {
-        let reply = redis::cmd("XAUTOCLAIM")
-            .arg(&shared.stream)
+        let mut cmd = redis::cmd("XAUTOCLAIM");
+        cmd.arg(&shared.stream)
             .arg(&shared.group)
             .arg(&shared.consumer)
             .arg(shared.config.claim_idle_ms)
             .arg(&cursor)
             .arg("COUNT")
-            .arg(shared.config.batch_size)
-            .query_async::<Value>(&mut conn);
+            .arg(shared.config.batch_size);
         let reply = tokio::select! {
             _ = reading.cancelled() => return Dispatch::Stopped,
-            r = reply => r,
+            r = cmd.query_async::<Value>(&mut conn) => r,
         };
         let (next, claimed, deleted) = match reply.map(util::autoclaim_reply) {
             Ok(Ok(parsed)) => parsed,
@@ -724,7 +785,12 @@ async fn claim_sweep(
             }
             Err(error) => {
                 if !util::is_no_group(&error) {
-                    ConnectionError { stream: &shared.stream, operation: "claim", error: &error }.emit();
+                    ConnectionError {
+                        stream: &shared.stream,
+                        operation: "claim",
+                        error: &error,
+                    }
+                    .emit();
                 }
                 return Dispatch::Done;
             }
@@ -741,11 +807,21 @@ async fn claim_sweep(
                 count: claimed.len(),
             }
             .emit();
-            EntriesRead { stream: &shared.stream, group: &shared.group, count: claimed.len() }.emit();
+            EntriesRead {
+                stream: &shared.stream,
+                group: &shared.group,
+                count: claimed.len(),
+            }
+            .emit();
             let counts = match pending_counts(shared, &mut conn, &claimed).await {
                 Ok(counts) => counts,
                 Err(error) => {
-                    ConnectionError { stream: &shared.stream, operation: "pending", error: &error }.emit();
+                    ConnectionError {
+                        stream: &shared.stream,
+                        operation: "pending",
+                        error: &error,
+                    }
+                    .emit();
                     return Dispatch::Done;
                 }
             };
@@ -801,7 +877,12 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
                     }
                 }
                 Err(error) => {
-                    ConnectionError { stream: &shared.stream, operation: "heartbeat", error: &error }.emit();
+                    ConnectionError {
+                        stream: &shared.stream,
+                        operation: "heartbeat",
+                        error: &error,
+                    }
+                    .emit();
                     break;
                 }
             }
@@ -892,12 +973,21 @@ async fn trim(shared: &Shared) {
     match failed {
         None => {
             if removed > 0 {
-                StreamTrimmed { stream: &shared.stream, removed }.emit();
+                StreamTrimmed {
+                    stream: &shared.stream,
+                    removed,
+                }
+                .emit();
             }
         }
         Some(error) => {
             shared.acked_since_trim.fetch_add(acked, Ordering::Relaxed);
-            ConnectionError { stream: &shared.stream, operation: "trim", error: &error }.emit();
+            ConnectionError {
+                stream: &shared.stream,
+                operation: "trim",
+                error: &error,
+            }
+            .emit();
         }
     }
 }

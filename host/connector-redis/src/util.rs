@@ -100,7 +100,11 @@ pub(crate) fn entries(value: Value) -> Result<Vec<RawEntry>, ReplyError> {
         .filter(|v| *v != Value::Nil)
         .map(|entry| {
             let mut parts = items(entry)?.into_iter();
-            let id = text(parts.next().ok_or_else(|| ReplyError("entry without id".into()))?)?;
+            let id = text(
+                parts
+                    .next()
+                    .ok_or_else(|| ReplyError("entry without id".into()))?,
+            )?;
             let fields = match parts.next() {
                 None | Some(Value::Nil) => None,
                 Some(v) => Some(
@@ -189,7 +193,9 @@ pub(crate) fn is_transient(error: &RedisError) -> bool {
     ) {
         return true;
     }
-    error.is_io_error() || error.is_timeout() || !matches!(error.retry_method(), RetryMethod::NoRetry)
+    error.is_io_error()
+        || error.is_timeout()
+        || !matches!(error.retry_method(), RetryMethod::NoRetry)
 }
 
 /// The error says the consumer group (or the stream) does not exist.

@@ -11,8 +11,7 @@ use common::{REDIS_URL, Running, eventually, unique};
 use weft_connector::{Guarantee, Settlement, dead_letter};
 use weft_connector_redis::{
     Binding, PubSubSinkConfig, PubSubSourceConfig, StreamSinkConfig, StreamSourceConfig,
-    TrimConfig, binding, check_connection, pubsub_sink, pubsub_source, stream_sink,
-    stream_source,
+    TrimConfig, binding, check_connection, pubsub_sink, pubsub_source, stream_sink, stream_source,
 };
 use weft_event::Event;
 
@@ -44,9 +43,10 @@ async fn binding_round_trip_in_both_modes() {
     binary_event.time = Some("2024-05-01T10:00:00Z".into());
     binary_event.datacontenttype = Some("application/octet-stream".into());
     binary_event.data = Some(vec![0, 1, 2, 255, 254]);
-    binary_event
-        .extensions
-        .insert("traceparent".into(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+    binary_event.extensions.insert(
+        "traceparent".into(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    );
     let mut structured_event = Event::new("s-1", "/erp", "order.shipped");
     structured_event.datacontenttype = Some("application/json".into());
     structured_event.data = Some(br#"{"weight_kg":12.5}"#.to_vec());
@@ -75,7 +75,10 @@ async fn binding_round_trip_in_both_modes() {
         field(binary_fields, "content-type"),
         Some(&b"application/octet-stream"[..])
     );
-    assert_eq!(field(binary_fields, "data"), Some(&[0u8, 1, 2, 255, 254][..]));
+    assert_eq!(
+        field(binary_fields, "data"),
+        Some(&[0u8, 1, 2, 255, 254][..])
+    );
     let structured_fields = &raw[1].1;
     assert_eq!(structured_fields.len(), 1);
     let json: serde_json::Value =
@@ -135,8 +138,13 @@ async fn ten_thousand_entries_are_read_and_acked() {
     })
     .await;
     let acked = started.elapsed();
-    eprintln!("{N} entries: all delivered after {read:?}, all acked (XPENDING empty) after {acked:?}");
-    assert!(running.next(Duration::from_millis(300)).await.is_none(), "no redelivery");
+    eprintln!(
+        "{N} entries: all delivered after {read:?}, all acked (XPENDING empty) after {acked:?}"
+    );
+    assert!(
+        running.next(Duration::from_millis(300)).await.is_none(),
+        "no redelivery"
+    );
     running.stop(WAIT).await.expect("clean stop");
     common::cleanup(&mut conn, &[&stream]).await;
 }
@@ -221,7 +229,10 @@ async fn another_consumer_reclaims_entries_of_a_dead_consumer() {
     let mut got = BTreeSet::new();
     while got.len() < 3 {
         let d = running.expect(WAIT, "reclaimed entry").await;
-        assert_eq!(d.delivery_count, 2, "claimed entries count a second delivery");
+        assert_eq!(
+            d.delivery_count, 2,
+            "claimed entries count a second delivery"
+        );
         got.insert(d.event.as_ref().expect("event").id.clone());
         d.ack.settle(Settlement::Ack).await;
     }
@@ -300,7 +311,10 @@ async fn shutdown_drains_deliveries_already_handed_out() {
     running.shutdown.cancel();
     let handle = running.handle;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!handle.is_finished(), "run returned before the deliveries were settled");
+    assert!(
+        !handle.is_finished(),
+        "run returned before the deliveries were settled"
+    );
     for d in held {
         d.ack.settle(Settlement::Ack).await;
     }
@@ -351,7 +365,11 @@ async fn over_delivered_entry_is_dead_lettered_and_the_stream_keeps_flowing() {
             d.ack.settle(Settlement::Ack).await;
         }
     }
-    assert_eq!(poison_counts, vec![1, 2], "handed out exactly max_deliveries times");
+    assert_eq!(
+        poison_counts,
+        vec![1, 2],
+        "handed out exactly max_deliveries times"
+    );
     assert_eq!(good.len(), 3);
     eventually("dead-letter record", WAIT, || {
         let mut c = conn.clone();
@@ -436,7 +454,10 @@ async fn malformed_entries_are_dead_lettered_with_the_parse_error() {
         .await
         .iter()
         .map(|(_, f)| {
-            assert_eq!(f[0].0, "event", "written in the configured (structured) binding");
+            assert_eq!(
+                f[0].0, "event",
+                "written in the configured (structured) binding"
+            );
             binding::decode(f).expect("record")
         })
         .collect();
@@ -451,7 +472,8 @@ async fn malformed_entries_are_dead_lettered_with_the_parse_error() {
         "{}",
         first.extensions[dead_letter::REASON]
     );
-    let raw: serde_json::Value = serde_json::from_slice(first.data.as_deref().expect("data")).expect("json");
+    let raw: serde_json::Value =
+        serde_json::from_slice(first.data.as_deref().expect("data")).expect("json");
     assert_eq!(raw, serde_json::json!({"order": "42"}));
     let second = by_origin[missing_source.as_str()];
     assert!(
@@ -556,7 +578,10 @@ async fn sink_appends_concurrently_and_caps_with_maxlen() {
         sink.deliver(&common::event(n)).await.expect("XADD");
     }
     let len = common::xlen(&mut conn, &approx).await;
-    assert!((100..1000).contains(&len), "MAXLEN ~ 100 left {len} entries");
+    assert!(
+        (100..1000).contains(&len),
+        "MAXLEN ~ 100 left {len} entries"
+    );
     common::cleanup(&mut conn, &[&stream, &capped, &approx]).await;
 }
 
@@ -588,8 +613,10 @@ async fn pubsub_round_trip_is_best_effort() {
     };
     check_connection(REDIS_URL).await.expect("PING");
     let channel = unique("pubsub");
-    let source = pubsub_source(PubSubSourceConfig::new(REDIS_URL, vec![channel.clone()]))
-        .expect("source");
+    let metrics = weft_telemetry::install_metrics().expect("recorder");
+    let mut cfg = PubSubSourceConfig::new(REDIS_URL, vec![channel.clone()]);
+    cfg.ping_interval_ms = 50;
+    let source = pubsub_source(cfg).expect("source");
     assert_eq!(source.guarantee(), Guarantee::BestEffort);
     let mut running = Running::start(source, 16);
     eventually("subscribed", WAIT, || {
@@ -611,7 +638,8 @@ async fn pubsub_round_trip_is_best_effort() {
         .expect("sink");
     assert_eq!(sink.guarantee(), Guarantee::BestEffort);
     let mut sent = common::event(1);
-    sent.extensions.insert("traceparent".into(), "00-ab-cd-01".into());
+    sent.extensions
+        .insert("traceparent".into(), "00-ab-cd-01".into());
     sink.deliver(&sent).await.expect("PUBLISH");
     let d = running.expect(WAIT, "published event").await;
     assert_eq!(d.event.as_ref().expect("event"), &sent);
@@ -627,7 +655,27 @@ async fn pubsub_round_trip_is_best_effort() {
     let d = running.expect(WAIT, "malformed message").await;
     let malformed = d.event.expect_err("malformed");
     assert_eq!(malformed.raw, b"not json");
-    assert!(malformed.error.contains("invalid JSON"), "{}", malformed.error);
+    assert!(
+        malformed.error.contains("invalid JSON"),
+        "{}",
+        malformed.error
+    );
+
+    // Keep-alive pings (every 50 ms) do not disturb the subscription.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = metrics.render();
+    let label = format!("stream=\"{channel}\"");
+    assert!(
+        !text.lines().any(|l| l.contains(&label)
+            && (l.starts_with("weft_redis_reconnects_total")
+                || l.starts_with("weft_redis_connection_errors_total"))),
+        "{text}"
+    );
+    let mut again = common::event(2);
+    again.id = "after-pings".into();
+    sink.deliver(&again).await.expect("PUBLISH");
+    let d = running.expect(WAIT, "event after pings").await;
+    assert_eq!(d.event.as_ref().expect("event").id, "after-pings");
     running.stop(WAIT).await.expect("clean stop");
 }
 
@@ -652,7 +700,9 @@ async fn metrics_count_reads_and_report_consumer_lag() {
         let label = label.clone();
         async move {
             text.lines().any(|l| {
-                l.starts_with("weft_redis_consumer_pending") && l.contains(&label) && l.ends_with(" 5")
+                l.starts_with("weft_redis_consumer_pending")
+                    && l.contains(&label)
+                    && l.ends_with(" 5")
             }) && text.lines().any(|l| {
                 l.starts_with("weft_redis_consumer_lag") && l.contains(&label) && l.ends_with(" 0")
             })
@@ -674,8 +724,9 @@ async fn metrics_count_reads_and_report_consumer_lag() {
     .await;
     let text = handle.render();
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("weft_redis_read_total") && l.contains(&label) && l.ends_with(" 5")),
+        text.lines().any(|l| l.starts_with("weft_redis_read_total")
+            && l.contains(&label)
+            && l.ends_with(" 5")),
         "{text}"
     );
     running.stop(WAIT).await.expect("clean stop");
@@ -742,7 +793,11 @@ async fn source_survives_a_redis_restart_and_acks_everything() {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(90);
     while seen.len() < N {
-        assert!(Instant::now() < deadline, "only {} of {N} entries arrived", seen.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {N} entries arrived",
+            seen.len()
+        );
         if !restarted && seen.len() >= N / 3 {
             server.kill();
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -759,7 +814,10 @@ async fn source_survives_a_redis_restart_and_acks_everything() {
     let confirmed = producer.await.expect("producer");
     assert_eq!(confirmed.len(), N);
     for id in &confirmed {
-        assert!(seen.contains(id), "{id} was confirmed by XADD but never delivered");
+        assert!(
+            seen.contains(id),
+            "{id} was confirmed by XADD but never delivered"
+        );
     }
     let mut conn = common::connect(&url).await.expect("connect");
     eventually("every entry acknowledged", Duration::from_secs(30), || {
@@ -780,4 +838,161 @@ async fn source_survives_a_redis_restart_and_acks_everything() {
         started.elapsed()
     );
     running.stop(WAIT).await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_running_delivery_is_not_stolen_by_another_consumer() {
+    let Some(mut conn) = common::redis().await else {
+        return;
+    };
+    let stream = unique("heartbeat");
+    common::produce(&mut conn, &stream, 0..1).await;
+    let mut cfg = source_config(REDIS_URL, &stream, "slow");
+    cfg.claim_idle_ms = 1000;
+    cfg.claim_interval_ms = 600_000; // only the heartbeat protects the entry
+    let mut slow = Running::start(stream_source(cfg.clone()).expect("source"), 4);
+    let held = slow.expect(WAIT, "entry").await;
+    // Another replica sweeps for idle entries every 50 ms while the entry is processed
+    // for 2.5 × claim_idle: the heartbeat keeps it from being claimed.
+    cfg.consumer = Some("other".into());
+    cfg.claim_interval_ms = 50;
+    let mut other = Running::start(stream_source(cfg).expect("source"), 4);
+    if let Some(stolen) = other.next(Duration::from_millis(2500)).await {
+        panic!("in-flight entry was claimed by another consumer: {stolen:?}");
+    }
+    assert!(
+        slow.next(Duration::from_millis(10)).await.is_none(),
+        "no self-redelivery"
+    );
+    // Still owned by "slow", and the heartbeat did not count as a delivery.
+    let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(&mut conn)
+        .await
+        .expect("XPENDING");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "slow");
+    assert_eq!(rows[0].3, 1, "delivery count");
+    held.ack.settle(Settlement::Ack).await;
+    eventually("acked", WAIT, || {
+        let mut c = conn.clone();
+        let s = stream.clone();
+        async move { common::pending(&mut c, &s, "workers").await == 0 }
+    })
+    .await;
+    other.stop(WAIT).await.expect("clean stop");
+    slow.stop(WAIT).await.expect("clean stop");
+    common::cleanup(&mut conn, &[&stream]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_started_while_redis_is_down_connects_when_it_comes_up() {
+    let mut server = common::RedisServer::reserve(false);
+    let mut cfg = source_config(&server.url(), "late", "early-bird");
+    cfg.reconnect_max_backoff_ms = 200;
+    cfg.connection_timeout_ms = 500;
+    let mut running = Running::start(stream_source(cfg).expect("built without Redis"), 4);
+    assert!(running.next(Duration::from_millis(500)).await.is_none());
+    assert!(!running.handle.is_finished(), "a down Redis is not fatal");
+    if let Err(e) = server.spawn().await {
+        assert!(
+            std::env::var_os("WEFT_REQUIRE_BROKERS").is_none(),
+            "cannot start redis-server: {e}"
+        );
+        eprintln!("note: skipping test, cannot start redis-server: {e}");
+        return;
+    }
+    let mut conn = common::connect(&server.url()).await.expect("connect");
+    common::produce(&mut conn, "late", 0..3).await;
+    for n in 0..3 {
+        let d = running.expect(WAIT, "entry after Redis came up").await;
+        assert_eq!(d.event.as_ref().expect("event").id, format!("e{n}"));
+        d.ack.settle(Settlement::Ack).await;
+    }
+    eventually("acked", WAIT, || {
+        let mut c = conn.clone();
+        async move { common::pending(&mut c, "late", "workers").await == 0 }
+    })
+    .await;
+    running.stop(WAIT).await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_ca_and_an_acl_user() {
+    let mut server = common::RedisServer::reserve(false);
+    let started = match server.enable_tls() {
+        Ok(ca) => server.spawn().await.map(|()| ca),
+        Err(e) => Err(e),
+    };
+    let ca = match started {
+        Ok(ca) => ca,
+        Err(e) if std::env::var_os("WEFT_REQUIRE_BROKERS").is_some() => {
+            panic!("cannot start a TLS redis-server: {e}")
+        }
+        Err(e) => {
+            eprintln!("note: skipping test, cannot start a TLS redis-server: {e}");
+            return;
+        }
+    };
+    let url = server.url();
+    assert!(url.starts_with("rediss://"));
+
+    let mut sink_cfg = StreamSinkConfig::new(&url, "secure");
+    sink_cfg.username = Some("weft".into());
+    sink_cfg.password = Some("s3cret".into());
+    sink_cfg.tls_ca_file = Some(ca.clone());
+    sink_cfg.check_connection().await.expect("PING over TLS");
+    let sink = stream_sink(sink_cfg.clone()).await.expect("sink");
+    sink.deliver(&common::event(7))
+        .await
+        .expect("XADD over TLS");
+
+    let mut cfg = source_config(&url, "secure", "tls-1");
+    cfg.username = Some("weft".into());
+    cfg.password = Some("s3cret".into());
+    cfg.tls_ca_file = Some(ca.clone());
+    let mut running = Running::start(stream_source(cfg).expect("source"), 4);
+    let d = running.expect(WAIT, "entry over TLS").await;
+    assert_eq!(d.event.as_ref().expect("event").id, "e7");
+    d.ack.settle(Settlement::Ack).await;
+    running.stop(WAIT).await.expect("clean stop");
+
+    // The server certificate is not trusted without the CA …
+    let mut untrusted = sink_cfg.clone();
+    untrusted.tls_ca_file = None;
+    untrusted.connection_timeout_ms = 500;
+    untrusted.reconnect_max_backoff_ms = 100;
+    let err = untrusted.check_connection().await.expect_err("unknown CA");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let err = stream_sink(untrusted)
+        .await
+        .expect("sink")
+        .deliver(&common::event(8))
+        .await
+        .expect_err("unknown CA");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // … and a wrong password is refused, without leaking it.
+    let mut wrong = sink_cfg.clone();
+    wrong.password = Some("wrong-password".into());
+    let err = wrong.check_connection().await.expect_err("bad password");
+    assert!(!err.contains("wrong-password"), "{err}");
+    assert!(
+        stream_sink(wrong)
+            .await
+            .expect("sink")
+            .deliver(&common::event(9))
+            .await
+            .is_err()
+    );
+    // A CA file needs rediss://.
+    let mut plain = StreamSinkConfig::new(REDIS_URL, "x");
+    plain.tls_ca_file = Some(ca);
+    assert!(plain.validate().is_err());
 }

@@ -10,7 +10,8 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use weft_connector::{CancellationToken, ConnectorError, Delivery, Source};
+use tokio_util::sync::CancellationToken;
+use weft_connector::{ConnectorError, Delivery, Source};
 use weft_event::Event;
 
 /// The shared Redis the tests run against.
@@ -92,9 +93,10 @@ pub async fn produce(
         let mut pipe = redis::pipe();
         for n in chunk {
             pipe.cmd("XADD").arg(stream).arg("*");
-            for (k, v) in
-                weft_connector_redis::binding::encode(&event(*n), weft_connector_redis::Binding::Binary)
-            {
+            for (k, v) in weft_connector_redis::binding::encode(
+                &event(*n),
+                weft_connector_redis::Binding::Binary,
+            ) {
                 pipe.arg(k).arg(v);
             }
         }
@@ -219,6 +221,10 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     persistent: bool,
+    /// TLS-only server (see [`RedisServer::enable_tls`]).
+    tls: bool,
+    /// Extra command-line arguments.
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -226,17 +232,7 @@ impl RedisServer {
     /// dir so data survives a restart. `None` (with a note) when `redis-server` is missing
     /// and brokers are not required.
     pub async fn start(persistent: bool) -> Option<Self> {
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            listener.local_addr().expect("addr").port()
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut server = RedisServer {
-            child: None,
-            port,
-            dir,
-            persistent,
-        };
+        let mut server = Self::reserve(persistent);
         match server.spawn().await {
             Ok(()) => Some(server),
             Err(e) if brokers_required() => panic!("cannot start redis-server: {e}"),
@@ -247,17 +243,149 @@ impl RedisServer {
         }
     }
 
+    /// Picks a free port for a server without starting it (see [`RedisServer::spawn`]).
+    pub fn reserve(persistent: bool) -> Self {
+        // Logs bypass the test harness's capture: only with RUST_LOG set.
+        if std::env::var_os("RUST_LOG").is_some() {
+            weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "info");
+        }
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("addr").port()
+        };
+        RedisServer {
+            child: None,
+            port,
+            dir: tempfile::tempdir().expect("tempdir"),
+            persistent,
+            tls: false,
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// Makes the (not yet spawned) server TLS-only, with a certificate for `localhost`
+    /// signed by a fresh CA, and an ACL user `weft` with password `s3cret` (the default user
+    /// is disabled). Returns the CA file's path. Needs the `openssl` command.
+    pub fn enable_tls(&mut self) -> Result<String, String> {
+        let dir = self.dir.path();
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .map_err(|e| format!("openssl: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        run(&[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=weft test CA",
+            ],
+        ]
+        .concat())?;
+        run(&[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat())?;
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ])?;
+        self.tls = true;
+        for arg in [
+            "--tls-cert-file",
+            "server.crt",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.crt",
+            "--tls-auth-clients",
+            "no",
+            "--user",
+            "weft",
+            "on",
+            ">s3cret",
+            "~*",
+            "&*",
+            "+@all",
+            "--user",
+            "default",
+            "off",
+        ] {
+            self.extra_args.push(arg.to_string());
+        }
+        Ok(dir.join("ca.crt").to_string_lossy().into_owned())
+    }
+
     /// The server's URL.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        if self.tls {
+            format!("rediss://localhost:{}", self.port)
+        } else {
+            format!("redis://127.0.0.1:{}", self.port)
+        }
     }
 
     /// (Re)starts the process and waits until it answers PING.
     pub async fn spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new("redis-server");
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .arg("--bind")
+        cmd.current_dir(self.dir.path());
+        if self.tls {
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+        } else {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        cmd.args(&self.extra_args);
+        cmd.arg("--bind")
             .arg("127.0.0.1")
             .arg("--save")
             .arg("")
@@ -275,7 +403,13 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if connect(&self.url()).await.is_ok() {
+            let ready = if self.tls {
+                // Listening is enough: the test's own clients speak TLS.
+                std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                connect(&self.url()).await.is_ok()
+            };
+            if ready {
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut()
