@@ -276,7 +276,10 @@ pub(crate) fn insert_attributes(
     let prefix = separator.prefix();
     for (name, value) in weft_event::binary::to_attributes(event) {
         let key = short("header name", &format!("{prefix}{name}"))?;
-        headers.insert(key, AMQPValue::LongString(LongString::from(value.as_bytes())));
+        headers.insert(
+            key,
+            AMQPValue::LongString(LongString::from(value.as_bytes())),
+        );
     }
     Ok(())
 }
@@ -364,11 +367,20 @@ mod tests {
     #[test]
     fn native_amqp_types_become_canonical_strings() {
         let mut headers = FieldTable::default();
-        headers.insert("cloudEvents:specversion".into(), AMQPValue::ShortString("1.0".into()));
+        headers.insert(
+            "cloudEvents:specversion".into(),
+            AMQPValue::ShortString("1.0".into()),
+        );
         headers.insert("cloudEvents:id".into(), AMQPValue::LongLongInt(7));
-        headers.insert("cloudEvents:source".into(), AMQPValue::LongString("/s".into()));
+        headers.insert(
+            "cloudEvents:source".into(),
+            AMQPValue::LongString("/s".into()),
+        );
         headers.insert("cloudEvents:type".into(), AMQPValue::LongString("t".into()));
-        headers.insert("cloudEvents:time".into(), AMQPValue::Timestamp(1_700_000_000));
+        headers.insert(
+            "cloudEvents:time".into(),
+            AMQPValue::Timestamp(1_700_000_000),
+        );
         headers.insert("cloudEvents:flag".into(), AMQPValue::Boolean(true));
         headers.insert(
             "cloudEvents:blob".into(),
@@ -395,22 +407,25 @@ mod tests {
         assert!(err.to_string().contains("application/json"));
 
         // structured but not JSON
-        let props = BasicProperties::default()
-            .with_content_type("application/cloudevents+json".into());
+        let props =
+            BasicProperties::default().with_content_type("application/cloudevents+json".into());
         assert!(matches!(
             decode(&props, b"{nope").unwrap_err(),
             BindingError::Event(EventError::Json(_))
         ));
         // other formats
-        let props = BasicProperties::default()
-            .with_content_type("Application/CloudEvents+avro".into());
+        let props =
+            BasicProperties::default().with_content_type("Application/CloudEvents+avro".into());
         assert!(matches!(
             decode(&props, b"x").unwrap_err(),
             BindingError::UnsupportedFormat(_)
         ));
         // missing id
         let mut headers = FieldTable::default();
-        headers.insert("cloudEvents:specversion".into(), AMQPValue::LongString("1.0".into()));
+        headers.insert(
+            "cloudEvents:specversion".into(),
+            AMQPValue::LongString("1.0".into()),
+        );
         let props = BasicProperties::default().with_headers(headers.clone());
         assert_eq!(
             decode(&props, b"").unwrap_err(),

@@ -696,7 +696,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("routingkey"), "{err}");
-        assert!(toml::from_str::<SourceConfig>("uri = \"amqp://h\"\nqueue = \"q\"\ntype = \"amqp\"").is_err());
+        assert!(
+            toml::from_str::<SourceConfig>("uri = \"amqp://h\"\nqueue = \"q\"\ntype = \"amqp\"")
+                .is_err()
+        );
     }
 
     #[test]
@@ -739,7 +742,11 @@ mod tests {
         let text = serde_json::to_string(&schema).unwrap();
         assert!(text.contains("max_deliveries"));
         let schema = schemars::schema_for!(SinkConfig);
-        assert!(serde_json::to_string(&schema).unwrap().contains("confirm_timeout_ms"));
+        assert!(
+            serde_json::to_string(&schema)
+                .unwrap()
+                .contains("confirm_timeout_ms")
+        );
     }
 
     #[test]

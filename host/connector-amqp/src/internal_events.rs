@@ -189,8 +189,7 @@ impl MessagePublished<'_> {
     /// Logs and counts.
     pub fn emit(&self) {
         trace!(exchange = %self.exchange, routing_key = %self.routing_key, "amqp message published and confirmed");
-        counter!("weft_amqp_published_total", "exchange" => self.exchange.to_string())
-            .increment(1);
+        counter!("weft_amqp_published_total", "exchange" => self.exchange.to_string()).increment(1);
     }
 }
 
@@ -318,6 +317,7 @@ impl QueueDepth<'_> {
     /// Sets the gauge.
     pub fn emit(&self) {
         trace!(queue = %self.queue, depth = self.depth, "amqp queue depth");
-        gauge!("weft_amqp_queue_depth", "queue" => self.queue.to_string()).set(f64::from(self.depth));
+        gauge!("weft_amqp_queue_depth", "queue" => self.queue.to_string())
+            .set(f64::from(self.depth));
     }
 }

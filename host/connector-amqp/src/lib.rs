@@ -2,14 +2,15 @@
 //! [`Sink`] that publishes to an exchange, both speaking the CloudEvents AMQP binding
 //! ([`binding`]).
 //!
-//! - **Source** ([`source`]): manual acks with a prefetch limit; a delivery is acked only
-//!   when settled with [`Settlement::Ack`](weft_connector::Settlement::Ack) and nacked with
-//!   requeue on `Requeue`. Messages over `max_deliveries` and malformed messages are
-//!   dead-lettered (broker DLX or a configured exchange). Connection loss → reconnect with
-//!   exponential backoff; acks of deliveries from a dead channel are no-ops.
-//! - **Sink** ([`sink`]): persistent, `mandatory` publishes with publisher confirms and a
-//!   timeout; a nack, a timeout, a closed channel or an unroutable message is an error,
-//!   never a success. Routing keys are templated from event attributes.
+//! - **Source** ([`source()`], [`mod@source`]): manual acks with a prefetch limit; a
+//!   delivery is acked only when settled with
+//!   [`Settlement::Ack`](weft_connector::Settlement::Ack) and nacked with requeue on
+//!   `Requeue`. Messages over `max_deliveries` and malformed messages are dead-lettered
+//!   (broker DLX or a configured exchange). Connection loss → reconnect with exponential
+//!   backoff; acks of deliveries from a dead channel are no-ops.
+//! - **Sink** ([`sink()`], [`mod@sink`]): persistent, `mandatory` publishes with publisher
+//!   confirms and a timeout; a nack, a timeout, a closed channel or an unroutable message
+//!   is an error, never a success. Routing keys are templated from event attributes.
 //! - **Topology** ([`topology`]): exchanges, classic/quorum queues, bindings, dead-letter
 //!   settings — declared (`declare = true`) or passively checked.
 //! - **Observability** ([`internal_events`]): `weft_amqp_*` metrics and structured logs.

@@ -235,15 +235,24 @@ impl AmqpSink {
             settings,
             config,
         };
-        match connection::connect(&sink.settings).await {
-            Ok(conn) => {
-                if let Err(e) = sink.prepare(&conn).await {
-                    let _ = conn.close(200, "invalid topology".into()).await;
-                    return Err(ConnectorError::Fatal(format!(
-                        "amqp sink `{}`: {e}",
-                        sink.label
-                    )));
+        let connected = match connection::connect(&sink.settings).await {
+            Ok(conn) => match sink.prepare(&conn).await {
+                Ok(()) => Ok(conn),
+                Err((permanent, message)) => {
+                    let _ = conn.close(200, "topology problem".into()).await;
+                    if permanent {
+                        return Err(ConnectorError::Fatal(format!(
+                            "amqp sink `{}`: {message}",
+                            sink.label
+                        )));
+                    }
+                    Err(message)
                 }
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match connected {
+            Ok(conn) => {
                 sink.install(conn);
             }
             Err(e) => {
@@ -251,13 +260,13 @@ impl AmqpSink {
                     let mut state = lock(&sink.state);
                     let delay = state.backoff.next_delay();
                     state.next_attempt = Some(Instant::now() + delay);
-                    state.last_error = e.to_string();
+                    state.last_error = e.clone();
                     delay
                 };
                 ConnectionFailed {
                     role: "sink",
                     target: &sink.label,
-                    error: &e.to_string(),
+                    error: &e,
                     retry_in: delay,
                 }
                 .emit();
@@ -266,13 +275,26 @@ impl AmqpSink {
         Ok(sink)
     }
 
-    /// Declares or checks the topology on a fresh connection.
-    async fn prepare(&self, conn: &Connection) -> Result<(), topology::TopologyErrors> {
+    /// Declares or checks the topology on a fresh connection; the flag says whether the
+    /// problem is permanent (missing entity, clash) rather than a slow or failing broker.
+    async fn prepare(&self, conn: &Connection) -> Result<(), (bool, String)> {
         let required = Required {
             queues: Vec::new(),
             exchanges: vec![self.config.exchange.clone()],
         };
-        topology::apply(conn, &self.config.topology, self.config.declare, &required).await
+        let limit = self.settings.connect_timeout * 2;
+        let apply = topology::apply(conn, &self.config.topology, self.config.declare, &required);
+        match tokio::time::timeout(limit, apply).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err((e.is_permanent(), e.to_string())),
+            Err(_) => Err((
+                false,
+                format!(
+                    "no answer from the broker within {}s while setting up the topology",
+                    limit.as_secs()
+                ),
+            )),
+        }
     }
 
     fn install(&self, conn: Connection) -> Arc<Session> {
@@ -319,7 +341,7 @@ impl AmqpSink {
                 ConnectionLost {
                     role: "sink",
                     target: &self.label,
-                    error: &format!("connection {:?}", old.connection.status().state()),
+                    error: &format!("connection (generation {}) is closed", old.generation),
                 }
                 .emit();
             }
@@ -337,7 +359,7 @@ impl AmqpSink {
         }
         match connection::connect(&self.settings).await {
             Ok(conn) => {
-                if let Err(e) = self.prepare(&conn).await {
+                if let Err((_, e)) = self.prepare(&conn).await {
                     tracing::error!(sink = %self.label, error = %e, "amqp sink topology problem after (re)connect");
                 }
                 Ok(self.install(conn))
@@ -363,15 +385,25 @@ impl AmqpSink {
         }
     }
 
-    async fn channel(&self, session: &Session) -> Result<Channel, lapin::Error> {
+    async fn channel(&self, session: &Session) -> Result<Channel, SinkError> {
         if let Some(c) = session.take_idle() {
             return Ok(c);
         }
-        let channel = session.connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(channel)
+        let open = async {
+            let channel = session.connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(channel)
+        };
+        match tokio::time::timeout(self.confirm_timeout, open).await {
+            Ok(Ok(channel)) => Ok(channel),
+            Ok(Err(e)) => Err(self.classify(&e)),
+            Err(_) => Err(SinkError::Transient(format!(
+                "opening a publisher channel took longer than {} ms",
+                self.confirm_timeout.as_millis()
+            ))),
+        }
     }
 
     fn fail(&self, routing_key: &str, reason: ConfirmFailure, error: SinkError) -> SinkError {
@@ -422,10 +454,7 @@ impl Sink for AmqpSink {
         };
         let channel = match self.channel(&session).await {
             Ok(c) => c,
-            Err(e) => {
-                let err = self.classify(&e);
-                return Err(self.fail(&routing_key, ConfirmFailure::ChannelClosed, err));
-            }
+            Err(err) => return Err(self.fail(&routing_key, ConfirmFailure::ChannelClosed, err)),
         };
         let options = BasicPublishOptions {
             mandatory: self.mandatory,

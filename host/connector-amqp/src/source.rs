@@ -26,7 +26,7 @@ use lapin::options::{
     BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Acker, BasicProperties, Channel, Confirmation, Connection, Consumer};
+use lapin::{Acker, Channel, Confirmation, Connection, Consumer};
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use weft_connector::{
@@ -49,6 +49,8 @@ const DEAD_LETTER_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause before requeueing a message whose dead-letter publish failed, so a broken
 /// dead-letter destination does not turn into a hot redelivery loop.
 const DEAD_LETTER_RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Bound on `basic.cancel` and close handshakes with a broker that may be gone.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A session that lived this long resets the reconnect backoff.
 const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 
@@ -210,7 +212,7 @@ impl Drop for AmqpAck {
 /// Publishes dead letters on one confirm-mode channel, one at a time (so a returned
 /// message is attributed to the right publish).
 struct DeadLetterPublisher {
-    connection: Connection,
+    connection: Arc<Connection>,
     config: DeadLetterConfig,
     channel: AsyncMutex<Option<Channel>>,
 }
@@ -279,7 +281,7 @@ enum DeadLetterRoute {
 
 /// An open connection consuming the queue.
 struct Session {
-    connection: Connection,
+    connection: Arc<Connection>,
     channel: Channel,
     consumer: Consumer,
     state: Arc<SessionState>,
@@ -315,9 +317,11 @@ enum Outcome {
 
 impl AmqpSource {
     async fn open(&self, generation: u64) -> Result<Session, OpenError> {
-        let connection = connection::connect(&self.settings)
-            .await
-            .map_err(|e| OpenError::Transient(e.to_string()))?;
+        let connection = Arc::new(
+            connection::connect(&self.settings)
+                .await
+                .map_err(|e| OpenError::Transient(e.to_string()))?,
+        );
         let mut required = Required {
             queues: vec![self.config.queue.clone()],
             exchanges: Vec::new(),
@@ -325,9 +329,13 @@ impl AmqpSource {
         if let Some(dl) = &self.config.dead_letter {
             required.exchanges.push(dl.exchange.clone());
         }
-        if let Err(e) =
-            topology::apply(&connection, &self.config.topology, self.config.declare, &required)
-                .await
+        if let Err(e) = topology::apply(
+            &connection,
+            &self.config.topology,
+            self.config.declare,
+            &required,
+        )
+        .await
         {
             let _ = connection.close(200, "topology problem".into()).await;
             let message = format!("amqp source `{}`: {e}", self.queue);
@@ -496,12 +504,12 @@ impl AmqpSource {
 
     /// Stops fetching, waits (bounded) for handed-out deliveries to be settled, closes.
     async fn drain(&self, session: Session) {
-        let _ = session
+        let cancel = session
             .channel
-            .basic_cancel(session.consumer.tag(), BasicCancelOptions::default())
-            .await;
-        let deadline = tokio::time::Instant::now()
-            + Duration::from_secs(self.config.drain_timeout_secs);
+            .basic_cancel(session.consumer.tag(), BasicCancelOptions::default());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, cancel).await;
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(self.config.drain_timeout_secs);
         let state = &session.state;
         loop {
             let notified = state.settled.notified();
@@ -527,8 +535,9 @@ impl AmqpSource {
 async fn close(session: Session) {
     session.state.end();
     session.background.cancel();
-    let _ = session.channel.close(200, "shutting down".into()).await;
-    let _ = session.connection.close(200, "shutting down".into()).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.channel.close(200, "closing".into())).await;
+    let closing = session.connection.close(200, "closing".into());
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
 }
 
 #[async_trait]
@@ -544,10 +553,18 @@ impl Source for AmqpSource {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
+            // connect has its own timeout; topology and consume setup get twice that
+            let setup = self.settings.connect_timeout * 3;
             let opened = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                opened = self.open(generation + 1) => opened,
+                opened = tokio::time::timeout(setup, self.open(generation + 1)) => {
+                    opened.unwrap_or_else(|_| Err(OpenError::Transient(format!(
+                        "amqp source `{}`: no answer from the broker within {}s while setting up",
+                        self.queue,
+                        setup.as_secs()
+                    ))))
+                }
             };
             let mut session = match opened {
                 Ok(session) => session,
@@ -614,7 +631,7 @@ async fn sleep_or_shutdown(delay: Duration, shutdown: &CancellationToken) -> boo
 
 /// Refreshes the queue depth gauge with a passive declare on its own channel.
 async fn poll_depth(
-    connection: Connection,
+    connection: Arc<Connection>,
     queue: Arc<str>,
     every: Duration,
     stop: CancellationToken,
@@ -665,7 +682,9 @@ fn delivery_count(delivery: &lapin::message::Delivery) -> u32 {
         .and_then(|h| h.inner().get("x-delivery-count"))
         .and_then(amqp_int);
     match header {
-        Some(n) => u32::try_from(n.max(0)).unwrap_or(u32::MAX).saturating_add(1),
+        Some(n) => u32::try_from(n.max(0))
+            .unwrap_or(u32::MAX)
+            .saturating_add(1),
         None if delivery.redelivered => 2,
         None => 1,
     }
@@ -816,7 +835,9 @@ impl DeadLetterJob {
                     .content_type()
                     .as_ref()
                     .map(|ct| ct.to_string())
-                    .filter(|ct| binding::detect_mode(original) == ContentMode::Binary && !ct.is_empty())
+                    .filter(|ct| {
+                        binding::detect_mode(original) == ContentMode::Binary && !ct.is_empty()
+                    })
                     .or_else(|| Some("application/octet-stream".into()));
                 if !self.delivery.data.is_empty() {
                     event.data = Some(self.delivery.data.clone());
@@ -826,7 +847,10 @@ impl DeadLetterJob {
         };
         for (name, value) in [
             (dead_letter::REASON, self.detail.clone()),
-            (dead_letter::FAILED_AT, format!("source:amqp:{}", self.queue)),
+            (
+                dead_letter::FAILED_AT,
+                format!("source:amqp:{}", self.queue),
+            ),
             (dead_letter::ATTEMPTS, self.delivery_count.to_string()),
             (dead_letter::ORIGIN, self.origin.clone()),
         ] {
@@ -851,17 +875,17 @@ impl DeadLetterJob {
     }
 }
 
-/// Properties helper for tests: a message carrying a quorum-queue delivery count.
-#[cfg(test)]
-fn with_delivery_count(n: i64) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    headers.insert("x-delivery-count".into(), AMQPValue::LongLongInt(n));
-    BasicProperties::default().with_headers(headers)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lapin::BasicProperties;
+
+    /// A message carrying a quorum-queue delivery count.
+    fn with_delivery_count(n: i64) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        headers.insert("x-delivery-count".into(), AMQPValue::LongLongInt(n));
+        BasicProperties::default().with_headers(headers)
+    }
 
     fn mock(redelivered: bool, properties: BasicProperties) -> lapin::message::Delivery {
         let mut d = lapin::message::Delivery::mock(7, "".into(), "rk".into(), redelivered, vec![]);
@@ -879,9 +903,15 @@ mod tests {
 
     #[test]
     fn origin_prefers_message_id() {
-        let d = mock(false, BasicProperties::default().with_message_id("m1".into()));
+        let d = mock(
+            false,
+            BasicProperties::default().with_message_id("m1".into()),
+        );
         assert_eq!(origin("q", &d), "amqp:q/m1");
-        assert_eq!(origin("q", &mock(false, BasicProperties::default())), "amqp:q/tag-7");
+        assert_eq!(
+            origin("q", &mock(false, BasicProperties::default())),
+            "amqp:q/tag-7"
+        );
     }
 
     fn job(
@@ -937,8 +967,8 @@ mod tests {
     #[test]
     fn event_record_is_the_event_plus_reason() {
         let event = Event::new("1", "/s", "t");
-        let props = BasicProperties::default()
-            .with_content_type("application/cloudevents+json".into());
+        let props =
+            BasicProperties::default().with_content_type("application/cloudevents+json".into());
         let record = job(props, b"{}", Ok(event.clone())).record().unwrap();
         let back = binding::decode(&record.properties, &record.body).unwrap();
         assert_eq!(back.id, "1");

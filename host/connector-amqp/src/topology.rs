@@ -173,7 +173,10 @@ pub(crate) async fn apply(
     checker.finish().await
 }
 
-async fn declare_all(connection: &Connection, topology: &TopologyConfig) -> Result<(), TopologyError> {
+async fn declare_all(
+    connection: &Connection,
+    topology: &TopologyConfig,
+) -> Result<(), TopologyError> {
     let channel = connection
         .create_channel()
         .await
@@ -259,7 +262,10 @@ pub(crate) fn queue_arguments(q: &QueueConfig) -> Result<FieldTable, TopologyErr
         arguments.insert("x-dead-letter-routing-key".into(), long_string(rk));
     }
     if let Some(limit) = q.delivery_limit {
-        arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(limit.into()));
+        arguments.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(limit.into()),
+        );
     }
     Ok(arguments)
 }
@@ -330,7 +336,12 @@ impl<'a> Checker<'a> {
             ..ExchangeDeclareOptions::default()
         };
         if let Err(e) = channel
-            .exchange_declare(short(name), ExchangeKind::Direct, options, FieldTable::default())
+            .exchange_declare(
+                short(name),
+                ExchangeKind::Direct,
+                options,
+                FieldTable::default(),
+            )
             .await
         {
             self.channel = None;
@@ -399,9 +410,18 @@ mod tests {
         let args = queue_arguments(&q).unwrap();
         let inner = args.inner();
         assert_eq!(inner.get("x-queue-type"), Some(&long_string("quorum")));
-        assert_eq!(inner.get("x-dead-letter-exchange"), Some(&long_string("dlx")));
-        assert_eq!(inner.get("x-dead-letter-routing-key"), Some(&long_string("dead")));
-        assert_eq!(inner.get("x-delivery-limit"), Some(&AMQPValue::LongLongInt(3)));
+        assert_eq!(
+            inner.get("x-dead-letter-exchange"),
+            Some(&long_string("dlx"))
+        );
+        assert_eq!(
+            inner.get("x-dead-letter-routing-key"),
+            Some(&long_string("dead"))
+        );
+        assert_eq!(
+            inner.get("x-delivery-limit"),
+            Some(&AMQPValue::LongLongInt(3))
+        );
         assert_eq!(inner.get("x-max-length"), Some(&AMQPValue::LongLongInt(10)));
     }
 

@@ -41,12 +41,32 @@ async fn events_round_trip_in_every_mode() {
     binary_data.data = Some(vec![0, 159, 146, 150, 255]);
     let cases = [
         (ContentMode::Binary, HeaderSeparator::Colon, rich_event("1")),
-        (ContentMode::Binary, HeaderSeparator::Underscore, rich_event("2")),
-        (ContentMode::Structured, HeaderSeparator::Colon, rich_event("3")),
-        (ContentMode::Binary, HeaderSeparator::Colon, binary_data.clone()),
+        (
+            ContentMode::Binary,
+            HeaderSeparator::Underscore,
+            rich_event("2"),
+        ),
+        (
+            ContentMode::Structured,
+            HeaderSeparator::Colon,
+            rich_event("3"),
+        ),
+        (
+            ContentMode::Binary,
+            HeaderSeparator::Colon,
+            binary_data.clone(),
+        ),
         (ContentMode::Structured, HeaderSeparator::Colon, binary_data),
-        (ContentMode::Binary, HeaderSeparator::Colon, Event::new("4", "/s", "no.data")),
-        (ContentMode::Structured, HeaderSeparator::Colon, Event::new("5", "/s", "no.data")),
+        (
+            ContentMode::Binary,
+            HeaderSeparator::Colon,
+            Event::new("4", "/s", "no.data"),
+        ),
+        (
+            ContentMode::Structured,
+            HeaderSeparator::Colon,
+            Event::new("5", "/s", "no.data"),
+        ),
     ];
     for (mode, separator, event) in cases {
         let mut c = SinkConfig::new(URI, "");

@@ -63,13 +63,26 @@ async fn consumption_resumes_after_a_forced_close_and_nothing_is_lost() {
     // without effect; the broker redelivers them: keep acking until it goes quiet.
     while let Ok(Some(d)) = tokio::time::timeout(Duration::from_secs(2), running.rx.recv()).await {
         deliveries += 1;
-        assert!(acked.contains(&d.event.as_ref().unwrap().id), "only redeliveries remain");
+        assert!(
+            acked.contains(&d.event.as_ref().unwrap().id),
+            "only redeliveries remain"
+        );
         d.ack.settle(Settlement::Ack).await;
     }
-    eprintln!("{N} messages acked after {deliveries} deliveries (redeliveries after the close: {})", deliveries - N);
-    assert!(deliveries > N, "the unacked in-flight deliveries were redelivered");
+    eprintln!(
+        "{N} messages acked after {deliveries} deliveries (redeliveries after the close: {})",
+        deliveries - N
+    );
+    assert!(
+        deliveries > N,
+        "the unacked in-flight deliveries were redelivered"
+    );
     running.stop().await.unwrap();
-    assert_eq!(admin.ready(&queue).await, 0, "every message acked exactly once at the end");
+    assert_eq!(
+        admin.ready(&queue).await,
+        0,
+        "every message acked exactly once at the end"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +91,9 @@ async fn an_ack_from_a_dead_channel_never_lands_on_the_new_one() {
     let queue = unique("stale-ack");
     let name = unique("conn");
     admin.queue(&queue).await;
-    admin.publish_event(&queue, &event(1), ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &event(1), ContentMode::Binary)
+        .await;
 
     let mut running = start(source(config(&queue, &name)).unwrap(), 8);
     let old = running.recv(WAIT).await;
@@ -102,7 +117,11 @@ async fn an_ack_from_a_dead_channel_never_lands_on_the_new_one() {
         })
         .await;
     let again = running.recv(WAIT).await;
-    assert_eq!(again.event.as_ref().unwrap().id, "evt-1", "still in the queue");
+    assert_eq!(
+        again.event.as_ref().unwrap().id,
+        "evt-1",
+        "still in the queue"
+    );
     again.ack.settle(Settlement::Ack).await;
     running.stop().await.unwrap();
     assert_eq!(admin.ready(&queue).await, 0);
@@ -147,6 +166,45 @@ async fn the_sink_reconnects_on_the_next_publish() {
     .await;
     eventually(WAIT, "both messages queued", || async {
         admin.ready(&queue).await == 2
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_stalled_connection_is_detected_by_heartbeat_and_replaced() {
+    let mut admin = require_broker!();
+    let queue = unique("stalled-source");
+    admin.queue(&queue).await;
+    let proxy = common::FreezingProxy::start().await;
+    let mut c = SourceConfig::new(format!("{}?heartbeat=1", proxy.uri()), &queue);
+    c.reconnect.initial_ms = 100;
+    c.reconnect.max_ms = 500;
+    c.connect_timeout_secs = 2;
+    c.drain_timeout_secs = 2;
+    let mut running = start(source(c).unwrap(), 8);
+    admin
+        .publish_event(&queue, &event(1), ContentMode::Binary)
+        .await;
+    running.recv(WAIT).await.ack.settle(Settlement::Ack).await;
+
+    // the broker's frames (deliveries, heartbeats) stop reaching weft
+    proxy.freeze();
+    admin
+        .publish_event(&queue, &event(2), ContentMode::Binary)
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    proxy.thaw();
+
+    let d = running.recv(WAIT).await;
+    assert_eq!(d.event.as_ref().unwrap().id, "evt-2");
+    assert_eq!(
+        d.delivery_count, 2,
+        "redelivered on a new connection, not the stale one's held frame"
+    );
+    d.ack.settle(Settlement::Ack).await;
+    running.stop().await.unwrap();
+    eventually(WAIT, "queue empty", || async {
+        admin.ready(&queue).await == 0
     })
     .await;
 }

@@ -45,13 +45,21 @@ async fn confirmed_publish_arrives_with_templated_routing_key() {
 
     let got = admin.wait_get(&queue, WAIT).await;
     assert_eq!(got.delivery.routing_key.as_str(), "orders.created.acme");
-    assert_eq!(*got.delivery.properties.delivery_mode(), Some(2), "persistent");
+    assert_eq!(
+        *got.delivery.properties.delivery_mode(),
+        Some(2),
+        "persistent"
+    );
     assert_eq!(
         header(&got.delivery.properties, "cloudEvents:traceparent").as_deref(),
         Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     );
     assert_eq!(
-        got.delivery.properties.content_type().as_ref().map(|c| c.as_str()),
+        got.delivery
+            .properties
+            .content_type()
+            .as_ref()
+            .map(|c| c.as_str()),
         Some("application/json")
     );
     let back = binding::decode(&got.delivery.properties, &got.delivery.data).unwrap();
@@ -59,7 +67,10 @@ async fn confirmed_publish_arrives_with_templated_routing_key() {
 
     // a missing attribute in the template is permanent, and nothing is published
     let err = sink.deliver(&event(2)).await.unwrap_err();
-    assert!(matches!(&err, SinkError::Permanent(m) if m.contains("tenant")), "{err:?}");
+    assert!(
+        matches!(&err, SinkError::Permanent(m) if m.contains("tenant")),
+        "{err:?}"
+    );
     assert!(admin.get(&queue).await.is_none());
 }
 
@@ -135,12 +146,20 @@ async fn publish_to_a_missing_exchange_fails_and_the_sink_recovers() {
     admin.delete_exchange(&exchange).await;
     let started = Instant::now();
     let err = sink.deliver(&event(2)).await.unwrap_err();
-    assert!(err.to_string().contains("NOT_FOUND") || err.to_string().contains("404"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(4), "failed fast, not by timeout");
+    assert!(
+        err.to_string().contains("NOT_FOUND") || err.to_string().contains("404"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "failed fast, not by timeout"
+    );
 
     admin.exchange(&exchange, ExchangeKind::Fanout).await;
     admin.bind(&queue, &exchange, "").await;
-    sink.deliver(&event(3)).await.expect("a new channel is opened");
+    sink.deliver(&event(3))
+        .await
+        .expect("a new channel is opened");
     common::eventually(WAIT, "two messages queued", || async {
         admin.ready(&queue).await == 2
     })
@@ -149,7 +168,9 @@ async fn publish_to_a_missing_exchange_fails_and_the_sink_recovers() {
         .into_iter()
         .map(|m| {
             let m = m.unwrap();
-            binding::decode(&m.delivery.properties, &m.delivery.data).unwrap().id
+            binding::decode(&m.delivery.properties, &m.delivery.data)
+                .unwrap()
+                .id
         })
         .collect();
     assert_eq!(ids, ["evt-1", "evt-3"]);
@@ -163,7 +184,10 @@ async fn a_missing_exchange_in_passive_mode_is_fatal_at_startup() {
     let Err(ConnectorError::Fatal(message)) = result else {
         panic!("expected a fatal error");
     };
-    assert!(message.contains(&exchange) && message.contains("does not exist"), "{message}");
+    assert!(
+        message.contains(&exchange) && message.contains("does not exist"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,7 +220,10 @@ async fn declare_mode_creates_the_topology() {
     let sink = sink(c).await.unwrap();
     sink.deliver(&event(7)).await.unwrap();
     let got = admin.wait_get(&queue, WAIT).await;
-    assert_eq!(binding::detect_mode(&got.delivery.properties), ContentMode::Structured);
+    assert_eq!(
+        binding::detect_mode(&got.delivery.properties),
+        ContentMode::Structured
+    );
     assert_eq!(
         binding::decode(&got.delivery.properties, &got.delivery.data).unwrap(),
         event(7)
@@ -239,5 +266,60 @@ async fn an_unreachable_broker_fails_transiently_not_at_startup() {
     let sink = sink(c).await.expect("not fatal at startup");
     let err = sink.deliver(&event(1)).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
-    assert!(!err.to_string().contains("guest:guest"), "password masked: {err}");
+    assert!(
+        !err.to_string().contains("guest:guest"),
+        "password masked: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_nack_is_a_transient_error() {
+    let mut admin = require_broker!();
+    let queue = unique("full");
+    let mut arguments = lapin::types::FieldTable::default();
+    arguments.insert(
+        "x-max-length".into(),
+        lapin::types::AMQPValue::LongLongInt(0),
+    );
+    arguments.insert("x-overflow".into(), common::long_string("reject-publish"));
+    admin.queue_with(&queue, arguments).await;
+    let mut c = config("");
+    c.routing_key = queue.clone();
+    let sink = sink(c).await.unwrap();
+    let err = sink.deliver(&event(1)).await.unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Transient(m) if m.contains("nack")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_confirm_times_out_as_an_error_and_the_sink_carries_on() {
+    let mut admin = require_broker!();
+    let queue = unique("stalled");
+    admin.queue(&queue).await;
+    let proxy = common::FreezingProxy::start().await;
+    let mut c = SinkConfig::new(proxy.uri(), "");
+    c.routing_key = queue.clone();
+    c.confirm_timeout_ms = 500;
+    let sink = sink(c).await.unwrap();
+    sink.deliver(&event(1)).await.unwrap();
+
+    proxy.freeze();
+    let started = Instant::now();
+    let err = sink.deliver(&event(2)).await.unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Transient(m) if m.contains("no publisher confirm")),
+        "{err:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    proxy.thaw();
+
+    // the timed-out channel is discarded; publishing goes on (on a fresh channel)
+    sink.deliver(&event(3)).await.unwrap();
+    // the broker did get message 2: a timeout means "unknown", retried at-least-once
+    common::eventually(WAIT, "three messages queued", || async {
+        admin.ready(&queue).await == 3
+    })
+    .await;
 }

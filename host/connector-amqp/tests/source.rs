@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::{Admin, URI, event, eventually, header, long_string, start, unique};
+use common::{URI, event, eventually, header, long_string, start, unique};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, ExchangeKind};
 use weft_connector::{ConnectorError, Settlement, dead_letter};
@@ -64,7 +64,9 @@ async fn requeue_is_redelivered_and_ack_removes() {
     let mut admin = require_broker!();
     let queue = unique("requeue");
     admin.queue(&queue).await;
-    admin.publish_event(&queue, &event(1), ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &event(1), ContentMode::Binary)
+        .await;
 
     let mut running = start(source(config(&queue)).unwrap(), 8);
     let first = running.recv(WAIT).await;
@@ -132,7 +134,9 @@ async fn quorum_poison_message_goes_to_the_broker_dead_letter_exchange() {
 
     let mut poison = event(0);
     poison.ty = "test.poison".into();
-    admin.publish_event(&queue, &poison, ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &poison, ContentMode::Binary)
+        .await;
     // the router keeps failing the poison message
     for expected in 1..=3 {
         let d = running.recv(WAIT).await;
@@ -154,7 +158,9 @@ async fn quorum_poison_message_goes_to_the_broker_dead_letter_exchange() {
     assert_eq!(back.id, "evt-0");
 
     // the queue keeps flowing
-    admin.publish_event(&queue, &event(1), ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &event(1), ContentMode::Binary)
+        .await;
     let d = running.recv(WAIT).await;
     assert_eq!(d.event.as_ref().unwrap().id, "evt-1");
     d.ack.settle(Settlement::Ack).await;
@@ -182,8 +188,12 @@ async fn poison_message_is_published_to_the_dead_letter_exchange_with_the_reason
     });
     let mut running = start(source(c).unwrap(), 8);
     let mut poison = event(0);
-    poison.extensions.insert("traceparent".into(), "00-abc-def-01".into());
-    admin.publish_event(&queue, &poison, ContentMode::Structured).await;
+    poison
+        .extensions
+        .insert("traceparent".into(), "00-abc-def-01".into());
+    admin
+        .publish_event(&queue, &poison, ContentMode::Structured)
+        .await;
     let d = running.recv(WAIT).await;
     assert_eq!(d.delivery_count, 1);
     d.ack
@@ -193,22 +203,34 @@ async fn poison_message_is_published_to_the_dead_letter_exchange_with_the_reason
         .await;
     // redelivered (count 2 > 1): published to the DLX with the reason, acked
     let dead = admin.wait_get(&dlq, WAIT).await;
-    let reason = header(&dead.delivery.properties, &format!("cloudEvents:{}", dead_letter::REASON))
-        .expect("reason header");
+    let reason = header(
+        &dead.delivery.properties,
+        &format!("cloudEvents:{}", dead_letter::REASON),
+    )
+    .expect("reason header");
     assert!(reason.contains("max_deliveries"), "{reason}");
     let record = binding::decode(&dead.delivery.properties, &dead.delivery.data).unwrap();
     assert_eq!(record.id, "evt-0");
     assert_eq!(record.data, poison.data);
     assert_eq!(record.extensions["traceparent"], "00-abc-def-01");
     assert_eq!(record.extensions[dead_letter::ATTEMPTS], "2");
-    assert_eq!(record.extensions[dead_letter::FAILED_AT], format!("source:amqp:{queue}"));
+    assert_eq!(
+        record.extensions[dead_letter::FAILED_AT],
+        format!("source:amqp:{queue}")
+    );
 
-    admin.publish_event(&queue, &event(1), ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &event(1), ContentMode::Binary)
+        .await;
     let d = running.recv(WAIT).await;
     assert_eq!(d.event.as_ref().unwrap().id, "evt-1");
     d.ack.settle(Settlement::Ack).await;
     running.stop().await.unwrap();
-    assert_eq!(admin.ready(&queue).await, 0, "the poison message was acked after publishing");
+    assert_eq!(
+        admin.ready(&queue).await,
+        0,
+        "the poison message was acked after publishing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +261,9 @@ async fn malformed_message_is_dead_lettered_with_the_parse_error() {
             b"just some text",
         )
         .await;
-    admin.publish_event(&queue, &event(2), ContentMode::Binary).await;
+    admin
+        .publish_event(&queue, &event(2), ContentMode::Binary)
+        .await;
     // only the valid event reaches the router
     let d = running.recv(WAIT).await;
     assert_eq!(d.event.as_ref().unwrap().id, "evt-2");
@@ -255,10 +279,17 @@ async fn malformed_message_is_dead_lettered_with_the_parse_error() {
     );
     assert_eq!(record.data.as_deref(), Some(&b"just some text"[..]));
     assert_eq!(record.datacontenttype.as_deref(), Some("text/plain"));
-    assert_eq!(header(&dead.delivery.properties, "legacy-app").as_deref(), Some("billing"));
+    assert_eq!(
+        header(&dead.delivery.properties, "legacy-app").as_deref(),
+        Some("billing")
+    );
     running.expect_nothing(Duration::from_millis(300)).await;
     running.stop().await.unwrap();
-    assert_eq!(admin.ready(&queue).await, 0, "malformed message acked, not requeued");
+    assert_eq!(
+        admin.ready(&queue).await,
+        0,
+        "malformed message acked, not requeued"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,7 +309,11 @@ async fn malformed_message_without_a_dead_letter_destination_goes_to_the_router(
     let malformed = d.event.as_ref().unwrap_err();
     assert_eq!(malformed.raw, b"{\"specversion\":\"1.0\"}");
     assert!(malformed.error.contains("`id`"), "{}", malformed.error);
-    assert!(d.origin.starts_with(&format!("amqp:{queue}/")), "{}", d.origin);
+    assert!(
+        d.origin.starts_with(&format!("amqp:{queue}/")),
+        "{}",
+        d.origin
+    );
     d.ack.settle(Settlement::Ack).await;
     running.stop().await.unwrap();
     assert_eq!(admin.ready(&queue).await, 0);
@@ -340,7 +375,10 @@ async fn passive_mode_fails_clearly_when_the_queue_is_missing() {
     let _admin = require_broker!();
     let queue = unique("missing");
     let running = start(source(config(&queue)).unwrap(), 8);
-    let result = tokio::time::timeout(WAIT, running.task).await.unwrap().unwrap();
+    let result = tokio::time::timeout(WAIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
     let Err(ConnectorError::Fatal(message)) = result else {
         panic!("expected a fatal error, got {result:?}");
     };
@@ -361,13 +399,23 @@ async fn shutdown_waits_for_handed_out_deliveries() {
     }
     running.shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!running.task.is_finished(), "run waits for the in-flight deliveries");
+    assert!(
+        !running.task.is_finished(),
+        "run waits for the in-flight deliveries"
+    );
     for d in held {
         d.ack.settle(Settlement::Ack).await;
     }
-    let result = tokio::time::timeout(WAIT, running.task).await.unwrap().unwrap();
+    let result = tokio::time::timeout(WAIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
     result.unwrap();
-    assert_eq!(admin.ready(&queue).await, 0, "acks after the shutdown signal still landed");
+    assert_eq!(
+        admin.ready(&queue).await,
+        0,
+        "acks after the shutdown signal still landed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,5 +437,8 @@ fn invalid_config_is_a_config_error() {
     let Err(ConnectorError::Config(message)) = source(c) else {
         panic!("expected a config error");
     };
-    assert!(message.contains("uri") && message.contains("queue") && message.contains("prefetch"), "{message}");
+    assert!(
+        message.contains("uri") && message.contains("queue") && message.contains("prefetch"),
+        "{message}"
+    );
 }

@@ -36,7 +36,10 @@ macro_rules! require_broker {
 
 /// A random name for this test's queues and exchanges.
 pub fn unique(what: &str) -> String {
-    format!("weft-test-{what}-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+    format!(
+        "weft-test-{what}-{:012x}",
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    )
 }
 
 /// Logs to stderr when `RUST_LOG` is set.
@@ -62,7 +65,8 @@ impl Admin {
     pub async fn connect() -> Option<Admin> {
         init_logs();
         let props = ConnectionProperties::default().with_connection_name("weft-test-admin".into());
-        let result = tokio::time::timeout(Duration::from_secs(5), Connection::connect(URI, props)).await;
+        let result =
+            tokio::time::timeout(Duration::from_secs(5), Connection::connect(URI, props)).await;
         let connection = match result {
             Ok(Ok(c)) => c,
             other => {
@@ -71,9 +75,13 @@ impl Admin {
                     _ => "timed out".into(),
                 };
                 if std::env::var_os("WEFT_REQUIRE_BROKERS").is_some() {
-                    panic!("RabbitMQ at 127.0.0.1:5672 is required (WEFT_REQUIRE_BROKERS is set) but unreachable: {why}");
+                    panic!(
+                        "RabbitMQ at 127.0.0.1:5672 is required (WEFT_REQUIRE_BROKERS is set) but unreachable: {why}"
+                    );
                 }
-                eprintln!("note: skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); set WEFT_REQUIRE_BROKERS to make this a failure");
+                eprintln!(
+                    "note: skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); set WEFT_REQUIRE_BROKERS to make this a failure"
+                );
                 return None;
             }
         };
@@ -189,8 +197,12 @@ impl Admin {
     /// Publishes an event to a queue in the given mode, confirmed.
     pub async fn publish_event(&self, queue: &str, event: &Event, mode: ContentMode) {
         let message = binding::encode(event, mode, HeaderSeparator::Colon).expect("encode");
-        self.publish_raw(queue, message.properties.with_delivery_mode(2), &message.body)
-            .await;
+        self.publish_raw(
+            queue,
+            message.properties.with_delivery_mode(2),
+            &message.body,
+        )
+        .await;
     }
 
     /// Publishes many events, pipelined, then waits for all confirms.
@@ -199,7 +211,7 @@ impl Admin {
             let message =
                 binding::encode(&event, ContentMode::Binary, HeaderSeparator::Colon).unwrap();
             // dropping the PublisherConfirm registers it with wait_for_confirms
-            let _ = self
+            let confirm = self
                 .channel
                 .basic_publish(
                     "".into(),
@@ -210,6 +222,7 @@ impl Admin {
                 )
                 .await
                 .expect("publish");
+            drop(confirm);
         }
         self.channel.wait_for_confirms().await.expect("confirms");
     }
@@ -290,7 +303,10 @@ impl Drop for Cleanup {
             return;
         }
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -304,12 +320,16 @@ impl Drop for Cleanup {
                 };
                 for q in queues {
                     if let Ok(ch) = conn.create_channel().await {
-                        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+                        let _ = ch
+                            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                            .await;
                     }
                 }
                 for e in exchanges {
                     if let Ok(ch) = conn.create_channel().await {
-                        let _ = ch.exchange_delete(e.as_str().into(), Default::default()).await;
+                        let _ = ch
+                            .exchange_delete(e.as_str().into(), Default::default())
+                            .await;
                     }
                 }
                 let _ = conn.close(200, "cleanup".into()).await;
@@ -392,26 +412,122 @@ pub fn event(n: usize) -> Event {
 /// Closes every broker connection whose `connection_name` is `name`, via `rabbitmqctl`;
 /// returns how many were closed.
 pub fn close_connections_named(name: &str) -> usize {
+    // the table format prints pids as `<node.creation.id.serial>`, which close_connection
+    // accepts (the JSON format's `#PID<…>` it does not)
     let output = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "pid", "client_properties", "--formatter", "json", "-q"])
+        .args([
+            "list_connections",
+            "pid",
+            "client_properties",
+            "-q",
+            "--no-table-headers",
+        ])
         .output()
         .expect("rabbitmqctl must be installed for the reconnect tests");
-    assert!(output.status.success(), "rabbitmqctl list_connections failed: {output:?}");
-    let rows: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("rabbitmqctl output is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl list_connections failed: {output:?}"
+    );
+    let listing = String::from_utf8_lossy(&output.stdout);
     let mut closed = 0;
-    for row in rows.as_array().into_iter().flatten() {
-        let props = row["client_properties"].to_string();
-        if !props.contains(&format!("\"{name}\"")) {
+    for line in listing.lines() {
+        if !line.contains(&format!("\"{name}\"")) {
             continue;
         }
-        let Some(pid) = row["pid"].as_str() else { continue };
+        let Some(pid) = line.split('\t').next().filter(|p| p.starts_with('<')) else {
+            continue;
+        };
         let status = std::process::Command::new("rabbitmqctl")
             .args(["close_connection", pid, "weft test: forced close", "-q"])
             .status()
             .expect("rabbitmqctl close_connection");
-        assert!(status.success(), "rabbitmqctl close_connection {pid} failed");
+        assert!(
+            status.success(),
+            "rabbitmqctl close_connection {pid} failed"
+        );
         closed += 1;
     }
     closed
+}
+
+/// A TCP proxy to the broker that can hold back everything the broker sends (confirms,
+/// deliveries, heartbeats) while frozen, to simulate a stalled broker or network.
+pub struct FreezingProxy {
+    /// The local port to connect to instead of 5672.
+    pub port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl FreezingProxy {
+    /// Starts listening on an ephemeral port.
+    pub async fn start() -> FreezingProxy {
+        use std::sync::atomic::AtomicBool;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let frozen = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await else {
+                    continue;
+                };
+                tokio::spawn(pipe(inbound, outbound, flag.clone()));
+            }
+        });
+        FreezingProxy { port, frozen, task }
+    }
+
+    /// The broker URI through the proxy.
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Holds back broker → client bytes until [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets held bytes through again.
+    pub fn thaw(&self) {
+        self.frozen
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for FreezingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn pipe(
+    client: tokio::net::TcpStream,
+    broker: tokio::net::TcpStream,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut broker_read, mut broker_write) = broker.into_split();
+    let upstream = async move {
+        let _ = tokio::io::copy(&mut client_read, &mut broker_write).await;
+    };
+    let downstream = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match broker_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            while frozen.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(upstream, downstream);
 }
