@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -142,7 +142,7 @@ pub struct Hub {
 impl Hub {
     /// Starts `weft run --config <dir>/weft.toml` and waits until /readyz answers 200.
     pub fn start(dir: &Path, addr: SocketAddr) -> Hub {
-        let stdout_path = dir.join(format!("stdout-{}.log", Instant::now().elapsed().as_nanos() ^ rand_u64()));
+        let stdout_path = dir.join(format!("stdout-{}.log", rand_u64()));
         let stderr_path = dir.join("stderr.log");
         let child = Command::new(weft_bin())
             .args(["run", "--config"])

@@ -272,7 +272,8 @@ fn write_batch(
                         next += 1;
                     }
                     // retention: keep the newest `retention` entries
-                    if let Some(first) = table.first().map_err(storage)?.map(|(k, _)| k.value()) {
+                    let first = table.first().map_err(storage)?.map(|(k, _)| k.value());
+                    if let Some(first) = first {
                         let keep_from = next.saturating_sub(retention);
                         if first < keep_from {
                             table

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use weft_connector::{Delivery, Settlement, Source, dead_letter};
+use weft_connector::{Acknowledge, Delivery, Settlement, Source, dead_letter};
 use weft_event::Event;
 
 pub use route::{NamedSink, Route, RouteOutcome, dead_letter_record};
@@ -98,7 +98,7 @@ pub async fn run_source(
     source_stop.cancel();
     rx.close();
     while let Some(d) = rx.recv().await {
-        settle(&name, d, Settlement::Requeue { reason: "shutting down".into() }).await;
+        settle(&name, d.ack, Settlement::Requeue { reason: "shutting down".into() }).await;
     }
     let drained = tokio::time::timeout(settings.drain_timeout, async {
         while tasks.join_next().await.is_some() {}
@@ -116,7 +116,7 @@ pub async fn run_source(
     }
 }
 
-async fn settle(source: &str, delivery: Delivery, settlement: Settlement) {
+async fn settle(source: &str, ack: Box<dyn Acknowledge>, settlement: Settlement) {
     DeliverySettled {
         source,
         outcome: match settlement {
@@ -125,23 +125,29 @@ async fn settle(source: &str, delivery: Delivery, settlement: Settlement) {
         },
     }
     .emit();
-    delivery.ack.settle(settlement).await;
+    ack.settle(settlement).await;
 }
 
 /// Processes one delivery through every route and settles it.
 async fn process(source: &str, routes: &[Arc<Route>], delivery: Delivery, abort: &CancellationToken) {
-    let event = match &delivery.event {
-        Ok(e) => e.clone(),
+    let Delivery {
+        event,
+        delivery_count,
+        origin,
+        ack,
+    } = delivery;
+    let event = match event {
+        Ok(e) => e,
         Err(malformed) => {
-            let outcome = dead_letter_malformed(source, routes, &delivery, malformed).await;
-            settle(source, delivery, outcome).await;
+            let outcome = dead_letter_malformed(source, routes, &origin, delivery_count, &malformed).await;
+            settle(source, ack, outcome).await;
             return;
         }
     };
     let mut incomplete = None;
     for route in routes {
         let outcome = tokio::select! {
-            o = route.handle(&event, &delivery.origin, abort) => o,
+            o = route.handle(&event, &origin, abort) => o,
             _ = abort.cancelled() => RouteOutcome::Incomplete("drain timeout".into()),
         };
         if let RouteOutcome::Incomplete(reason) = outcome {
@@ -152,13 +158,14 @@ async fn process(source: &str, routes: &[Arc<Route>], delivery: Delivery, abort:
         None => Settlement::Ack,
         Some(reason) => Settlement::Requeue { reason },
     };
-    settle(source, delivery, settlement).await;
+    settle(source, ack, settlement).await;
 }
 
 async fn dead_letter_malformed(
     source: &str,
     routes: &[Arc<Route>],
-    delivery: &Delivery,
+    origin: &str,
+    delivery_count: u32,
     malformed: &weft_connector::Malformed,
 ) -> Settlement {
     let Some(route) = routes.first() else {
@@ -167,7 +174,7 @@ async fn dead_letter_malformed(
         };
     };
     let mut record = Event::new(
-        format!("malformed-{}", delivery.origin),
+        format!("malformed-{origin}"),
         format!("weft:source/{source}"),
         dead_letter::MALFORMED_TYPE,
     );
@@ -177,9 +184,9 @@ async fn dead_letter_malformed(
         &record,
         &malformed.error,
         &format!("source:{source}"),
-        delivery.delivery_count,
+        delivery_count,
         &route.name,
-        &delivery.origin,
+        origin,
     );
     match route.dead_letter.sink.deliver(&record).await {
         Ok(()) => {

@@ -41,7 +41,6 @@ impl Default for EngineOptions {
 pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config
-        .async_support(true)
         .wasm_component_model(true)
         .epoch_interruption(true)
         .max_wasm_stack(1024 * 1024);

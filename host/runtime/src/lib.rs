@@ -131,7 +131,7 @@ impl Runtime {
 }
 
 fn build_linker(engine: &wasmtime::Engine) -> Result<Linker<PluginState>, RuntimeError> {
-    let err = |e: anyhow::Error| RuntimeError::Engine(format!("linking host capabilities: {e:#}"));
+    let err = |e: wasmtime::Error| RuntimeError::Engine(format!("linking host capabilities: {e:#}"));
     let mut linker = Linker::<PluginState>::new(engine);
     // wasi:cli, clocks, random, io, filesystem, sockets: present because Rust's std imports
     // them, but the WasiCtx grants nothing (see PluginState::new).

@@ -48,10 +48,10 @@ impl ResourceLimiter for Limiter {
         _current: usize,
         desired: usize,
         _maximum: Option<usize>,
-    ) -> anyhow::Result<bool> {
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
             self.hit = Some(LimitHit::Memory);
-            return Err(LimitExceeded(LimitHit::Memory).into());
+            return Err(wasmtime::Error::new(LimitExceeded(LimitHit::Memory)));
         }
         Ok(true)
     }
@@ -61,10 +61,10 @@ impl ResourceLimiter for Limiter {
         _current: usize,
         desired: usize,
         _maximum: Option<usize>,
-    ) -> anyhow::Result<bool> {
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_table_elements {
             self.hit = Some(LimitHit::Table);
-            return Err(LimitExceeded(LimitHit::Table).into());
+            return Err(wasmtime::Error::new(LimitExceeded(LimitHit::Table)));
         }
         Ok(true)
     }

@@ -185,7 +185,7 @@ impl LoadedPlugin {
             state.ticks += 1;
             if state.ticks > state.tick_budget {
                 state.limiter.hit = Some(LimitHit::Cpu);
-                return Err(LimitExceeded(LimitHit::Cpu).into());
+                return Err(wasmtime::Error::new(LimitExceeded(LimitHit::Cpu)));
             }
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
@@ -202,7 +202,7 @@ impl LoadedPlugin {
         Ok(WarmInstance { store, bindings })
     }
 
-    fn classify(&self, store: &Store<PluginState>, error: anyhow::Error) -> InvokeError {
+    fn classify(&self, store: &Store<PluginState>, error: wasmtime::Error) -> InvokeError {
         let limits = &self.grants.limits;
         match store.data().limiter.hit {
             Some(LimitHit::Cpu) => InvokeError::CpuLimit {

@@ -15,14 +15,14 @@ pub struct Measurement {
     pub per_event: Duration,
 }
 
-fn sample() -> Event {
+pub(crate) fn sample() -> Event {
     let mut e = Event::new("bench-1", "/bench", "com.example.bench");
     e.datacontenttype = Some("application/json".into());
     e.data = Some(br#"{"orderId":"PO-1","total":"10.00"}"#.to_vec());
     e
 }
 
-fn native_handle(event: &Event) -> Vec<Event> {
+pub(crate) fn native_handle(event: &Event) -> Vec<Event> {
     // The same work a plugin call does natively: convert to the SDK event, call the
     // passthrough handler, convert back.
     let sdk = weft_sdk::Event {

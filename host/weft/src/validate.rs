@@ -246,32 +246,31 @@ pub fn check_for_run(
 
 /// `--connect`: checks that every broker the config names answers.
 pub async fn check_connections(config: &Config, problems: &mut Vec<Problem>) {
-    let mut checks: Vec<(String, String, bool)> = Vec::new(); // (location, url, is_redis)
+    let mut results: Vec<(String, Result<(), String>)> = Vec::new();
     for (name, s) in &config.sources {
-        match s {
-            SourceConfig::RedisStream(c) => checks.push((format!("sources.{name}.url"), c.url.clone(), true)),
-            SourceConfig::RedisPubsub(c) => checks.push((format!("sources.{name}.url"), c.url.clone(), true)),
-            SourceConfig::Amqp(c) => checks.push((format!("sources.{name}.uri"), c.uri.clone(), false)),
-            SourceConfig::Topic(_) => {}
-        }
+        let at = format!("sources.{name}");
+        let r = match s {
+            SourceConfig::RedisStream(c) => c.check_connection().await,
+            SourceConfig::RedisPubsub(c) => c.check_connection().await,
+            SourceConfig::Amqp(c) => weft_connector_amqp::check_connection(&c.uri).await,
+            SourceConfig::Topic(_) => continue,
+        };
+        results.push((at, r));
     }
     for (name, s) in &config.sinks {
-        match s {
-            SinkConfig::RedisStream(c) => checks.push((format!("sinks.{name}.url"), c.url.clone(), true)),
-            SinkConfig::RedisPubsub(c) => checks.push((format!("sinks.{name}.url"), c.url.clone(), true)),
-            SinkConfig::Amqp(c) => checks.push((format!("sinks.{name}.uri"), c.uri.clone(), false)),
-            _ => {}
-        }
+        let at = format!("sinks.{name}");
+        let r = match s {
+            SinkConfig::RedisStream(c) => c.check_connection().await,
+            SinkConfig::RedisPubsub(c) => c.check_connection().await,
+            SinkConfig::Amqp(c) => weft_connector_amqp::check_connection(&c.uri).await,
+            _ => continue,
+        };
+        results.push((at, r));
     }
     if let Some(r) = &config.kv.redis {
-        checks.push(("kv.redis.url".into(), r.url.clone(), true));
+        results.push(("kv.redis.url".into(), weft_connector_redis::check_connection(&r.url).await));
     }
-    for (location, url, is_redis) in checks {
-        let result = if is_redis {
-            weft_connector_redis::check_connection(&url).await
-        } else {
-            weft_connector_amqp::check_connection(&url).await
-        };
+    for (location, result) in results {
         if let Err(e) = result {
             problems.push(Problem {
                 severity: Severity::Error,

@@ -15,23 +15,59 @@ const XSL: &str = "http://www.w3.org/1999/XSL/Transform";
 
 /// The namespaces the EN 16931 UBL validation wrapper declares.
 const UBL_NS: &[(&str, &str)] = &[
-    ("ext", "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"),
-    ("cbc", "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"),
-    ("cac", "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"),
-    ("qdt", "urn:oasis:names:specification:ubl:schema:xsd:QualifiedDataTypes-2"),
-    ("udt", "urn:oasis:names:specification:ubl:schema:xsd:UnqualifiedDataTypes-2"),
-    ("cn", "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"),
-    ("ubl", "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"),
+    (
+        "ext",
+        "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2",
+    ),
+    (
+        "cbc",
+        "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    ),
+    (
+        "cac",
+        "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    ),
+    (
+        "qdt",
+        "urn:oasis:names:specification:ubl:schema:xsd:QualifiedDataTypes-2",
+    ),
+    (
+        "udt",
+        "urn:oasis:names:specification:ubl:schema:xsd:UnqualifiedDataTypes-2",
+    ),
+    (
+        "cn",
+        "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+    ),
+    (
+        "ubl",
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    ),
     ("xs", XS),
 ];
 
 /// The namespaces the EN 16931 CII validation wrapper declares.
 const CII_NS: &[(&str, &str)] = &[
-    ("rsm", "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"),
-    ("ccts", "urn:un:unece:uncefact:documentation:standard:CoreComponentsTechnicalSpecification:2"),
-    ("udt", "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"),
-    ("qdt", "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"),
-    ("ram", "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"),
+    (
+        "rsm",
+        "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    ),
+    (
+        "ccts",
+        "urn:un:unece:uncefact:documentation:standard:CoreComponentsTechnicalSpecification:2",
+    ),
+    (
+        "udt",
+        "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+    ),
+    (
+        "qdt",
+        "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
+    ),
+    (
+        "ram",
+        "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    ),
     ("xs", XS),
 ];
 
@@ -57,7 +93,10 @@ fn specs() -> Vec<Spec> {
             ns: UBL_NS,
             parts: vec![
                 Part::Abstract("en16931/EN16931-model.sch", "en16931/EN16931-UBL-model.sch"),
-                Part::Abstract("en16931/EN16931-syntax.sch", "en16931/EN16931-UBL-syntax.sch"),
+                Part::Abstract(
+                    "en16931/EN16931-syntax.sch",
+                    "en16931/EN16931-UBL-syntax.sch",
+                ),
                 Part::Pattern("en16931/EN16931-UBL-codes.sch"),
             ],
         },
@@ -65,7 +104,10 @@ fn specs() -> Vec<Spec> {
             name: "en16931-cii",
             ns: CII_NS,
             parts: vec![
-                Part::Abstract("en16931/EN16931-CII-abstract-model.sch", "en16931/EN16931-CII-model.sch"),
+                Part::Abstract(
+                    "en16931/EN16931-CII-abstract-model.sch",
+                    "en16931/EN16931-CII-model.sch",
+                ),
                 Part::Pattern("en16931/EN16931-CII-codes.sch"),
             ],
         },
@@ -106,7 +148,13 @@ struct SrcPattern {
 }
 
 enum Instr {
-    Var { name: String, select: Option<String>, text: String, as_ty: Option<Ty>, body: Vec<Instr> },
+    Var {
+        name: String,
+        select: Option<String>,
+        text: String,
+        as_ty: Option<Ty>,
+        body: Vec<Instr>,
+    },
     ValueOf(String),
     Sequence(String),
     Choose(Vec<(Option<String>, Vec<Instr>)>),
@@ -132,9 +180,13 @@ fn read(rules: &Path, file: &str) -> Result<String, String> {
     std::fs::read_to_string(rules.join(file)).map_err(|e| format!("{file}: {e}"))
 }
 
-fn sch_children<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> + 'a {
-    n.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(SCH))
+fn sch_children<'a, 'i>(
+    n: roxmltree::Node<'a, 'i>,
+    name: &'a str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> + 'a {
+    n.children().filter(move |c| {
+        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(SCH)
+    })
 }
 
 fn attr(n: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
@@ -164,7 +216,11 @@ fn expand(text: &str, params: &[(String, String)]) -> String {
     t
 }
 
-fn load_pattern(node: roxmltree::Node<'_, '_>, params: &[(String, String)], dropped: &mut Vec<String>) -> SrcPattern {
+fn load_pattern(
+    node: roxmltree::Node<'_, '_>,
+    params: &[(String, String)],
+    dropped: &mut Vec<String>,
+) -> SrcPattern {
     let mut pat = SrcPattern {
         id: attr(node, "id").unwrap_or_default(),
         lets: Vec::new(),
@@ -177,7 +233,9 @@ fn load_pattern(node: roxmltree::Node<'_, '_>, params: &[(String, String)], drop
                 expand(&attr(child, "value").unwrap_or_default(), params),
             )),
             "rule" => {
-                let context = expand(attr(child, "context").unwrap_or_default().trim(), params);
+                let context = expand(&attr(child, "context").unwrap_or_default(), params)
+                    .trim()
+                    .to_string();
                 let rule_flag = attr(child, "flag");
                 let mut rule = SrcRule {
                     context,
@@ -199,7 +257,9 @@ fn load_pattern(node: roxmltree::Node<'_, '_>, params: &[(String, String)], drop
                             }
                             rule.asserts.push(SrcAssert {
                                 id,
-                                flag: attr(item, "flag").or(rule_flag.clone()).unwrap_or_else(|| "fatal".into()),
+                                flag: attr(item, "flag")
+                                    .or(rule_flag.clone())
+                                    .unwrap_or_else(|| "fatal".into()),
                                 test,
                                 message: message_text(item),
                                 report: kind == "report",
@@ -230,12 +290,19 @@ fn parse_type(s: &str) -> Option<Ty> {
 
 fn load_instrs(n: roxmltree::Node<'_, '_>) -> Vec<Instr> {
     let mut out = Vec::new();
-    for c in n.children().filter(|c| c.is_element() && c.tag_name().namespace() == Some(XSL)) {
+    for c in n
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().namespace() == Some(XSL))
+    {
         match c.tag_name().name() {
             "variable" => out.push(Instr::Var {
                 name: attr(c, "name").unwrap_or_default(),
                 select: attr(c, "select"),
-                text: c.children().filter(|t| t.is_text()).map(|t| t.text().unwrap_or("")).collect::<String>(),
+                text: c
+                    .children()
+                    .filter(|t| t.is_text())
+                    .map(|t| t.text().unwrap_or(""))
+                    .collect::<String>(),
                 as_ty: attr(c, "as").and_then(|s| parse_type(&s)),
                 body: load_instrs(c),
             }),
@@ -260,7 +327,11 @@ fn load_instrs(n: roxmltree::Node<'_, '_>) -> Vec<Instr> {
 
 fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
     let mut s = SrcSchema {
-        ns: spec.ns.iter().map(|(p, u)| (p.to_string(), u.to_string())).collect(),
+        ns: spec
+            .ns
+            .iter()
+            .map(|(p, u)| (p.to_string(), u.to_string()))
+            .collect(),
         ..SrcSchema::default()
     };
     for part in &spec.parts {
@@ -268,11 +339,18 @@ fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
             Part::Abstract(abs, binding) => {
                 let abs_text = read(rules, abs)?;
                 let bind_text = read(rules, binding)?;
-                let abs_doc = roxmltree::Document::parse(&abs_text).map_err(|e| format!("{abs}: {e}"))?;
-                let bind_doc = roxmltree::Document::parse(&bind_text).map_err(|e| format!("{binding}: {e}"))?;
+                let abs_doc =
+                    roxmltree::Document::parse(&abs_text).map_err(|e| format!("{abs}: {e}"))?;
+                let bind_doc = roxmltree::Document::parse(&bind_text)
+                    .map_err(|e| format!("{binding}: {e}"))?;
                 let bind = bind_doc.root_element();
                 let params: Vec<(String, String)> = sch_children(bind, "param")
-                    .map(|p| (attr(p, "name").unwrap_or_default(), attr(p, "value").unwrap_or_default()))
+                    .map(|p| {
+                        (
+                            attr(p, "name").unwrap_or_default(),
+                            attr(p, "value").unwrap_or_default(),
+                        )
+                    })
                     .collect();
                 let mut pat = load_pattern(abs_doc.root_element(), &params, &mut s.dropped);
                 pat.id = attr(bind, "id").unwrap_or(pat.id);
@@ -281,7 +359,8 @@ fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
             Part::Pattern(file) => {
                 let text = read(rules, file)?;
                 let doc = roxmltree::Document::parse(&text).map_err(|e| format!("{file}: {e}"))?;
-                s.patterns.push(load_pattern(doc.root_element(), &[], &mut s.dropped));
+                s.patterns
+                    .push(load_pattern(doc.root_element(), &[], &mut s.dropped));
             }
             Part::Schema(file) => {
                 let text = read(rules, file)?;
@@ -290,14 +369,25 @@ fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
                 for c in root.children().filter(|c| c.is_element()) {
                     let xsl = c.tag_name().namespace() == Some(XSL);
                     match (xsl, c.tag_name().name()) {
-                        (false, "ns") => s.ns.push((attr(c, "prefix").unwrap_or_default(), attr(c, "uri").unwrap_or_default())),
-                        (false, "let") => s.lets.push((attr(c, "name").unwrap_or_default(), attr(c, "value").unwrap_or_default())),
+                        (false, "ns") => s.ns.push((
+                            attr(c, "prefix").unwrap_or_default(),
+                            attr(c, "uri").unwrap_or_default(),
+                        )),
+                        (false, "let") => s.lets.push((
+                            attr(c, "name").unwrap_or_default(),
+                            attr(c, "value").unwrap_or_default(),
+                        )),
                         (false, "pattern") => s.patterns.push(load_pattern(c, &[], &mut s.dropped)),
                         (true, "function") => {
                             let params = c
                                 .children()
                                 .filter(|p| p.is_element() && p.tag_name().name() == "param")
-                                .map(|p| (attr(p, "name").unwrap_or_default(), attr(p, "as").and_then(|t| parse_type(&t))))
+                                .map(|p| {
+                                    (
+                                        attr(p, "name").unwrap_or_default(),
+                                        attr(p, "as").and_then(|t| parse_type(&t)),
+                                    )
+                                })
                                 .collect();
                             s.funcs.push(SrcFunc {
                                 name: attr(c, "name").unwrap_or_default(),
@@ -331,7 +421,11 @@ struct CEnv<'a> {
 
 impl Env for CEnv<'_> {
     fn ns(&self, prefix: &str) -> Option<String> {
-        self.ns.iter().rev().find(|(p, _)| p == prefix).map(|(_, u)| u.clone())
+        self.ns
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, u)| u.clone())
     }
     fn var(&self, name: &str) -> Option<X> {
         if let Some((_, x)) = self.vars.iter().rev().find(|(n, _)| n == name) {
@@ -393,7 +487,9 @@ fn keys(b: &Builder, ix: Ix, out: &mut Vec<Key>) {
         X::Filter(e, _, _) => keys(b, e, out),
         X::Root => out.push(Key::Doc),
         X::Step(Axis::Child, Test::Name(n), _, _) => out.push(Key::Elem(n)),
-        X::Step(Axis::Child, Test::AnyName | Test::NsAny(_) | Test::LocalAny(_), _, _) => out.push(Key::AnyElem),
+        X::Step(Axis::Child, Test::AnyName | Test::NsAny(_) | Test::LocalAny(_), _, _) => {
+            out.push(Key::AnyElem)
+        }
         X::Step(Axis::Attribute, Test::Name(n), _, _) => out.push(Key::Attr(n)),
         X::Step(Axis::Attribute, _, _, _) => out.push(Key::AnyAttr),
         _ => out.push(Key::Any),
@@ -411,7 +507,13 @@ fn compile_instrs(
         return Ok(b.push(X::Empty));
     };
     match first {
-        Instr::Var { name, select, text, as_ty, body } => {
+        Instr::Var {
+            name,
+            select,
+            text,
+            as_ty,
+            body,
+        } => {
             let slot = *next;
             *next += 1;
             *max = (*max).max(*next);
@@ -473,16 +575,28 @@ fn compile_instrs(
     }
 }
 
-fn compile_schema(b: &mut Builder, funcs_out: &mut Vec<OutFunc>, name: &str, s: &SrcSchema) -> Result<OutSchema, String> {
+fn compile_schema(
+    b: &mut Builder,
+    funcs_out: &mut Vec<OutFunc>,
+    name: &str,
+    s: &SrcSchema,
+) -> Result<OutSchema, String> {
     let mut globals = HashMap::new();
     let mut global_src = Vec::new();
-    for (n, v) in s.lets.iter().chain(s.patterns.iter().flat_map(|p| p.lets.iter())) {
+    for (n, v) in s
+        .lets
+        .iter()
+        .chain(s.patterns.iter().flat_map(|p| p.lets.iter()))
+    {
         globals.insert(n.clone(), global_src.len() as u16);
         global_src.push((n.clone(), v.clone()));
     }
     let mut funcs = HashMap::new();
     for f in &s.funcs {
-        funcs.insert((f.name.clone(), f.params.len()), (funcs_out.len() + funcs.len()) as u16);
+        funcs.insert(
+            (f.name.clone(), f.params.len()),
+            (funcs_out.len() + funcs.len()) as u16,
+        );
     }
     // functions
     for f in &s.funcs {
@@ -530,7 +644,8 @@ fn compile_schema(b: &mut Builder, funcs_out: &mut Vec<OutFunc>, name: &str, s: 
                 funcs: &funcs,
                 vars: Vec::new(),
             };
-            let ctx = parse(b, &env, &r.context, 0).map_err(|e| format!("{name}: context `{}`: {e}", r.context))?;
+            let ctx = parse(b, &env, &r.context, 0)
+                .map_err(|e| format!("{name}: context `{}`: {e}", r.context))?;
             let mut slots = ctx.slots;
             let mut lets = Vec::new();
             for (i, (ln, lv)) in r.lets.iter().enumerate() {
@@ -543,7 +658,13 @@ fn compile_schema(b: &mut Builder, funcs_out: &mut Vec<OutFunc>, name: &str, s: 
             for a in &r.asserts {
                 let p = parse(b, &env, &a.test, 0).map_err(|e| format!("{name}: {}: {e}", a.id))?;
                 slots = slots.max(p.slots);
-                asserts.push((a.id.clone(), a.flag.clone(), p.root, a.message.clone(), a.report));
+                asserts.push((
+                    a.id.clone(),
+                    a.flag.clone(),
+                    p.root,
+                    a.message.clone(),
+                    a.report,
+                ));
             }
             let mut ks = Vec::new();
             keys(b, ctx.root, &mut ks);
@@ -622,6 +743,7 @@ fn emit_x(x: &X) -> String {
         X::Castable(a, t, o) => format!("X::Castable({a},Ty::{t:?},{o})"),
         X::InstanceOf(a, t, o) => format!("X::InstanceOf({a},Ty::{t:?},{o})"),
         X::ValueOf(a) => format!("X::ValueOf({a})"),
+        X::InSet(t, set, a) => format!("X::InSet({t},{set},{a})"),
     }
 }
 
@@ -631,7 +753,9 @@ fn uses_position(b: &Builder, ix: Ix) -> bool {
     let l = |s: u32, n: u32| b.lists[s as usize..(s + n) as usize].to_vec();
     match b.nodes[ix as usize] {
         X::Call(F::Position | F::Last, _, _) => true,
-        X::Call(_, s, n) | X::UCall(_, s, n) | X::Seq(s, n) => l(s, n).iter().any(|&c| uses_position(b, c)),
+        X::Call(_, s, n) | X::UCall(_, s, n) | X::Seq(s, n) => {
+            l(s, n).iter().any(|&c| uses_position(b, c))
+        }
         X::Or(a, c)
         | X::And(a, c)
         | X::GCmp(_, a, c)
@@ -642,9 +766,16 @@ fn uses_position(b: &Builder, ix: Ix) -> bool {
         | X::Except(a, c)
         | X::Intersect(a, c) => uses_position(b, a) || uses_position(b, c),
         X::Path(a, _) | X::Filter(a, _, _) => uses_position(b, a),
-        X::Neg(a) | X::Cast(a, _, _) | X::Castable(a, _, _) | X::InstanceOf(a, _, _) | X::ValueOf(a) => uses_position(b, a),
+        X::Neg(a)
+        | X::Cast(a, _, _)
+        | X::Castable(a, _, _)
+        | X::InstanceOf(a, _, _)
+        | X::ValueOf(a) => uses_position(b, a),
         X::If(a, c, d) => uses_position(b, a) || uses_position(b, c) || uses_position(b, d),
-        X::Some(_, a, c) | X::Every(_, a, c) | X::For(_, a, c) | X::Let(_, a, c) => uses_position(b, a) || uses_position(b, c),
+        X::Some(_, a, c) | X::Every(_, a, c) | X::For(_, a, c) | X::Let(_, a, c) => {
+            uses_position(b, a) || uses_position(b, c)
+        }
+        X::InSet(_, _, a) => uses_position(b, a),
         _ => false,
     }
 }
@@ -653,16 +784,76 @@ fn uses_position(b: &Builder, ix: Ix) -> bool {
 /// does not read the position: it can then be tested node by node without positions.
 fn position_free(b: &Builder, ix: Ix) -> bool {
     let boolean_root = match b.nodes[ix as usize] {
-        X::GCmp(..) | X::VCmp(..) | X::And(..) | X::Or(..) | X::Step(..) | X::Castable(..) | X::InstanceOf(..) | X::Some(..) | X::Every(..) => true,
+        X::GCmp(..)
+        | X::VCmp(..)
+        | X::And(..)
+        | X::Or(..)
+        | X::Step(..)
+        | X::Castable(..)
+        | X::InstanceOf(..)
+        | X::Some(..)
+        | X::Every(..)
+        | X::InSet(..) => true,
         X::Path(_, r) => matches!(b.nodes[r as usize], X::Step(..)),
         X::Union(..) => true,
         X::Call(f, _, _) => matches!(
             f,
-            F::Not | F::Exists | F::Empty | F::Boolean | F::Contains | F::StartsWith | F::EndsWith | F::Matches | F::True | F::False
+            F::Not
+                | F::Exists
+                | F::Empty
+                | F::Boolean
+                | F::Contains
+                | F::StartsWith
+                | F::EndsWith
+                | F::Matches
+                | F::True
+                | F::False
         ),
         _ => false,
     };
     boolean_root && !uses_position(b, ix)
+}
+
+/// Whether the expression depends on the context node only through its name.
+fn name_only(b: &Builder, ix: Ix) -> bool {
+    let l = |s: u32, n: u32| b.lists[s as usize..(s + n) as usize].to_vec();
+    match b.nodes[ix as usize] {
+        X::Str(_) | X::Int(_) | X::Dec(..) => true,
+        X::Call(F::Name | F::LocalName | F::NamespaceUri, _, 0) => true,
+        X::Call(
+            F::Not
+            | F::True
+            | F::False
+            | F::EndsWith
+            | F::StartsWith
+            | F::Contains
+            | F::UpperCase
+            | F::LowerCase
+            | F::NormalizeSpace
+            | F::Concat
+            | F::Substring
+            | F::SubstringBefore
+            | F::SubstringAfter
+            | F::StringLength,
+            s,
+            n,
+        ) => l(s, n).iter().all(|&c| name_only(b, c)),
+        X::And(a, c) | X::Or(a, c) | X::GCmp(_, a, c) | X::VCmp(_, a, c) => {
+            name_only(b, a) && name_only(b, c)
+        }
+        X::InSet(_, _, a) => name_only(b, a),
+        _ => false,
+    }
+}
+
+fn yields_nodes(b: &Builder, ix: Ix) -> bool {
+    match b.nodes[ix as usize] {
+        X::Step(..) | X::Root => true,
+        X::Path(_, r) => yields_nodes(b, r),
+        X::Union(a, c) => yields_nodes(b, a) && yields_nodes(b, c),
+        X::Filter(e, _, _) => yields_nodes(b, e),
+        _ => false,
+    }
 }
 
 fn flag(f: &str) -> &'static str {
@@ -671,6 +862,410 @@ fn flag(f: &str) -> &'static str {
         "information" | "info" => "Flag::Information",
         _ => "Flag::Fatal",
     }
+}
+
+fn refs_slot(b: &Builder, ix: Ix, slot: u16) -> bool {
+    let l = |s: u32, n: u32| b.lists[s as usize..(s + n) as usize].to_vec();
+    match b.nodes[ix as usize] {
+        X::VarL(v) => v == slot,
+        X::Seq(s, n) | X::Call(_, s, n) | X::UCall(_, s, n) => {
+            l(s, n).iter().any(|&c| refs_slot(b, c, slot))
+        }
+        X::Step(_, _, s, n) => l(s, n).iter().any(|&c| refs_slot(b, c, slot)),
+        X::Filter(a, s, n) => {
+            refs_slot(b, a, slot) || l(s, n).iter().any(|&c| refs_slot(b, c, slot))
+        }
+        X::Or(a, c)
+        | X::And(a, c)
+        | X::GCmp(_, a, c)
+        | X::VCmp(_, a, c)
+        | X::Bin(_, a, c)
+        | X::Range(a, c)
+        | X::Union(a, c)
+        | X::Except(a, c)
+        | X::Intersect(a, c)
+        | X::Path(a, c) => refs_slot(b, a, slot) || refs_slot(b, c, slot),
+        X::Neg(a)
+        | X::Cast(a, _, _)
+        | X::Castable(a, _, _)
+        | X::InstanceOf(a, _, _)
+        | X::ValueOf(a) => refs_slot(b, a, slot),
+        X::If(a, c, d) => refs_slot(b, a, slot) || refs_slot(b, c, slot) || refs_slot(b, d, slot),
+        X::Some(_, a, c) | X::Every(_, a, c) | X::For(_, a, c) | X::Let(_, a, c) => {
+            refs_slot(b, a, slot) || refs_slot(b, c, slot)
+        }
+        X::InSet(_, _, a) => refs_slot(b, a, slot),
+        _ => false,
+    }
+}
+
+fn is_dos(b: &Builder, ix: Ix) -> bool {
+    matches!(
+        b.nodes[ix as usize],
+        X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)
+    )
+}
+
+fn preds_free(b: &Builder, s: u32, n: u32) -> bool {
+    b.lists[s as usize..(s + n) as usize]
+        .iter()
+        .all(|&p| position_free(b, p))
+}
+
+/// Rewrites `E//x` into a descendant step when that is equivalent, so it can use the
+/// per-document name index; returns the rewritten right-hand side.
+fn descendant_form(b: &mut Builder, r: Ix) -> Option<Ix> {
+    match b.nodes[r as usize] {
+        X::Step(Axis::Child, t, s, n) if preds_free(b, s, n) => {
+            Some(b.push(X::Step(Axis::Descendant, t, s, n)))
+        }
+        X::Step(Axis::Attribute, t, s, n) if preds_free(b, s, n) => {
+            Some(b.push(X::Step(Axis::DescendantAttribute, t, s, n)))
+        }
+        X::Union(x, y) => {
+            let dx = descendant_form(b, x)?;
+            let dy = descendant_form(b, y)?;
+            Some(b.push(X::Union(dx, dy)))
+        }
+        _ => None,
+    }
+}
+
+/// `tokenize('a b c', '\s')` with literal arguments: the tokens, split on each single
+/// whitespace character as XPath does (so adjacent separators give empty tokens).
+fn fold_tokenize(b: &mut Builder, s: u32, n: u32) -> Option<X> {
+    let args = b.lists[s as usize..(s + n) as usize].to_vec();
+    if args.len() != 2 {
+        return None;
+    }
+    let (X::Str(text), X::Str(pat)) = (b.nodes[args[0] as usize], b.nodes[args[1] as usize]) else {
+        return None;
+    };
+    let text = b.strs[text as usize].clone();
+    let sep: fn(char) -> bool = match b.strs[pat as usize].as_str() {
+        "\\s" => |c| matches!(c, ' ' | '\t' | '\n' | '\r'),
+        " " => |c| c == ' ',
+        _ => return None,
+    };
+    if text.is_empty() {
+        return Some(X::Empty);
+    }
+    let items: Vec<Ix> = text
+        .split(sep)
+        .map(|t| {
+            let i = b.str(t);
+            b.push(X::Str(i))
+        })
+        .collect();
+    let (ls, ll) = b.list(&items);
+    Some(X::Seq(ls, ll))
+}
+
+/// `contains(' A B ', concat(' ', e, ' '))` with a literal list of single-space separated
+/// codes: returns (list string, sorted codes, e).
+fn code_list(b: &Builder, s: u32, n: u32) -> Option<(u32, Vec<String>, Ix)> {
+    let args = &b.lists[s as usize..(s + n) as usize];
+    let X::Str(list) = b.nodes[args[0] as usize] else {
+        return None;
+    };
+    let X::Call(F::Concat, cs, cn) = b.nodes[args[1] as usize] else {
+        return None;
+    };
+    let cargs = &b.lists[cs as usize..(cs + cn) as usize];
+    if cargs.len() != 3 {
+        return None;
+    }
+    let is_space = |ix: Ix| matches!(b.nodes[ix as usize], X::Str(i) if b.strs[i as usize] == " ");
+    if !is_space(cargs[0]) || !is_space(cargs[2]) {
+        return None;
+    }
+    let text = &b.strs[list as usize];
+    let inner = text.strip_prefix(' ')?.strip_suffix(' ')?;
+    let codes: Vec<String> = inner.split(' ').map(str::to_string).collect();
+    if codes.len() < 8
+        || codes
+            .iter()
+            .any(|c| c.is_empty() || c.contains(['\t', '\n', '\r']))
+    {
+        return None;
+    }
+    let mut sorted = codes;
+    sorted.sort();
+    sorted.dedup();
+    Some((list, sorted, cargs[1]))
+}
+
+/// Equivalence-preserving rewrites that make evaluation cheaper.
+fn optimize(b: &mut Builder, sets: &mut Vec<Vec<String>>) {
+    let n = b.nodes.len();
+    for ix in 0..n {
+        match b.nodes[ix] {
+            // code lists: sorted sets instead of substring search
+            X::Call(F::Contains, s, 2) => {
+                if let Some((list, codes, e)) = code_list(b, s, 2) {
+                    let id = match sets.iter().position(|c| *c == codes) {
+                        Some(i) => i,
+                        None => {
+                            sets.push(codes);
+                            sets.len() - 1
+                        }
+                    };
+                    b.nodes[ix] = X::InSet(list, id as u32, e);
+                }
+            }
+            // constant code lists: tokenize('…', '\s') is evaluated here, not per document
+            X::Call(F::Tokenize, s, l) => {
+                if let Some(x) = fold_tokenize(b, s, l) {
+                    b.nodes[ix] = x;
+                }
+            }
+            // E/descendant-or-self::node()/x  →  E/descendant::x
+            X::Path(l, r) => {
+                if let X::Path(a, dos) = b.nodes[l as usize]
+                    && is_dos(b, dos)
+                    && let Some(d) = descendant_form(b, r)
+                {
+                    b.nodes[ix] = X::Path(a, d);
+                }
+            }
+            // some $v in S satisfies E = $v  →  E = S (general comparison is existential)
+            X::Some(slot, input, test) => {
+                if let X::GCmp(op, x, y) = b.nodes[test as usize] {
+                    if matches!(b.nodes[y as usize], X::VarL(v) if v == slot)
+                        && !refs_slot(b, x, slot)
+                    {
+                        b.nodes[ix] = X::GCmp(op, x, input);
+                    } else if matches!(b.nodes[x as usize], X::VarL(v) if v == slot)
+                        && !refs_slot(b, y, slot)
+                    {
+                        b.nodes[ix] = X::GCmp(op, input, y);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The children of a node and its lists.
+fn parts(x: &X) -> (Vec<Ix>, Vec<(u32, u32)>) {
+    match *x {
+        X::Seq(s, l) | X::Call(_, s, l) | X::UCall(_, s, l) | X::Step(_, _, s, l) => {
+            (vec![], vec![(s, l)])
+        }
+        X::Filter(e, s, l) => (vec![e], vec![(s, l)]),
+        X::Or(a, c)
+        | X::And(a, c)
+        | X::GCmp(_, a, c)
+        | X::VCmp(_, a, c)
+        | X::Bin(_, a, c)
+        | X::Range(a, c)
+        | X::Union(a, c)
+        | X::Except(a, c)
+        | X::Intersect(a, c)
+        | X::Path(a, c)
+        | X::Some(_, a, c)
+        | X::Every(_, a, c)
+        | X::For(_, a, c)
+        | X::Let(_, a, c) => (vec![a, c], vec![]),
+        X::If(a, c, d) => (vec![a, c, d], vec![]),
+        X::Neg(a)
+        | X::Cast(a, _, _)
+        | X::Castable(a, _, _)
+        | X::InstanceOf(a, _, _)
+        | X::ValueOf(a) => (vec![a], vec![]),
+        X::InSet(_, _, a) => (vec![a], vec![]),
+        _ => (vec![], vec![]),
+    }
+}
+
+/// The node with new children and list windows (in the order of [`parts`]).
+fn rebuild(x: &X, k: &[Ix], l: &[(u32, u32)]) -> X {
+    match *x {
+        X::Seq(..) => X::Seq(l[0].0, l[0].1),
+        X::Call(f, ..) => X::Call(f, l[0].0, l[0].1),
+        X::UCall(f, ..) => X::UCall(f, l[0].0, l[0].1),
+        X::Step(a, t, ..) => X::Step(a, t, l[0].0, l[0].1),
+        X::Filter(..) => X::Filter(k[0], l[0].0, l[0].1),
+        X::Or(..) => X::Or(k[0], k[1]),
+        X::And(..) => X::And(k[0], k[1]),
+        X::GCmp(o, ..) => X::GCmp(o, k[0], k[1]),
+        X::VCmp(o, ..) => X::VCmp(o, k[0], k[1]),
+        X::Bin(o, ..) => X::Bin(o, k[0], k[1]),
+        X::Range(..) => X::Range(k[0], k[1]),
+        X::Union(..) => X::Union(k[0], k[1]),
+        X::Except(..) => X::Except(k[0], k[1]),
+        X::Intersect(..) => X::Intersect(k[0], k[1]),
+        X::Path(..) => X::Path(k[0], k[1]),
+        X::Some(v, ..) => X::Some(v, k[0], k[1]),
+        X::Every(v, ..) => X::Every(v, k[0], k[1]),
+        X::For(v, ..) => X::For(v, k[0], k[1]),
+        X::Let(v, ..) => X::Let(v, k[0], k[1]),
+        X::If(..) => X::If(k[0], k[1], k[2]),
+        X::Neg(_) => X::Neg(k[0]),
+        X::Cast(_, t, o) => X::Cast(k[0], t, o),
+        X::Castable(_, t, o) => X::Castable(k[0], t, o),
+        X::InstanceOf(_, t, o) => X::InstanceOf(k[0], t, o),
+        X::ValueOf(_) => X::ValueOf(k[0]),
+        X::InSet(t, set, _) => X::InSet(t, set, k[0]),
+        other => other,
+    }
+}
+
+/// Hash-consing: rebuilds the arena so that structurally identical expressions share one
+/// index (a predicate that forty rules repeat is one node, and its per-node results can be
+/// memoized). Returns the old → new index map.
+struct Canon<'b> {
+    old: &'b Builder,
+    new: Builder,
+    seen: HashMap<String, Ix>,
+    map: Vec<Option<Ix>>,
+}
+
+impl Canon<'_> {
+    fn canon(&mut self, ix: Ix) -> Ix {
+        if let Some(c) = self.map[ix as usize] {
+            return c;
+        }
+        let x = self.old.nodes[ix as usize];
+        let (kids, lists) = parts(&x);
+        let kids: Vec<Ix> = kids.iter().map(|&k| self.canon(k)).collect();
+        let old = self.old;
+        let members: Vec<Vec<Ix>> = lists
+            .iter()
+            .map(|&(s, l)| {
+                old.lists[s as usize..(s + l) as usize]
+                    .iter()
+                    .map(|&m| self.canon(m))
+                    .collect()
+            })
+            .collect();
+        let key = format!(
+            "{:?}|{:?}|{:?}",
+            rebuild(&x, &kids, &vec![(0, 0); lists.len()]),
+            kids,
+            members
+        );
+        let id = match self.seen.get(&key) {
+            Some(&id) => id,
+            None => {
+                let windows: Vec<(u32, u32)> = members.iter().map(|m| self.new.list(m)).collect();
+                let id = self.new.push(rebuild(&x, &kids, &windows));
+                self.seen.insert(key, id);
+                id
+            }
+        };
+        self.map[ix as usize] = Some(id);
+        id
+    }
+}
+
+/// For a downward path (child/descendant/attribute steps), the element name its last
+/// element step requires: when no element of that name is in the document, the path is
+/// empty. `u32::MAX` for anything else.
+fn required_name(b: &Builder, ix: Ix) -> u32 {
+    const NONE: u32 = u32::MAX;
+    match b.nodes[ix as usize] {
+        X::Step(Axis::Child | Axis::Descendant | Axis::DescendantOrSelf, Test::Name(n), _, _) => n,
+        X::Path(l, r) => {
+            if !downward(b, l) {
+                return NONE;
+            }
+            match b.nodes[r as usize] {
+                X::Step(
+                    Axis::Child | Axis::Descendant | Axis::DescendantOrSelf,
+                    Test::Name(n),
+                    _,
+                    _,
+                ) => n,
+                X::Step(Axis::Attribute | Axis::SelfAxis, ..) => required_name(b, l),
+                X::Union(..) => NONE,
+                _ => NONE,
+            }
+        }
+        X::Filter(e, _, _) => required_name(b, e),
+        _ => NONE,
+    }
+}
+
+/// Whether a path only moves down the tree (so an absent name anywhere empties it).
+fn downward(b: &Builder, ix: Ix) -> bool {
+    match b.nodes[ix as usize] {
+        X::Step(
+            Axis::Child
+            | Axis::Descendant
+            | Axis::DescendantOrSelf
+            | Axis::Attribute
+            | Axis::SelfAxis
+            | Axis::DescendantAttribute,
+            ..,
+        ) => true,
+        X::Dot | X::Root | X::VarG(_) | X::VarR(_) | X::VarL(_) => true,
+        X::Path(l, r) | X::Union(l, r) => downward(b, l) && downward(b, r),
+        X::Filter(e, _, _) => downward(b, e),
+        _ => false,
+    }
+}
+
+/// Whether the expression's value does not depend on the context: every path in it starts
+/// at the root (`/…`, `//…`) and it reads no focus.
+fn absolute(b: &Builder, ix: Ix) -> bool {
+    let x = b.nodes[ix as usize];
+    match x {
+        X::Root => true,
+        X::Path(l, _) | X::Filter(l, _, _) => absolute(b, l) && contains_root(b, l),
+        X::Call(F::True | F::False, _, _) => true,
+        X::Call(F::Position | F::Last | F::CurrentDate, _, _) => false,
+        X::Call(_, _, 0) => false,
+        X::Call(_, s, n) => b.lists[s as usize..(s + n) as usize]
+            .iter()
+            .all(|&a| absolute(b, a) || constant(b, a)),
+        X::Or(a, c)
+        | X::And(a, c)
+        | X::GCmp(_, a, c)
+        | X::VCmp(_, a, c)
+        | X::Bin(_, a, c)
+        | X::Union(a, c) => {
+            (absolute(b, a) || constant(b, a))
+                && (absolute(b, c) || constant(b, c))
+                && (absolute(b, a) || absolute(b, c))
+        }
+        X::Neg(a) | X::Cast(a, _, _) | X::Castable(a, _, _) | X::InSet(_, _, a) => absolute(b, a),
+        _ => false,
+    }
+}
+
+fn contains_root(b: &Builder, ix: Ix) -> bool {
+    match b.nodes[ix as usize] {
+        X::Root => true,
+        X::Path(l, _) | X::Filter(l, _, _) => contains_root(b, l),
+        _ => false,
+    }
+}
+
+fn constant(b: &Builder, ix: Ix) -> bool {
+    matches!(
+        b.nodes[ix as usize],
+        X::Str(_) | X::Int(_) | X::Dec(..) | X::Call(F::True | F::False, _, _)
+    )
+}
+
+/// Whether an expression reads no variable (its value depends on the context item only).
+fn variable_free(b: &Builder, ix: Ix) -> bool {
+    let x = b.nodes[ix as usize];
+    if matches!(
+        x,
+        X::VarG(_) | X::VarR(_) | X::VarL(_) | X::Call(F::CurrentDate, _, _)
+    ) {
+        return false;
+    }
+    let (kids, lists) = parts(&x);
+    kids.iter().all(|&k| variable_free(b, k))
+        && lists.iter().all(|&(s, l)| {
+            b.lists[s as usize..(s + l) as usize]
+                .iter()
+                .all(|&m| variable_free(b, m))
+        })
 }
 
 /// Compiles every rule set and returns the generated Rust source.
@@ -682,6 +1277,38 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
         let src = load_schema(rules, &spec)?;
         schemas.push(compile_schema(&mut b, &mut funcs, spec.name, &src)?);
     }
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    optimize(&mut b, &mut sets);
+    // hash-cons the arena and remap every root
+    let mut canon = Canon {
+        old: &b,
+        new: Builder::default(),
+        seen: HashMap::new(),
+        map: vec![None; b.nodes.len()],
+    };
+    for f in &mut funcs {
+        f.body = canon.canon(f.body);
+    }
+    for sc in &mut schemas {
+        for g in &mut sc.globals {
+            g.1 = canon.canon(g.1);
+        }
+        for p in &mut sc.patterns {
+            for r in &mut p.rules {
+                r.context = canon.canon(r.context);
+                for l in &mut r.lets {
+                    *l = canon.canon(*l);
+                }
+                for a in &mut r.asserts {
+                    a.2 = canon.canon(a.2);
+                }
+            }
+        }
+    }
+    let mut nb = canon.new;
+    nb.strs = std::mem::take(&mut b.strs);
+    nb.names = std::mem::take(&mut b.names);
+    let b = nb;
 
     let mut o = String::new();
     o.push_str("// @generated by build/schematron.rs from the files under rules/. Do not edit.\n");
@@ -690,9 +1317,46 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
         let _ = writeln!(o, "{},", emit_x(x));
     }
     o.push_str("];\n");
-    let flags: Vec<u8> = (0..b.nodes.len() as u32).map(|i| position_free(&b, i) as u8).collect();
+    // how many parents refer to each node: memoizing pays off for shared predicates
+    let mut refs = vec![0u32; b.nodes.len()];
+    for x in &b.nodes {
+        let (kids, lists) = parts(x);
+        for k in kids {
+            refs[k as usize] += 1;
+        }
+        for (s, l) in lists {
+            for &m in &b.lists[s as usize..(s + l) as usize] {
+                refs[m as usize] += 1;
+            }
+        }
+    }
+    let flags: Vec<u8> = (0..b.nodes.len() as u32)
+        .map(|i| {
+            position_free(&b, i) as u8
+                | ((uses_position(&b, i) as u8) << 1)
+                | ((yields_nodes(&b, i) as u8) << 2)
+                | ((name_only(&b, i) as u8) << 3)
+                | (((refs[i as usize] >= 2 && position_free(&b, i) && variable_free(&b, i)) as u8)
+                    << 4)
+                | (((absolute(&b, i) && variable_free(&b, i)) as u8) << 5)
+        })
+        .collect();
     let _ = writeln!(o, "pub static FLAGS: [u8; {}] = {:?};", flags.len(), flags);
-    let _ = writeln!(o, "pub static LISTS: [u32; {}] = {:?};", b.lists.len(), b.lists);
+    let req: Vec<u32> = (0..b.nodes.len() as u32)
+        .map(|i| required_name(&b, i))
+        .collect();
+    let _ = writeln!(o, "pub static REQ_NAMES: [u32; {}] = {:?};", req.len(), req);
+    let _ = writeln!(o, "pub static SETS: [&[&str]; {}] = [", sets.len());
+    for set in &sets {
+        let _ = writeln!(o, "&{set:?},");
+    }
+    o.push_str("];\n");
+    let _ = writeln!(
+        o,
+        "pub static LISTS: [u32; {}] = {:?};",
+        b.lists.len(),
+        b.lists
+    );
     let _ = writeln!(o, "pub static STRS: [&str; {}] = [", b.strs.len());
     for s in &b.strs {
         let _ = writeln!(o, "{s:?},");
@@ -705,7 +1369,11 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
     o.push_str("];\n");
     let mut sorted: Vec<(usize, &(String, String))> = b.names.iter().enumerate().collect();
     sorted.sort_by(|a, b| (&a.1.1, &a.1.0).cmp(&(&b.1.1, &b.1.0)));
-    let _ = writeln!(o, "pub static NAME_LOOKUP: [(&str, &str, u32); {}] = [", sorted.len());
+    let _ = writeln!(
+        o,
+        "pub static NAME_LOOKUP: [(&str, &str, u32); {}] = [",
+        sorted.len()
+    );
     for (i, (ns, l)) in &sorted {
         let _ = writeln!(o, "({l:?}, {ns:?}, {i}),");
     }
@@ -757,7 +1425,13 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
                     }
                 }
                 let lets: Vec<String> = r.lets.iter().map(|i| i.to_string()).collect();
-                let _ = writeln!(o, "    Rule {{ context: {}, slots: {}, lets: &[{}], asserts: &[", r.context, r.slots, lets.join(","));
+                let _ = writeln!(
+                    o,
+                    "    Rule {{ context: {}, slots: {}, lets: &[{}], asserts: &[",
+                    r.context,
+                    r.slots,
+                    lets.join(",")
+                );
                 for (id, fl, test, msg, report) in &r.asserts {
                     let _ = writeln!(
                         o,

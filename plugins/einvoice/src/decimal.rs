@@ -83,7 +83,10 @@ impl Dec {
         if digits == 0 {
             return None;
         }
-        Some(Dec { m: if neg { -m } else { m }, s })
+        Some(Dec {
+            m: if neg { -m } else { m },
+            s,
+        })
     }
 
     /// Parses the `xs:double` lexical form (decimal with optional exponent) exactly.
@@ -98,7 +101,7 @@ impl Dec {
                     return None;
                 }
                 if exp >= 0 {
-                    base.mul(Dec::new(pow10(exp as u32)?, 0))
+                    base.checked_mul(Dec::new(pow10(exp as u32)?, 0))
                 } else {
                     Some(Dec {
                         m: base.m,
@@ -138,6 +141,17 @@ impl Dec {
 
     /// Removes trailing zeros of the fraction.
     pub fn reduce(self) -> Dec {
+        if self.s == 0 || self.m == 0 {
+            return Dec { m: self.m, s: 0 };
+        }
+        if let Ok(mut m) = i64::try_from(self.m) {
+            let mut s = self.s;
+            while s > 0 && m % 10 == 0 {
+                m /= 10;
+                s -= 1;
+            }
+            return Dec { m: m as i128, s };
+        }
         let mut d = self;
         while d.s > 0 && d.m % 10 == 0 {
             d.m /= 10;
@@ -163,19 +177,25 @@ impl Dec {
     }
 
     /// `a + b`.
-    pub fn add(self, o: Dec) -> Option<Dec> {
+    pub fn checked_add(self, o: Dec) -> Option<Dec> {
         let (a, b, s) = Dec::align(self, o)?;
-        Some(Dec { m: a.checked_add(b)?, s })
+        Some(Dec {
+            m: a.checked_add(b)?,
+            s,
+        })
     }
 
     /// `a - b`.
-    pub fn sub(self, o: Dec) -> Option<Dec> {
+    pub fn checked_sub(self, o: Dec) -> Option<Dec> {
         let (a, b, s) = Dec::align(self, o)?;
-        Some(Dec { m: a.checked_sub(b)?, s })
+        Some(Dec {
+            m: a.checked_sub(b)?,
+            s,
+        })
     }
 
     /// `a * b`.
-    pub fn mul(self, o: Dec) -> Option<Dec> {
+    pub fn checked_mul(self, o: Dec) -> Option<Dec> {
         let a = self.reduce();
         let b = o.reduce();
         let mut d = Dec {
@@ -189,7 +209,7 @@ impl Dec {
     }
 
     /// `a div b`: at least 18 fraction digits, truncated (Saxon's decimal division).
-    pub fn div(self, o: Dec) -> Option<Dec> {
+    pub fn checked_div(self, o: Dec) -> Option<Dec> {
         if o.m == 0 {
             return None;
         }
@@ -200,7 +220,13 @@ impl Dec {
             // result = a.m * 10^(scale - a.s + b.s) / b.m
             let shift = scale + b.s - a.s;
             if let Some(num) = pow10(shift).and_then(|p| a.m.checked_mul(p)) {
-                return Some(Dec { m: num / b.m, s: scale }.reduce());
+                return Some(
+                    Dec {
+                        m: num / b.m,
+                        s: scale,
+                    }
+                    .reduce(),
+                );
             }
             if scale == 0 {
                 return None;
@@ -219,7 +245,7 @@ impl Dec {
     }
 
     /// `a mod b`: the remainder with the sign of `a`.
-    pub fn rem(self, o: Dec) -> Option<Dec> {
+    pub fn checked_rem(self, o: Dec) -> Option<Dec> {
         if o.m == 0 {
             return None;
         }
@@ -227,20 +253,21 @@ impl Dec {
         Some(Dec { m: a % b, s })
     }
 
-    /// `-a`.
-    pub fn neg(self) -> Dec {
-        Dec { m: -self.m, s: self.s }
-    }
-
     /// `abs(a)`.
     pub fn abs(self) -> Dec {
-        Dec { m: self.m.abs(), s: self.s }
+        Dec {
+            m: self.m.abs(),
+            s: self.s,
+        }
     }
 
     /// Truncates towards zero.
     pub fn trunc(self) -> Dec {
         match pow10(self.s) {
-            Some(p) => Dec { m: self.m / p, s: 0 },
+            Some(p) => Dec {
+                m: self.m / p,
+                s: 0,
+            },
             None => Dec::ZERO,
         }
     }
@@ -248,19 +275,27 @@ impl Dec {
     /// `floor(a)`.
     pub fn floor(self) -> Dec {
         let t = self.trunc();
-        if self.m < 0 && !self.is_integer() { Dec { m: t.m - 1, s: 0 } } else { t }
+        if self.m < 0 && !self.is_integer() {
+            Dec { m: t.m - 1, s: 0 }
+        } else {
+            t
+        }
     }
 
     /// `ceiling(a)`.
     pub fn ceil(self) -> Dec {
         let t = self.trunc();
-        if self.m > 0 && !self.is_integer() { Dec { m: t.m + 1, s: 0 } } else { t }
+        if self.m > 0 && !self.is_integer() {
+            Dec { m: t.m + 1, s: 0 }
+        } else {
+            t
+        }
     }
 
     /// XPath `round(a)`: to the nearest integer, halves towards positive infinity
     /// (`round(2.5) = 3`, `round(-2.5) = -2`).
     pub fn round(self) -> Dec {
-        match self.add(Dec { m: 5, s: 1 }) {
+        match self.checked_add(Dec { m: 5, s: 1 }) {
             Some(d) => d.floor(),
             None => self.floor(),
         }
@@ -281,6 +316,17 @@ impl Dec {
     /// The number of fraction digits written in the canonical form.
     pub fn fraction_digits(self) -> u32 {
         self.reduce().s
+    }
+}
+
+impl std::ops::Neg for Dec {
+    type Output = Dec;
+    /// `-a`.
+    fn neg(self) -> Dec {
+        Dec {
+            m: -self.m,
+            s: self.s,
+        }
     }
 }
 
@@ -325,9 +371,15 @@ impl fmt::Display for Dec {
         let digits = d.m.unsigned_abs().to_string();
         let s = d.s as usize;
         let (int, frac) = if digits.len() > s {
-            (digits[..digits.len() - s].to_string(), digits[digits.len() - s..].to_string())
+            (
+                digits[..digits.len() - s].to_string(),
+                digits[digits.len() - s..].to_string(),
+            )
         } else {
-            ("0".to_string(), format!("{}{}", "0".repeat(s - digits.len()), digits))
+            (
+                "0".to_string(),
+                format!("{}{}", "0".repeat(s - digits.len()), digits),
+            )
         };
         write!(f, "{}{}.{}", if neg { "-" } else { "" }, int, frac)
     }
@@ -345,8 +397,17 @@ impl Dec {
                 let neg = r.m < 0;
                 let digits = r.m.unsigned_abs().to_string();
                 let s = min as usize;
-                let digits = if digits.len() <= s { format!("{}{}", "0".repeat(s + 1 - digits.len()), digits) } else { digits };
-                format!("{}{}.{}", if neg { "-" } else { "" }, &digits[..digits.len() - s], &digits[digits.len() - s..])
+                let digits = if digits.len() <= s {
+                    format!("{}{}", "0".repeat(s + 1 - digits.len()), digits)
+                } else {
+                    digits
+                };
+                format!(
+                    "{}{}.{}",
+                    if neg { "-" } else { "" },
+                    &digits[..digits.len() - s],
+                    &digits[digits.len() - s..]
+                )
             }
             None => d.to_string(),
         }
@@ -382,13 +443,16 @@ mod tests {
 
     #[test]
     fn arithmetic_is_exact() {
-        assert_eq!(d("0.1").add(d("0.2")).unwrap(), d("0.3"));
-        assert_eq!(d("19.90").mul(d("3")).unwrap().to_string(), "59.7");
-        assert_eq!(d("1").div(d("3")).unwrap().to_string(), "0.333333333333333333");
-        assert_eq!(d("25").div(d("100")).unwrap().to_string(), "0.25");
+        assert_eq!(d("0.1").checked_add(d("0.2")).unwrap(), d("0.3"));
+        assert_eq!(d("19.90").checked_mul(d("3")).unwrap().to_string(), "59.7");
+        assert_eq!(
+            d("1").checked_div(d("3")).unwrap().to_string(),
+            "0.333333333333333333"
+        );
+        assert_eq!(d("25").checked_div(d("100")).unwrap().to_string(), "0.25");
         assert_eq!(d("7").idiv(d("2")).unwrap().to_string(), "3");
-        assert_eq!(d("-7").rem(d("2")).unwrap().to_string(), "-1");
-        assert!(d("1").div(Dec::ZERO).is_none());
+        assert_eq!(d("-7").checked_rem(d("2")).unwrap().to_string(), "-1");
+        assert!(d("1").checked_div(Dec::ZERO).is_none());
     }
 
     #[test]
@@ -399,9 +463,19 @@ mod tests {
         assert_eq!(d("100.5").round().to_string(), "101");
         assert_eq!(d("-0.5").round().to_string(), "0");
         // the Schematron idiom round(x * 10 * 10) div 100
-        let x = d("1.005").mul(d("100")).unwrap().round().div(d("100")).unwrap();
+        let x = d("1.005")
+            .checked_mul(d("100"))
+            .unwrap()
+            .round()
+            .checked_div(d("100"))
+            .unwrap();
         assert_eq!(x.to_string(), "1.01");
-        let y = d("-1.005").mul(d("100")).unwrap().round().div(d("100")).unwrap();
+        let y = d("-1.005")
+            .checked_mul(d("100"))
+            .unwrap()
+            .round()
+            .checked_div(d("100"))
+            .unwrap();
         assert_eq!(y.to_string(), "-1");
     }
 

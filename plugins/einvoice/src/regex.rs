@@ -26,10 +26,20 @@ enum Node {
     Backref(usize),
 }
 
+/// A pattern that is a plain sequence of characters or classes with counts, optionally
+/// anchored: matched by a simple backtracking loop (no continuations).
+#[derive(Debug, Clone)]
+struct Flat {
+    start: bool,
+    end: bool,
+    items: Vec<(Node, usize, usize)>,
+}
+
 /// A compiled regular expression.
 #[derive(Debug, Clone)]
 pub struct Regex {
     node: Node,
+    flat: Option<Flat>,
     groups: usize,
     icase: bool,
     dotall: bool,
@@ -59,7 +69,11 @@ impl P<'_> {
             self.i += 1;
             branches.push(self.concat()?);
         }
-        Ok(if branches.len() == 1 { branches.pop().unwrap_or(Node::Concat(vec![])) } else { Node::Alt(branches) })
+        Ok(if branches.len() == 1 {
+            branches.pop().unwrap_or(Node::Concat(vec![]))
+        } else {
+            Node::Alt(branches)
+        })
     }
 
     fn concat(&mut self) -> Result<Node, String> {
@@ -93,7 +107,11 @@ impl P<'_> {
                 let min = self.number()?;
                 let max = if self.peek() == Some(',') {
                     self.i += 1;
-                    if self.peek() == Some('}') { None } else { Some(self.number()?) }
+                    if self.peek() == Some('}') {
+                        None
+                    } else {
+                        Some(self.number()?)
+                    }
                 } else {
                     Some(min)
                 };
@@ -119,7 +137,11 @@ impl P<'_> {
         while self.i < self.cs.len() && self.cs[self.i].is_ascii_digit() {
             self.i += 1;
         }
-        self.cs[start..self.i].iter().collect::<String>().parse().map_err(|_| "bad number in quantifier".to_string())
+        self.cs[start..self.i]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .map_err(|_| "bad number in quantifier".to_string())
     }
 
     fn atom(&mut self) -> Result<Node, String> {
@@ -130,13 +152,14 @@ impl P<'_> {
             '^' => Node::Start,
             '$' => Node::End,
             '(' => {
-                let capture = if self.cs.get(self.i) == Some(&'?') && self.cs.get(self.i + 1) == Some(&':') {
-                    self.i += 2;
-                    None
-                } else {
-                    self.groups += 1;
-                    Some(self.groups)
-                };
+                let capture =
+                    if self.cs.get(self.i) == Some(&'?') && self.cs.get(self.i + 1) == Some(&':') {
+                        self.i += 2;
+                        None
+                    } else {
+                        self.groups += 1;
+                        Some(self.groups)
+                    };
                 let inner = self.alt()?;
                 if self.peek() != Some(')') {
                     return Err("missing `)`".into());
@@ -145,7 +168,9 @@ impl P<'_> {
                 Node::Group(Box::new(inner), capture)
             }
             '[' => self.class()?,
-            '\\' => self.escape(false)?.map_or_else(|n| n, |item| Node::Class(false, vec![item])),
+            '\\' => self
+                .escape(false)?
+                .map_or_else(|n| n, |item| Node::Class(false, vec![item])),
             c => Node::Char(c),
         })
     }
@@ -193,22 +218,23 @@ impl P<'_> {
             } else {
                 ClassItem::Char(c)
             };
-            if let ClassItem::Char(lo) = item {
-                if self.cs.get(self.i) == Some(&'-') && self.cs.get(self.i + 1).is_some_and(|&n| n != ']') {
-                    self.i += 1;
-                    let hc = self.cs[self.i];
-                    self.i += 1;
-                    let hi = if hc == '\\' {
-                        match self.escape(true)? {
-                            Ok(ClassItem::Char(h)) => h,
-                            _ => return Err("bad class range".into()),
-                        }
-                    } else {
-                        hc
-                    };
-                    items.push(ClassItem::Range(lo, hi));
-                    continue;
-                }
+            if let ClassItem::Char(lo) = item
+                && self.cs.get(self.i) == Some(&'-')
+                && self.cs.get(self.i + 1).is_some_and(|&n| n != ']')
+            {
+                self.i += 1;
+                let hc = self.cs[self.i];
+                self.i += 1;
+                let hi = if hc == '\\' {
+                    match self.escape(true)? {
+                        Ok(ClassItem::Char(h)) => h,
+                        _ => return Err("bad class range".into()),
+                    }
+                } else {
+                    hc
+                };
+                items.push(ClassItem::Range(lo, hi));
+                continue;
             }
             items.push(item);
         }
@@ -254,8 +280,14 @@ impl Regex {
         if p.i < cs.len() {
             return Err(format!("unexpected `{}` in regular expression", cs[p.i]));
         }
+        let flat = if flags.contains('m') || flags.contains('s') {
+            None
+        } else {
+            Regex::flatten(&node)
+        };
         Ok(Regex {
             node,
+            flat,
             groups: p.groups,
             icase: flags.contains('i'),
             dotall: flags.contains('s'),
@@ -268,16 +300,104 @@ impl Regex {
         self.find_at(&[], 0).is_some()
     }
 
+    fn flatten(node: &Node) -> Option<Flat> {
+        let Node::Concat(items) = node else {
+            return None;
+        };
+        let mut f = Flat {
+            start: false,
+            end: false,
+            items: Vec::new(),
+        };
+        for (i, it) in items.iter().enumerate() {
+            match it {
+                Node::Start if i == 0 => f.start = true,
+                Node::End if i == items.len() - 1 => f.end = true,
+                Node::Char(_) | Node::Any | Node::Class(..) => f.items.push((it.clone(), 1, 1)),
+                Node::Repeat(inner, min, max, _)
+                    if matches!(**inner, Node::Char(_) | Node::Any | Node::Class(..)) =>
+                {
+                    f.items
+                        .push(((**inner).clone(), *min, max.unwrap_or(usize::MAX)))
+                }
+                _ => return None,
+            }
+        }
+        Some(f)
+    }
+
+    fn one(&self, node: &Node, c: char) -> bool {
+        match node {
+            Node::Char(x) => *x == c || (self.icase && eq_icase(*x, c)),
+            Node::Any => c != '\n' && c != '\r',
+            Node::Class(neg, items) => {
+                items.iter().any(|it| class_item_matches(it, c, self.icase)) != *neg
+            }
+            _ => false,
+        }
+    }
+
+    fn flat_at(&self, f: &Flat, idx: usize, cs: &[char], pos: usize) -> bool {
+        let Some((node, min, max)) = f.items.get(idx) else {
+            return !f.end || pos == cs.len();
+        };
+        let mut k = 0;
+        while k < *max && pos + k < cs.len() && self.one(node, cs[pos + k]) {
+            k += 1;
+        }
+        if k < *min {
+            return false;
+        }
+        (*min..=k)
+            .rev()
+            .any(|take| self.flat_at(f, idx + 1, cs, pos + take))
+    }
+
     /// Whether the pattern matches anywhere in `s`.
     pub fn is_match(&self, s: &str) -> bool {
         let cs: Vec<char> = s.chars().collect();
-        (0..=cs.len()).any(|start| self.find_at(&cs, start).is_some())
+        if let Some(f) = &self.flat {
+            let last = if f.start { 0 } else { cs.len() };
+            return (0..=last).any(|start| self.flat_at(f, 0, &cs, start));
+        }
+        let mut caps: Caps = vec![None; self.groups + 1];
+        let anchored = self.anchored();
+        (0..=cs.len())
+            .take(if anchored { 1 } else { usize::MAX })
+            .any(|start| {
+                let mut steps = 0usize;
+                self.m(
+                    &self.node,
+                    &cs,
+                    start,
+                    &mut caps,
+                    &mut steps,
+                    &mut |_, _, _| true,
+                )
+                .is_some()
+            })
+    }
+
+    /// Whether the pattern starts with `^` (and can only match at the start).
+    fn anchored(&self) -> bool {
+        !self.multiline
+            && match &self.node {
+                Node::Concat(items) => matches!(items.first(), Some(Node::Start)),
+                _ => false,
+            }
     }
 
     fn find_at(&self, cs: &[char], start: usize) -> Option<Caps> {
         let mut caps: Caps = vec![None; self.groups + 1];
         let mut steps = 0usize;
-        let end = self.m(&self.node, cs, start, &mut caps, &mut steps, &mut |_, _, _| true)?;
+        let end = self.m(
+            &self.node,
+            cs,
+            start,
+            &mut caps,
+            &mut steps,
+            &mut |_, _, _| true,
+        )?;
         caps[0] = Some((start, end));
         Some(caps)
     }
@@ -334,8 +454,51 @@ impl Regex {
         out
     }
 
-    /// `fn:tokenize`: the substrings between matches.
-    pub fn split(&self, s: &str) -> Vec<String> {
+    /// The single-character class this pattern is, if it is one (e.g. `\s`, `\|`, `-`).
+    fn single_char(&self) -> Option<&Node> {
+        let node = match &self.node {
+            Node::Concat(items) if items.len() == 1 => &items[0],
+            other => other,
+        };
+        match node {
+            Node::Char(_) | Node::Class(..) if !self.icase => Some(node),
+            _ => None,
+        }
+    }
+
+    /// `fn:tokenize`: the byte ranges of the substrings between matches.
+    pub fn split_ranges(&self, s: &str) -> Vec<std::ops::Range<usize>> {
+        if let Some(node) = self.single_char() {
+            let hit = |c: char| match node {
+                Node::Char(x) => *x == c,
+                Node::Class(neg, items) => {
+                    items.iter().any(|it| class_item_matches(it, c, false)) != *neg
+                }
+                _ => false,
+            };
+            let mut out = Vec::new();
+            let mut start = 0;
+            for (i, c) in s.char_indices() {
+                if hit(c) {
+                    out.push(start..i);
+                    start = i + c.len_utf8();
+                }
+            }
+            out.push(start..s.len());
+            return out;
+        }
+        let offsets: Vec<usize> = s
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(s.len()))
+            .collect();
+        self.split_char_ranges(s)
+            .into_iter()
+            .map(|(a, b)| offsets[a]..offsets[b])
+            .collect()
+    }
+
+    fn split_char_ranges(&self, s: &str) -> Vec<(usize, usize)> {
         let cs: Vec<char> = s.chars().collect();
         let mut out = Vec::new();
         let mut last = 0;
@@ -344,11 +507,19 @@ impl Regex {
             if en == st {
                 continue;
             }
-            out.push(cs[last..st].iter().collect());
+            out.push((last, st));
             last = en;
         }
-        out.push(cs[last..].iter().collect());
+        out.push((last, cs.len()));
         out
+    }
+
+    /// `fn:tokenize`: the substrings between matches.
+    pub fn split(&self, s: &str) -> Vec<String> {
+        self.split_ranges(s)
+            .into_iter()
+            .map(|r| s[r].to_string())
+            .collect()
     }
 
     /// Matches `node` at `i`, then calls `k` with the end position; backtracks on false.
@@ -369,7 +540,11 @@ impl Regex {
             Node::Char(c) => {
                 let ch = *cs.get(i)?;
                 if ch == *c || (self.icase && eq_icase(ch, *c)) {
-                    if k(i + 1, caps, steps) { Some(i + 1) } else { None }
+                    if k(i + 1, caps, steps) {
+                        Some(i + 1)
+                    } else {
+                        None
+                    }
                 } else {
                     None
                 }
@@ -377,23 +552,41 @@ impl Regex {
             Node::Any => {
                 let ch = *cs.get(i)?;
                 if self.dotall || (ch != '\n' && ch != '\r') {
-                    if k(i + 1, caps, steps) { Some(i + 1) } else { None }
+                    if k(i + 1, caps, steps) {
+                        Some(i + 1)
+                    } else {
+                        None
+                    }
                 } else {
                     None
                 }
             }
             Node::Class(neg, items) => {
                 let ch = *cs.get(i)?;
-                let hit = items.iter().any(|it| class_item_matches(it, ch, self.icase));
-                if hit != *neg && k(i + 1, caps, steps) { Some(i + 1) } else { None }
+                let hit = items
+                    .iter()
+                    .any(|it| class_item_matches(it, ch, self.icase));
+                if hit != *neg && k(i + 1, caps, steps) {
+                    Some(i + 1)
+                } else {
+                    None
+                }
             }
             Node::Start => {
                 let ok = i == 0 || (self.multiline && cs.get(i - 1) == Some(&'\n'));
-                if ok && k(i, caps, steps) { Some(i) } else { None }
+                if ok && k(i, caps, steps) {
+                    Some(i)
+                } else {
+                    None
+                }
             }
             Node::End => {
                 let ok = i == cs.len() || (self.multiline && cs.get(i) == Some(&'\n'));
-                if ok && k(i, caps, steps) { Some(i) } else { None }
+                if ok && k(i, caps, steps) {
+                    Some(i)
+                } else {
+                    None
+                }
             }
             Node::Backref(g) => {
                 let (a, b) = caps.get(*g).copied().flatten()?;
@@ -407,21 +600,28 @@ impl Regex {
             Node::Group(inner, cap) => {
                 let cap = *cap;
                 let mut end_found = None;
-                let r = self.m(inner, cs, i, caps, steps, &mut |e, caps: &mut Caps, steps: &mut usize| {
-                    let saved = cap.map(|g| caps[g]);
-                    if let Some(g) = cap {
-                        caps[g] = Some((i, e));
-                    }
-                    if k(e, caps, steps) {
-                        end_found = Some(e);
-                        true
-                    } else {
-                        if let (Some(g), Some(s)) = (cap, saved) {
-                            caps[g] = s;
+                let r = self.m(
+                    inner,
+                    cs,
+                    i,
+                    caps,
+                    steps,
+                    &mut |e, caps: &mut Caps, steps: &mut usize| {
+                        let saved = cap.map(|g| caps[g]);
+                        if let Some(g) = cap {
+                            caps[g] = Some((i, e));
                         }
-                        false
-                    }
-                });
+                        if k(e, caps, steps) {
+                            end_found = Some(e);
+                            true
+                        } else {
+                            if let (Some(g), Some(s)) = (cap, saved) {
+                                caps[g] = s;
+                            }
+                            false
+                        }
+                    },
+                );
                 r.and(end_found)
             }
             Node::Concat(items) => self.concat(items, cs, i, caps, steps, k),
@@ -433,7 +633,9 @@ impl Regex {
                 }
                 None
             }
-            Node::Repeat(inner, min, max, lazy) => self.repeat(inner, *min, *max, *lazy, 0, cs, i, caps, steps, k),
+            Node::Repeat(inner, min, max, lazy) => {
+                self.repeat(inner, *min, *max, *lazy, 0, cs, i, caps, steps, k)
+            }
         }
     }
 
@@ -456,15 +658,22 @@ impl Regex {
             }
             Some((first, rest)) => {
                 let mut end = None;
-                self.m(first, cs, i, caps, steps, &mut |e, caps: &mut Caps, steps: &mut usize| {
-                    match self.concat(rest, cs, e, caps, steps, k) {
+                self.m(
+                    first,
+                    cs,
+                    i,
+                    caps,
+                    steps,
+                    &mut |e, caps: &mut Caps, steps: &mut usize| match self
+                        .concat(rest, cs, e, caps, steps, k)
+                    {
                         Some(x) => {
                             end = Some(x);
                             true
                         }
                         None => false,
-                    }
-                })?;
+                    },
+                )?;
                 end
             }
         }
@@ -485,25 +694,35 @@ impl Regex {
         k: &mut dyn FnMut(usize, &mut Caps, &mut usize) -> bool,
     ) -> Option<usize> {
         let can_more = max.is_none_or(|m| count < m);
-        let mut try_more = |caps: &mut Caps, steps: &mut usize, k: &mut dyn FnMut(usize, &mut Caps, &mut usize) -> bool| {
-            if !can_more {
-                return None;
-            }
-            let mut end = None;
-            self.m(inner, cs, i, caps, steps, &mut |e, caps: &mut Caps, steps: &mut usize| {
-                if e == i && count >= min {
-                    return false; // empty iteration: stop looping
+        let try_more =
+            |caps: &mut Caps,
+             steps: &mut usize,
+             k: &mut dyn FnMut(usize, &mut Caps, &mut usize) -> bool| {
+                if !can_more {
+                    return None;
                 }
-                match self.repeat(inner, min, max, lazy, count + 1, cs, e, caps, steps, k) {
-                    Some(x) => {
-                        end = Some(x);
-                        true
-                    }
-                    None => false,
-                }
-            })?;
-            end
-        };
+                let mut end = None;
+                self.m(
+                    inner,
+                    cs,
+                    i,
+                    caps,
+                    steps,
+                    &mut |e, caps: &mut Caps, steps: &mut usize| {
+                        if e == i && count >= min {
+                            return false; // empty iteration: stop looping
+                        }
+                        match self.repeat(inner, min, max, lazy, count + 1, cs, e, caps, steps, k) {
+                            Some(x) => {
+                                end = Some(x);
+                                true
+                            }
+                            None => false,
+                        }
+                    },
+                )?;
+                end
+            };
         if count < min {
             return try_more(caps, steps, k);
         }
@@ -537,11 +756,20 @@ mod tests {
         assert!(!m("^[0-9]{9}MVA$", "12345678MVA"));
         assert!(m("^\\d+$", "42"));
         assert!(m("[0-9]", "ab3c"));
-        assert!(m("^[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{0,30}$", "DE89370400440532013000"));
-        assert!(m("urn:fdc:peppol.eu:2017:poacc:billing:([0-9]{2}):1.0", "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"));
+        assert!(m(
+            "^[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{0,30}$",
+            "DE89370400440532013000"
+        ));
+        assert!(m(
+            "urn:fdc:peppol.eu:2017:poacc:billing:([0-9]{2}):1.0",
+            "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+        ));
         assert!(m(".*([0-9].*){3,}.*", "+49 30 1234"));
         assert!(!m(".*([0-9].*){3,}.*", "ab1c2"));
-        assert!(m("^(0?[1-9]|[12][0-9]|3[01])[-\\\\/ ]?(0?[1-9]|1[0-2])[-\\\\/ ]?(19|20)[0-9]{2}", "01/12/2020"));
+        assert!(m(
+            "^(0?[1-9]|[12][0-9]|3[01])[-\\\\/ ]?(0?[1-9]|1[0-2])[-\\\\/ ]?(19|20)[0-9]{2}",
+            "01/12/2020"
+        ));
         let email = "^[a-zA-Z0-9!#\\$%&\"*+/=?^_`{|}~-]+(\\.[a-zA-Z0-9!#\\$%&\"*+/=?^_`{|}~-]+)*@([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\\.)+[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$";
         assert!(m(email, "info@example.com"));
         assert!(!m(email, "info@@example"));

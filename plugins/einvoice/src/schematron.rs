@@ -4,7 +4,11 @@
 //! matches fires, and each of its asserts that fails (each report that succeeds) is a
 //! finding at that node.
 
-use crate::xpath::eval::Ctx;
+use std::collections::HashMap;
+
+use weft_sdk::xml as roxmltree;
+
+use crate::xpath::eval::{BuildFx, Ctx};
 use crate::xpath::syntax::ast::{Axis, Ix, Test, X};
 use crate::xpath::{Eval, Func, Item, N, Program, XDoc, XResult};
 
@@ -96,6 +100,8 @@ pub static PROGRAM: Program = Program {
     names: &generated::NAMES,
     name_lookup: &generated::NAME_LOOKUP,
     funcs: &generated::FUNCS,
+    sets: &generated::SETS,
+    req_names: &generated::REQ_NAMES,
 };
 
 /// All compiled rule sets.
@@ -124,6 +130,9 @@ pub struct Finding {
 struct Runner<'e, 'a, 'i> {
     ev: &'e mut Eval<'a, 'i>,
     x: &'a XDoc<'a, 'i>,
+    /// Name-only predicate results per (predicate, element name id); elements whose name
+    /// no rule mentions are evaluated each time.
+    memo: HashMap<u64, bool, BuildFx>,
 }
 
 impl<'a> Runner<'_, 'a, '_> {
@@ -141,7 +150,7 @@ impl<'a> Runner<'_, 'a, '_> {
             .all(|&p| generated::FLAGS[p as usize] & crate::xpath::eval::FLAG_POSITION_FREE != 0);
         if free {
             for &p in preds {
-                if !self.ev.ebv(p, &Ctx::node(n))? {
+                if !self.pred(p, n)? {
                     return Ok(false);
                 }
             }
@@ -160,13 +169,66 @@ impl<'a> Runner<'_, 'a, '_> {
         Ok(kept.iter().any(|i| matches!(i, Item::N(m) if *m == n)))
     }
 
+    /// Whether a wildcard context can match an element with `n`'s name: false when a part
+    /// of its first predicate that only reads the name is false.
+    fn name_screen(&mut self, context: Ix, n: N) -> bool {
+        let step = match self.node(context) {
+            X::Path(_, r) => r,
+            X::Step(..) => context,
+            _ => return true,
+        };
+        let X::Step(_, _, s, l) = self.node(step) else {
+            return true;
+        };
+        match PROGRAM.list(s, l).first() {
+            Some(&p) => self.name_part(p, n),
+            None => true,
+        }
+    }
+
+    /// Evaluates the name-only conjuncts of `p` (true when there are none).
+    fn name_part(&mut self, p: Ix, n: N) -> bool {
+        if generated::FLAGS[p as usize] & crate::xpath::eval::FLAG_NAME_ONLY != 0 {
+            return self.ev.ebv(p, &Ctx::node(n)).unwrap_or(true);
+        }
+        match self.node(p) {
+            X::And(a, b) => self.name_part(a, n) && self.name_part(b, n),
+            _ => true,
+        }
+    }
+
+    /// A position-free predicate on `n`, memoizing the parts that only read its name.
+    fn pred(&mut self, p: Ix, n: N) -> XResult<bool> {
+        let f = generated::FLAGS[p as usize];
+        if f & crate::xpath::eval::FLAG_NAME_ONLY != 0
+            && !n.is_attr()
+            && let Some(name) = self.x.name_of(n.id)
+        {
+            let key = ((p as u64) << 32) | name as u64;
+            if let Some(&b) = self.memo.get(&key) {
+                return Ok(b);
+            }
+            let b = self.ev.ebv(p, &Ctx::node(n))?;
+            self.memo.insert(key, b);
+            return Ok(b);
+        }
+        if let X::And(a, b) = self.node(p) {
+            return Ok(self.pred(a, n)? && self.pred(b, n)?);
+        }
+        self.ev.pred(p, n)
+    }
+
     fn filter(&mut self, items: Vec<Item<'a>>, preds: &'static [u32]) -> XResult<Vec<Item<'a>>> {
         let mut items = items;
         for &p in preds {
             let size = items.len();
             let mut out = Vec::new();
             for (i, it) in items.into_iter().enumerate() {
-                let c = Ctx { item: it, pos: i + 1, size };
+                let c = Ctx {
+                    item: it,
+                    pos: i + 1,
+                    size,
+                };
                 let v = self.ev.eval(p, &c)?;
                 let keep = match v.as_slice() {
                     [Item::D(d)] => *d == crate::decimal::Dec::int(c.pos as i64),
@@ -188,7 +250,9 @@ impl<'a> Runner<'_, 'a, '_> {
             X::Root => Ok(self.x.is_doc(n)),
             X::Step(axis, test, s, l) => {
                 let ok = match axis {
-                    Axis::Child => !n.is_attr() && !self.x.is_doc(n) && self.x.test(n, Axis::Child, test),
+                    Axis::Child => {
+                        !n.is_attr() && !self.x.is_doc(n) && self.x.test(n, Axis::Child, test)
+                    }
                     Axis::Attribute => n.is_attr() && self.x.test(n, Axis::Attribute, test),
                     Axis::SelfAxis | Axis::DescendantOrSelf => self.x.test(n, axis, test),
                     _ => return self.fallback(ix, n),
@@ -196,6 +260,40 @@ impl<'a> Runner<'_, 'a, '_> {
                 Ok(ok && self.preds_ok(n, axis, test, s, l)?)
             }
             X::Path(l, r) => {
+                if let X::Step(
+                    axis @ (Axis::Descendant | Axis::DescendantAttribute),
+                    test,
+                    s,
+                    len,
+                ) = self.node(r)
+                {
+                    // from the `E//x` rewrite: x here, E at some ancestor
+                    let step_axis = if axis == Axis::Descendant {
+                        Axis::Child
+                    } else {
+                        Axis::Attribute
+                    };
+                    let ok = match step_axis {
+                        Axis::Child => {
+                            !n.is_attr() && !self.x.is_doc(n) && self.x.test(n, Axis::Child, test)
+                        }
+                        _ => n.is_attr() && self.x.test(n, Axis::Attribute, test),
+                    };
+                    if !ok || !self.preds_ok(n, step_axis, test, s, len)? {
+                        return Ok(false);
+                    }
+                    if matches!(self.node(l), X::Root) {
+                        return Ok(true); // every node descends from the root
+                    }
+                    let mut cur = self.x.parent(n);
+                    while let Some(a) = cur {
+                        if self.matches(l, a)? {
+                            return Ok(true);
+                        }
+                        cur = self.x.parent(a);
+                    }
+                    return Ok(false);
+                }
                 if !matches!(self.node(r), X::Step(Axis::Child | Axis::Attribute, ..)) {
                     return self.fallback(ix, n);
                 }
@@ -205,17 +303,20 @@ impl<'a> Runner<'_, 'a, '_> {
                 let Some(parent) = self.x.parent(n) else {
                     return Ok(false);
                 };
-                if let X::Path(ll, dos) = self.node(l) {
-                    if matches!(self.node(dos), X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)) {
-                        let mut cur = Some(parent);
-                        while let Some(a) = cur {
-                            if self.matches(ll, a)? {
-                                return Ok(true);
-                            }
-                            cur = self.x.parent(a);
+                if let X::Path(ll, dos) = self.node(l)
+                    && matches!(
+                        self.node(dos),
+                        X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)
+                    )
+                {
+                    let mut cur = Some(parent);
+                    while let Some(a) = cur {
+                        if self.matches(ll, a)? {
+                            return Ok(true);
                         }
-                        return Ok(false);
+                        cur = self.x.parent(a);
                     }
+                    return Ok(false);
                 }
                 self.matches(l, parent)
             }
@@ -239,16 +340,87 @@ impl<'a> Runner<'_, 'a, '_> {
         }
     }
 
+    /// Whether `n` could match the pattern judging by names and axes alone (predicates
+    /// ignored): a cheap filter before [`Self::matches`].
+    fn shape(&self, ix: Ix, n: N) -> bool {
+        match self.node(ix) {
+            X::Union(a, b) => self.shape(a, n) || self.shape(b, n),
+            X::Root => self.x.is_doc(n),
+            X::Step(Axis::Child, test, _, _) => {
+                !n.is_attr() && !self.x.is_doc(n) && self.x.test(n, Axis::Child, test)
+            }
+            X::Step(Axis::Attribute, test, _, _) => {
+                n.is_attr() && self.x.test(n, Axis::Attribute, test)
+            }
+            X::Filter(e, _, _) => self.shape(e, n),
+            X::Path(l, r) => match self.node(r) {
+                X::Step(axis @ (Axis::Descendant | Axis::DescendantAttribute), test, _, _) => {
+                    let ok = if axis == Axis::Descendant {
+                        !n.is_attr() && !self.x.is_doc(n) && self.x.test(n, Axis::Child, test)
+                    } else {
+                        n.is_attr() && self.x.test(n, Axis::Attribute, test)
+                    };
+                    if !ok {
+                        return false;
+                    }
+                    if matches!(self.node(l), X::Root) {
+                        return true;
+                    }
+                    let mut cur = self.x.parent(n);
+                    while let Some(a) = cur {
+                        if self.shape(l, a) {
+                            return true;
+                        }
+                        cur = self.x.parent(a);
+                    }
+                    false
+                }
+                X::Step(Axis::Child | Axis::Attribute, ..) => {
+                    if !self.shape(r, n) {
+                        return false;
+                    }
+                    let Some(parent) = self.x.parent(n) else {
+                        return false;
+                    };
+                    if let X::Path(ll, dos) = self.node(l)
+                        && matches!(
+                            self.node(dos),
+                            X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)
+                        )
+                    {
+                        let mut cur = Some(parent);
+                        while let Some(a) = cur {
+                            if self.shape(ll, a) {
+                                return true;
+                            }
+                            cur = self.x.parent(a);
+                        }
+                        return false;
+                    }
+                    self.shape(l, parent)
+                }
+                _ => true,
+            },
+            _ => true,
+        }
+    }
+
     /// General pattern semantics: evaluate from the root and look for the node.
     fn fallback(&mut self, ix: Ix, n: N) -> XResult<bool> {
         let v = self.ev.eval(ix, &Ctx::node(self.x.root()))?;
         Ok(v.iter().any(|i| matches!(i, Item::N(m) if *m == n)))
     }
 
-    fn fire(&mut self, pattern: &'static Pattern, candidates: &mut dyn Iterator<Item = u16>, n: N, out: &mut Vec<Finding>) {
+    fn fire(
+        &mut self,
+        pattern: &'static Pattern,
+        candidates: &mut dyn Iterator<Item = u16>,
+        n: N,
+        out: &mut Vec<Finding>,
+    ) {
         for ri in candidates {
             let rule = &pattern.rules[ri as usize];
-            if !self.matches(rule.context, n).unwrap_or(false) {
+            if !self.shape(rule.context, n) || !self.matches(rule.context, n).unwrap_or(false) {
                 continue;
             }
             let ctx = Ctx::node(n);
@@ -276,70 +448,121 @@ impl<'a> Runner<'_, 'a, '_> {
     }
 }
 
-/// Merges two ascending rule index lists.
-fn merge(a: &[u16], b: &[u16]) -> Vec<u16> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let take_a = j >= b.len() || (i < a.len() && a[i] <= b[j]);
-        let v = if take_a {
-            i += 1;
-            a[i - 1]
-        } else {
-            j += 1;
-            b[j - 1]
-        };
-        if out.last() != Some(&v) {
-            out.push(v);
-        }
-    }
-    out
+/// Rule indices from a name table range merged with the wildcard rules, ascending.
+struct Candidates<'t> {
+    by: &'t [(u32, u16)],
+    any: &'t [u16],
 }
 
-fn lookup(table: &[(u32, u16)], name: u32) -> Vec<u16> {
+impl Iterator for Candidates<'_> {
+    type Item = u16;
+    fn next(&mut self) -> Option<u16> {
+        let a = self.by.first().map(|&(_, r)| r);
+        let b = self.any.first().copied();
+        let v = match (a, b) {
+            (None, None) => return None,
+            (Some(x), None) => x,
+            (None, Some(y)) => y,
+            (Some(x), Some(y)) => x.min(y),
+        };
+        while self.by.first().is_some_and(|&(_, r)| r == v) {
+            self.by = &self.by[1..];
+        }
+        while self.any.first() == Some(&v) {
+            self.any = &self.any[1..];
+        }
+        Some(v)
+    }
+}
+
+fn lookup(table: &[(u32, u16)], name: Option<u32>) -> &[(u32, u16)] {
+    let Some(name) = name else {
+        return &[];
+    };
     let start = table.partition_point(|&(n, _)| n < name);
-    table[start..].iter().take_while(|&&(n, _)| n == name).map(|&(_, r)| r).collect()
+    let end = start + table[start..].partition_point(|&(n, _)| n == name);
+    &table[start..end]
 }
 
 /// Runs `schema` over the document and appends its findings to `out`.
 pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<Finding>) {
     let mut ev = Eval::new(x, &generated::FLAGS, schema.globals);
-    let mut r = Runner { ev: &mut ev, x };
+    let mut r = Runner {
+        ev: &mut ev,
+        x,
+        memo: HashMap::default(),
+    };
+    let root = x.root();
     for pattern in schema.patterns {
-        let root = x.root();
         if !pattern.doc.is_empty() {
             r.fire(pattern, &mut pattern.doc.iter().copied(), root, out);
         }
         let has_attr_rules = !pattern.by_attr.is_empty() || !pattern.any_attr.is_empty();
-        for node in x.doc.descendants() {
-            if !node.is_element() {
+        let named;
+        let visit: &[u32] = if has_attr_rules || !pattern.any_elem.is_empty() {
+            x.elements()
+        } else {
+            named = x.elements_named(pattern.by_name.iter().map(|&(n, _)| n));
+            &named
+        };
+        // candidate rules per element name, wildcard rules screened by the parts of their
+        // predicates that only read the element's name
+        let mut by_name_cache: HashMap<u32, Vec<u16>, BuildFx> = HashMap::default();
+        for &id in visit {
+            let n = N { id, attr: 0 };
+            let node = x.node(id);
+            let name = x.name_of(n.id);
+            let by = lookup(pattern.by_name, name);
+            if by.is_empty() && pattern.any_elem.is_empty() {
                 continue;
             }
-            let n = x.handle(node);
-            let tn = node.tag_name();
-            let by_name = match PROGRAM.name_id(tn.namespace().unwrap_or(""), tn.name()) {
-                Some(id) if !pattern.by_name.is_empty() => lookup(pattern.by_name, id),
-                _ => Vec::new(),
+            if pattern.any_elem.is_empty() {
+                r.fire(pattern, &mut Candidates { by, any: &[] }, n, out);
+                continue;
+            }
+            let cands = match name.and_then(|nm| by_name_cache.get(&nm)) {
+                Some(c) => c.clone(),
+                None => {
+                    let c: Vec<u16> = Candidates {
+                        by,
+                        any: pattern.any_elem,
+                    }
+                    .filter(|&ri| {
+                        by.iter().any(|&(_, b)| b == ri)
+                            || r.name_screen(pattern.rules[ri as usize].context, n)
+                    })
+                    .collect();
+                    if let Some(nm) = name {
+                        by_name_cache.insert(nm, c.clone());
+                    }
+                    c
+                }
             };
-            if !by_name.is_empty() || !pattern.any_elem.is_empty() {
-                let cands = merge(&by_name, pattern.any_elem);
+            if !cands.is_empty() {
                 r.fire(pattern, &mut cands.into_iter(), n, out);
             }
             if has_attr_rules {
                 for (k, a) in node.attributes().enumerate() {
-                    let by_attr = match PROGRAM.name_id(a.namespace().unwrap_or(""), a.name()) {
-                        Some(id) => lookup(pattern.by_attr, id),
-                        None => Vec::new(),
-                    };
-                    if by_attr.is_empty() && pattern.any_attr.is_empty() {
+                    let by = lookup(
+                        pattern.by_attr,
+                        PROGRAM.name_id(a.namespace().unwrap_or(""), a.name()),
+                    );
+                    if by.is_empty() && pattern.any_attr.is_empty() {
                         continue;
                     }
-                    let cands = merge(&by_attr, pattern.any_attr);
                     let an = N {
                         id: n.id,
                         attr: k as u32 + 1,
                     };
-                    r.fire(pattern, &mut cands.into_iter(), an, out);
+                    r.fire(
+                        pattern,
+                        &mut Candidates {
+                            by,
+                            any: pattern.any_attr,
+                        },
+                        an,
+                        out,
+                    );
                 }
             }
         }
@@ -356,7 +579,9 @@ fn prefix_of(ns: &str) -> Option<&'static str> {
         "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2" => "cbc",
         "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2" => "ext",
         "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" => "rsm",
-        "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" => "ram",
+        "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" => {
+            "ram"
+        }
         "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100" => "udt",
         "urn:un:unece:uncefact:data:standard:QualifiedDataType:100" => "qdt",
         _ => return None,
@@ -379,7 +604,11 @@ pub fn location(x: &XDoc<'_, '_>, n: N) -> String {
             Some(p) => p.to_string(),
             None => c.lookup_prefix(ns).unwrap_or("").to_string(),
         };
-        let name = if prefix.is_empty() { tn.name().to_string() } else { format!("{prefix}:{}", tn.name()) };
+        let name = if prefix.is_empty() {
+            tn.name().to_string()
+        } else {
+            format!("{prefix}:{}", tn.name())
+        };
         let same = |s: &roxmltree::Node<'_, '_>| s.is_element() && s.tag_name() == tn;
         let before = c.prev_siblings().skip(1).filter(same).count();
         let after = c.next_siblings().skip(1).filter(same).count();
@@ -396,11 +625,11 @@ pub fn location(x: &XDoc<'_, '_>, n: N) -> String {
         s.push('/');
         s.push_str(&p);
     }
-    if n.is_attr() {
-        if let Some(a) = node.attributes().nth(n.attr as usize - 1) {
-            s.push_str("/@");
-            s.push_str(a.name());
-        }
+    if n.is_attr()
+        && let Some(a) = node.attributes().nth(n.attr as usize - 1)
+    {
+        s.push_str("/@");
+        s.push_str(a.name());
     }
     if s.is_empty() {
         s.push('/');

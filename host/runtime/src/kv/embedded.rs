@@ -40,7 +40,7 @@ impl EmbeddedKv {
 
     fn write<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<R, KvError> + Send + 'static,
+        f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<R, KvError> + Send + 'static,
     ) -> impl Future<Output = Result<R, KvError>> + Send {
         let db = self.db.clone();
         async move {
@@ -60,7 +60,7 @@ impl EmbeddedKv {
 
     fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&redb::ReadOnlyTable<&str, &[u8]>) -> Result<R, KvError> + Send + 'static,
+        f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<R, KvError> + Send + 'static,
     ) -> Result<R, KvError> {
         let tx = self.db.begin_read().map_err(backend)?;
         let table = tx.open_table(KV).map_err(backend)?;

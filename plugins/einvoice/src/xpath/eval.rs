@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use roxmltree::{Document, Node, NodeId};
+use weft_sdk::xml as roxmltree;
 
 use super::syntax::ast::{Arith, Axis, Cmp, F, Ix, Test, Ty, X};
 use super::value::{Date, Item, N, Txt};
@@ -23,6 +24,25 @@ pub struct XDoc<'a, 'i> {
     /// The document.
     pub doc: &'a Document<'i>,
     names: Vec<u32>,
+    /// Per node: the id of its last descendant (ids are in pre-order).
+    end: Vec<u32>,
+    /// Per node: the id of its parent (its own id for the document node).
+    parent_id: Vec<u32>,
+    /// (name id, node id) of every element with a known name, sorted.
+    by_name: Vec<(u32, u32)>,
+    /// Per name id: start of its run in `by_name` (length = names + 1).
+    name_start: Vec<u32>,
+    /// Element node ids in document order.
+    elements: Vec<u32>,
+    /// Element children of each node: `kids[kid_start[id]..kid_start[id + 1]]`, as
+    /// (name id, node id) in document order.
+    kids: Vec<(u32, u32)>,
+    kid_start: Vec<u32>,
+    /// (name id, node id, attribute index) of every attribute with a known name, sorted;
+    /// built on first use.
+    by_attr: std::cell::OnceCell<Vec<(u32, u32, u32)>>,
+    /// Memoized predicate results: (predicate, node id, attribute) → value.
+    memo: std::cell::RefCell<HashMap<(u32, u32, u32), bool, BuildFx>>,
     prog: &'static Program,
 }
 
@@ -30,6 +50,8 @@ impl<'a, 'i> XDoc<'a, 'i> {
     /// Prepares `doc` for evaluating expressions of `prog`.
     pub fn new(doc: &'a Document<'i>, prog: &'static Program) -> Self {
         let mut names = Vec::new();
+        let mut by_name = Vec::new();
+        let mut nodes = Vec::new();
         for n in doc.descendants() {
             let id = n.id().get_usize();
             if names.len() <= id {
@@ -37,15 +59,160 @@ impl<'a, 'i> XDoc<'a, 'i> {
             }
             if n.is_element() {
                 let tn = n.tag_name();
-                names[id] = prog.name_id(tn.namespace().unwrap_or(""), tn.name()).unwrap_or(NO_NAME);
+                let nid = prog
+                    .name_id(tn.namespace().unwrap_or(""), tn.name())
+                    .unwrap_or(NO_NAME);
+                names[id] = nid;
+                if nid != NO_NAME {
+                    by_name.push((nid, id as u32));
+                }
+            }
+            nodes.push(n);
+        }
+        by_name.sort_unstable();
+        let mut name_start = vec![0u32; prog.names.len() + 1];
+        {
+            let mut k = 0usize;
+            for (name, slot) in name_start.iter_mut().enumerate() {
+                while k < by_name.len() && (by_name[k].0 as usize) < name {
+                    k += 1;
+                }
+                *slot = k as u32;
             }
         }
-        XDoc { doc, names, prog }
+        let elements: Vec<u32> = nodes
+            .iter()
+            .filter(|n| n.is_element())
+            .map(|n| n.id().get_usize() as u32)
+            .collect();
+        let mut end = vec![0u32; names.len()];
+        let mut parent_id = vec![0u32; names.len()];
+        let mut kid_count = vec![0u32; names.len() + 1];
+        for n in &nodes {
+            let id = n.id().get_usize();
+            parent_id[id] = n.parent().map_or(id as u32, |p| p.id().get_usize() as u32);
+            if n.is_element() && parent_id[id] as usize != id {
+                kid_count[parent_id[id] as usize] += 1;
+            }
+        }
+        let mut kid_start = vec![0u32; names.len() + 1];
+        for i in 0..names.len() {
+            kid_start[i + 1] = kid_start[i] + kid_count[i];
+        }
+        let mut fill = kid_start.clone();
+        let mut kids = vec![(0u32, 0u32); kid_start[names.len()] as usize];
+        for &id in &elements {
+            let p = parent_id[id as usize] as usize;
+            if p != id as usize {
+                kids[fill[p] as usize] = (names[id as usize], id);
+                fill[p] += 1;
+            }
+        }
+        for n in nodes.iter().rev() {
+            let id = n.id().get_usize();
+            end[id] = match n.last_child() {
+                Some(lc) => end[lc.id().get_usize()],
+                None => id as u32,
+            };
+        }
+        XDoc {
+            doc,
+            names,
+            end,
+            parent_id,
+            by_name,
+            name_start,
+            elements,
+            kids,
+            kid_start,
+            by_attr: std::cell::OnceCell::new(),
+            memo: std::cell::RefCell::new(HashMap::default()),
+            prog,
+        }
+    }
+
+    /// Whether no element of this name id is in the document.
+    pub fn absent(&self, name: u32) -> bool {
+        let i = name as usize;
+        i + 1 < self.name_start.len() && self.name_start[i] == self.name_start[i + 1]
+    }
+
+    /// The program name id of an element (`None` if no rule mentions its name).
+    pub fn name_of(&self, id: u32) -> Option<u32> {
+        self.names
+            .get(id as usize)
+            .copied()
+            .filter(|&n| n != NO_NAME)
+    }
+
+    fn attr_index(&self) -> &Vec<(u32, u32, u32)> {
+        self.by_attr.get_or_init(|| {
+            let mut v = Vec::new();
+            for n in self.doc.descendants().filter(|n| n.is_element()) {
+                for (k, a) in n.attributes().enumerate() {
+                    if let Some(id) = self.prog.name_id(a.namespace().unwrap_or(""), a.name()) {
+                        v.push((id, n.id().get_usize() as u32, k as u32 + 1));
+                    }
+                }
+            }
+            v.sort_unstable();
+            v
+        })
+    }
+
+    /// Elements named `name` with ids in `lo..=hi`, in document order.
+    fn named_in(&self, name: u32, lo: u32, hi: u32) -> &[(u32, u32)] {
+        let (s, e) = (
+            self.name_start[name as usize] as usize,
+            self.name_start[name as usize + 1] as usize,
+        );
+        let run = &self.by_name[s..e];
+        if run.is_empty() {
+            return run;
+        }
+        let a = run.partition_point(|&(_, i)| i < lo);
+        let b = a + run[a..].partition_point(|&(_, i)| i <= hi);
+        &run[a..b]
+    }
+
+    /// The element children of a node as (name id, node id).
+    pub fn element_children(&self, id: u32) -> &[(u32, u32)] {
+        let i = id as usize;
+        &self.kids[self.kid_start[i] as usize..self.kid_start[i + 1] as usize]
+    }
+
+    /// Element node ids in document order.
+    pub fn elements(&self) -> &[u32] {
+        &self.elements
+    }
+
+    /// Ids of the elements with any of the given names (name ids sorted ascending, may
+    /// repeat), in document order.
+    pub fn elements_named(&self, names: impl Iterator<Item = u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut last = None;
+        for name in names {
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
+            if (name as usize) + 1 < self.name_start.len() {
+                let (s, e) = (
+                    self.name_start[name as usize] as usize,
+                    self.name_start[name as usize + 1] as usize,
+                );
+                out.extend(self.by_name[s..e].iter().map(|&(_, id)| id));
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// The roxmltree node of `n` (the owning element for an attribute).
     pub fn node(&self, id: u32) -> Node<'a, 'i> {
-        self.doc.get_node(NodeId::new(id)).unwrap_or_else(|| self.doc.root())
+        self.doc
+            .get_node(NodeId::new(id))
+            .unwrap_or_else(|| self.doc.root())
     }
 
     /// The document node.
@@ -97,10 +264,16 @@ impl<'a, 'i> XDoc<'a, 'i> {
 
     fn elem_test(&self, node: Node<'a, 'i>, test: Test) -> bool {
         match test {
-            Test::Name(id) => node.is_element() && self.names[node.id().get_usize()] == id,
+            // only elements get name ids
+            Test::Name(id) => self.names[node.id().get_usize()] == id,
             Test::AnyName => node.is_element(),
-            Test::NsAny(s) => node.is_element() && node.tag_name().namespace().unwrap_or("") == self.prog.strs[s as usize],
-            Test::LocalAny(s) => node.is_element() && node.tag_name().name() == self.prog.strs[s as usize],
+            Test::NsAny(s) => {
+                node.is_element()
+                    && node.tag_name().namespace().unwrap_or("") == self.prog.strs[s as usize]
+            }
+            Test::LocalAny(s) => {
+                node.is_element() && node.tag_name().name() == self.prog.strs[s as usize]
+            }
             Test::AnyNode => true,
             Test::Text => node.is_text(),
             Test::Comment => node.is_comment(),
@@ -124,10 +297,17 @@ impl<'a, 'i> XDoc<'a, 'i> {
     /// Whether node `n` passes `test` as the principal node kind of `axis`.
     pub fn test(&self, n: N, axis: Axis, test: Test) -> bool {
         if n.is_attr() {
-            if axis == Axis::Attribute || matches!(axis, Axis::SelfAxis | Axis::DescendantOrSelf | Axis::AncestorOrSelf) {
+            if matches!(
+                axis,
+                Axis::Attribute
+                    | Axis::DescendantAttribute
+                    | Axis::SelfAxis
+                    | Axis::DescendantOrSelf
+                    | Axis::AncestorOrSelf
+            ) {
                 return match self.attribute(n) {
                     Some(a) => {
-                        if axis == Axis::Attribute {
+                        if matches!(axis, Axis::Attribute | Axis::DescendantAttribute) {
                             self.attr_test(&a, test)
                         } else {
                             // on other axes the principal kind is element: only node() matches
@@ -139,20 +319,40 @@ impl<'a, 'i> XDoc<'a, 'i> {
             }
             return false;
         }
-        if axis == Axis::Attribute {
+        if matches!(axis, Axis::Attribute | Axis::DescendantAttribute) {
             return false;
+        }
+        if let Test::Name(id) = test {
+            return self.names[n.id as usize] == id;
         }
         self.elem_test(self.node(n.id), test)
     }
 
     /// Calls `f` for each node on `axis` from `n` that passes `test`, in axis order; stops
     /// when `f` returns `true` and returns whether it stopped.
-    pub fn axis_each(&self, n: N, axis: Axis, test: Test, f: &mut dyn FnMut(N) -> XResult<bool>) -> XResult<bool> {
+    pub fn axis_each(
+        &self,
+        n: N,
+        axis: Axis,
+        test: Test,
+        f: &mut dyn FnMut(N) -> XResult<bool>,
+    ) -> XResult<bool> {
         let node = self.node(n.id);
         let h = |x: Node<'a, 'i>| N {
             id: x.id().get_usize() as u32,
             attr: 0,
         };
+        if let Test::Name(name) = test {
+            // a name no element in the document has: no element step can find it
+            if matches!(
+                axis,
+                Axis::Child | Axis::Descendant | Axis::DescendantOrSelf
+            ) && !n.is_attr()
+                && self.name_start[name as usize] == self.name_start[name as usize + 1]
+            {
+                return Ok(false);
+            }
+        }
         macro_rules! each {
             ($iter:expr) => {
                 for x in $iter {
@@ -164,16 +364,22 @@ impl<'a, 'i> XDoc<'a, 'i> {
         }
         if n.is_attr() {
             match axis {
-                Axis::SelfAxis | Axis::DescendantOrSelf => {
-                    if test == Test::AnyNode && f(n)? {
-                        return Ok(true);
-                    }
+                Axis::SelfAxis | Axis::DescendantOrSelf if test == Test::AnyNode && f(n)? => {
+                    return Ok(true);
                 }
                 Axis::Attribute => {}
-                Axis::Parent => {
-                    if self.elem_test(node, test) && f(h(node))? {
-                        return Ok(true);
-                    }
+                Axis::DescendantAttribute
+                    if self.attr_test(
+                        &self
+                            .attribute(n)
+                            .ok_or_else(|| super::XError("bad attribute".into()))?,
+                        test,
+                    ) && f(n)? =>
+                {
+                    return Ok(true);
+                }
+                Axis::Parent if self.elem_test(node, test) && f(h(node))? => {
+                    return Ok(true);
                 }
                 Axis::Ancestor | Axis::AncestorOrSelf => {
                     if axis == Axis::AncestorOrSelf && test == Test::AnyNode && f(n)? {
@@ -206,11 +412,64 @@ impl<'a, 'i> XDoc<'a, 'i> {
             return Ok(false);
         }
         match axis {
+            Axis::Child if matches!(test, Test::Name(_)) && self.end[n.id as usize] - n.id > 12 => {
+                let Test::Name(name) = test else {
+                    unreachable!()
+                };
+                for &(_, id) in self.named_in(name, n.id + 1, self.end[n.id as usize]) {
+                    if self.parent_id[id as usize] == n.id && f(N { id, attr: 0 })? {
+                        return Ok(true);
+                    }
+                }
+            }
             Axis::Child => each!(node.children()),
+            Axis::Descendant | Axis::DescendantOrSelf if matches!(test, Test::Name(_)) => {
+                let Test::Name(name) = test else {
+                    unreachable!()
+                };
+                let lo = if axis == Axis::Descendant {
+                    n.id + 1
+                } else {
+                    n.id
+                };
+                for &(_, id) in self.named_in(name, lo, self.end[n.id as usize]) {
+                    if f(N { id, attr: 0 })? {
+                        return Ok(true);
+                    }
+                }
+            }
             Axis::Descendant => each!(node.descendants().skip(1)),
             Axis::DescendantOrSelf => each!(node.descendants()),
+            Axis::DescendantAttribute => {
+                let hi = self.end[n.id as usize];
+                if let Test::Name(name) = test {
+                    let idx = self.attr_index();
+                    let a = idx.partition_point(|&(nm, i, _)| (nm, i) < (name, n.id));
+                    for &(nm, id, k) in &idx[a..] {
+                        if nm != name || id > hi {
+                            break;
+                        }
+                        if f(N { id, attr: k })? {
+                            return Ok(true);
+                        }
+                    }
+                } else {
+                    for e in node.descendants().filter(|e| e.is_element()) {
+                        for (k, a) in e.attributes().enumerate() {
+                            if self.attr_test(&a, test)
+                                && f(N {
+                                    id: e.id().get_usize() as u32,
+                                    attr: k as u32 + 1,
+                                })?
+                            {
+                                return Ok(true);
+                            }
+                        }
+                    }
+                }
+            }
             Axis::SelfAxis => each!(std::iter::once(node)),
-            Axis::Parent => each!(node.parent()),
+            Axis::Parent => each!(node.parent().into_iter()),
             Axis::Ancestor => each!(node.ancestors().skip(1)),
             Axis::AncestorOrSelf => each!(node.ancestors()),
             Axis::FollowingSibling => each!(node.next_siblings().skip(1)),
@@ -225,13 +484,19 @@ impl<'a, 'i> XDoc<'a, 'i> {
                 }
             }
             Axis::Preceding => {
-                let ancestors: Vec<u32> = node.ancestors().map(|a| a.id().get_usize() as u32).collect();
+                let ancestors: Vec<u32> = node
+                    .ancestors()
+                    .map(|a| a.id().get_usize() as u32)
+                    .collect();
                 let mut cur = Some(node);
                 while let Some(c) = cur {
                     for s in c.prev_siblings().skip(1) {
                         let all: Vec<_> = s.descendants().collect();
                         for x in all.into_iter().rev() {
-                            if !ancestors.contains(&(x.id().get_usize() as u32)) && self.elem_test(x, test) && f(h(x))? {
+                            if !ancestors.contains(&(x.id().get_usize() as u32))
+                                && self.elem_test(x, test)
+                                && f(h(x))?
+                            {
                                 return Ok(true);
                             }
                         }
@@ -257,26 +522,28 @@ impl<'a, 'i> XDoc<'a, 'i> {
         Ok(false)
     }
 
-    /// `name()` of a node: the prefixed name as in the document.
-    pub fn qname(&self, n: N) -> String {
+    /// `name()` of a node: the prefixed name as written in the document.
+    pub fn qname(&self, n: N) -> &'i str {
+        let input = self.doc.input_text();
         if n.is_attr() {
             return match self.attribute(n) {
-                Some(a) => match a.namespace().and_then(|u| self.node(n.id).lookup_prefix(u)) {
-                    Some(p) if !p.is_empty() => format!("{p}:{}", a.name()),
-                    _ => a.name().to_string(),
-                },
-                None => String::new(),
+                Some(a) => input.get(a.range_qname()).unwrap_or(""),
+                None => "",
             };
         }
         let node = self.node(n.id);
         if !node.is_element() {
-            return if node.is_pi() { node.pi().map(|p| p.target.to_string()).unwrap_or_default() } else { String::new() };
+            return match node.pi() {
+                Some(p) => p.target,
+                None => "",
+            };
         }
-        let tn = node.tag_name();
-        match tn.namespace().and_then(|u| node.lookup_prefix(u)) {
-            Some(p) if !p.is_empty() => format!("{p}:{}", tn.name()),
-            _ => tn.name().to_string(),
-        }
+        let start = node.range().start + 1;
+        let rest = input.get(start..).unwrap_or("");
+        let len = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        &rest[..len]
     }
 
     /// `local-name()` and `namespace-uri()` of a node.
@@ -298,7 +565,7 @@ impl<'a, 'i> XDoc<'a, 'i> {
 
     /// Whether `n` is the document node.
     pub fn is_doc(&self, n: N) -> bool {
-        !n.is_attr() && self.node(n.id).node_type() == roxmltree::NodeType::Root
+        !n.is_attr() && self.parent_id[n.id as usize] == n.id
     }
 
     /// Whether `n` is an element.
@@ -358,6 +625,43 @@ pub struct Eval<'a, 'i> {
 
 /// Node flag: a predicate whose value never depends on the context position.
 pub const FLAG_POSITION_FREE: u8 = 1;
+/// Node flag: the expression reads `position()` or `last()` of its own focus.
+pub const FLAG_USES_POSITION: u8 = 2;
+/// Node flag: the expression always yields nodes (a path ending in an axis step).
+pub const FLAG_YIELDS_NODES: u8 = 4;
+/// Node flag: the expression depends on the context node only through its name.
+pub const FLAG_NAME_ONLY: u8 = 8;
+/// Node flag: a position-free predicate that reads no variable: its value on a node is
+/// the same wherever it appears, so it is memoized per (predicate, node).
+pub const FLAG_MEMO: u8 = 16;
+
+/// Node flag: the expression does not depend on the context (absolute paths, literals):
+/// its boolean value is memoized once per document.
+pub const FLAG_ABSOLUTE: u8 = 32;
+
+/// A multiply-rotate hasher for integer keys (FxHash).
+#[derive(Default, Clone, Copy)]
+pub struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A `HashMap` builder with [`Fx`].
+pub type BuildFx = std::hash::BuildHasherDefault<Fx>;
 
 fn is_nodes(s: &Seq<'_>) -> bool {
     s.iter().all(|i| matches!(i, Item::N(_)))
@@ -441,7 +745,9 @@ impl<'a, 'i> Eval<'a, 'i> {
     }
 
     fn position_free(&self, ix: Ix) -> bool {
-        self.flags.get(ix as usize).is_some_and(|f| f & FLAG_POSITION_FREE != 0)
+        self.flags
+            .get(ix as usize)
+            .is_some_and(|f| f & FLAG_POSITION_FREE != 0)
     }
 
     fn str(&self, i: u32) -> &'static str {
@@ -453,7 +759,10 @@ impl<'a, 'i> Eval<'a, 'i> {
         if let Some(r) = self.regexes.get(&key) {
             return Ok(r.clone());
         }
-        let r = Rc::new(Regex::new(pat, flags).map_err(|e| super::XError(format!("invalid regular expression `{pat}`: {e}")))?);
+        let r = Rc::new(
+            Regex::new(pat, flags)
+                .map_err(|e| super::XError(format!("invalid regular expression `{pat}`: {e}")))?,
+        );
         self.regexes.insert(key, r.clone());
         Ok(r)
     }
@@ -482,11 +791,40 @@ impl<'a, 'i> Eval<'a, 'i> {
     }
 
     fn string_arg(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<Txt<'a>> {
+        if self.yields_string(ix) {
+            return self.eval_string(ix, ctx);
+        }
+        if let X::Dot = self.node(ix) {
+            return Ok(self.string_of(&ctx.item));
+        }
+        if self.simple_path(ix) {
+            let mut first = None;
+            self.stream(ix, ctx, &mut |_, m| {
+                first = Some(m);
+                Ok(true)
+            })?;
+            return Ok(match first {
+                Some(n) => self.x.string_value(n),
+                None => Txt::B(""),
+            });
+        }
         let s = self.eval(ix, ctx)?;
         Ok(match s.into_iter().next() {
             Some(it) => self.string_of(&it),
             None => Txt::B(""),
         })
+    }
+
+    /// A path of child/attribute steps with position-free predicates: streaming it yields
+    /// nodes in document order.
+    fn simple_path(&self, ix: Ix) -> bool {
+        match self.node(ix) {
+            X::Step(Axis::Child | Axis::Attribute | Axis::SelfAxis, _, s, l) => {
+                self.p.list(s, l).iter().all(|&p| self.position_free(p))
+            }
+            X::Path(l, r) => self.simple_path(l) && self.simple_path(r),
+            _ => false,
+        }
     }
 
     /// Converts an atomic item to a number the way arithmetic does (untyped → double).
@@ -604,6 +942,23 @@ impl<'a, 'i> Eval<'a, 'i> {
 
     /// The effective boolean value of expression `ix`.
     pub fn ebv(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<bool> {
+        if self
+            .flags
+            .get(ix as usize)
+            .is_some_and(|f| f & FLAG_ABSOLUTE != 0)
+        {
+            let key = (ix, u32::MAX, u32::MAX);
+            if let Some(&b) = self.x.memo.borrow().get(&key) {
+                return Ok(b);
+            }
+            let b = self.ebv_inner(ix, ctx)?;
+            self.x.memo.borrow_mut().insert(key, b);
+            return Ok(b);
+        }
+        self.ebv_inner(ix, ctx)
+    }
+
+    fn ebv_inner(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<bool> {
         match self.node(ix) {
             X::And(a, b) => Ok(self.ebv(a, ctx)? && self.ebv(b, ctx)?),
             X::Or(a, b) => Ok(self.ebv(a, ctx)? || self.ebv(b, ctx)?),
@@ -616,6 +971,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                     F::Boolean => self.ebv(args[0], ctx),
                     F::Exists => self.exists(args[0], ctx),
                     F::Empty => Ok(!self.exists(args[0], ctx)?),
+                    _ if self.yields_string(ix) => Ok(!self.eval_string(ix, ctx)?.is_empty()),
                     _ => {
                         let v = self.eval(ix, ctx)?;
                         self.ebv_seq(&v)
@@ -631,49 +987,104 @@ impl<'a, 'i> Eval<'a, 'i> {
         }
     }
 
+    /// A position-free predicate on node `m`, memoized when it reads no variable.
+    pub fn pred(&mut self, p: Ix, m: N) -> XResult<bool> {
+        if self
+            .flags
+            .get(p as usize)
+            .is_some_and(|f| f & FLAG_MEMO != 0)
+        {
+            let key = (p, m.id, m.attr);
+            if let Some(&b) = self.x.memo.borrow().get(&key) {
+                return Ok(b);
+            }
+            let b = self.ebv(p, &Ctx::node(m))?;
+            self.x.memo.borrow_mut().insert(key, b);
+            return Ok(b);
+        }
+        self.ebv(p, &Ctx::node(m))
+    }
+
     /// Whether `ix` always yields nodes (a path ending in an axis step).
     fn yields_nodes(&self, ix: Ix) -> bool {
+        self.flags
+            .get(ix as usize)
+            .is_some_and(|f| f & FLAG_YIELDS_NODES != 0)
+    }
+
+    /// `exists(ix)`, streaming through paths without building node sets.
+    pub fn exists(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<bool> {
+        if self.yields_nodes(ix) {
+            return self.stream(ix, ctx, &mut |_, _| Ok(true));
+        }
+        let v = self.eval(ix, ctx)?;
+        Ok(!v.is_empty())
+    }
+
+    /// Calls `f` for each node `ix` yields (in depth-first order, possibly with
+    /// duplicates); stops when `f` returns `true` and returns whether it stopped.
+    pub fn stream(
+        &mut self,
+        ix: Ix,
+        ctx: &Ctx<'a>,
+        f: &mut dyn FnMut(&mut Self, N) -> XResult<bool>,
+    ) -> XResult<bool> {
+        if self.empty_path(ix) {
+            return Ok(false);
+        }
         match self.node(ix) {
-            X::Step(..) | X::Root => true,
-            X::Path(_, r) => self.yields_nodes(r),
-            X::Union(a, b) => self.yields_nodes(a) && self.yields_nodes(b),
-            X::Filter(e, _, _) => self.yields_nodes(e),
+            X::Path(l, r) if !self.uses_position(r) => {
+                self.stream(l, ctx, &mut |ev, m| ev.stream(r, &Ctx::node(m), f))
+            }
+            X::Step(axis, test, s, l) => {
+                let Item::N(n) = ctx.item else {
+                    return err("an axis step with an atomic context item");
+                };
+                let preds = self.p.list(s, l);
+                if preds.iter().all(|&p| self.position_free(p)) {
+                    let x = self.x;
+                    x.axis_each(n, axis, test, &mut |m| {
+                        for &p in preds {
+                            if !self.pred(p, m)? {
+                                return Ok(false);
+                            }
+                        }
+                        f(self, m)
+                    })
+                } else {
+                    let v = self.step(n, axis, test, preds)?;
+                    self.each_node(v, f)
+                }
+            }
+            X::Union(a, b) => Ok(self.stream(a, ctx, f)? || self.stream(b, ctx, f)?),
+            X::Root => {
+                let r = self.x.root();
+                f(self, r)
+            }
+            _ => {
+                let v = self.eval(ix, ctx)?;
+                self.each_node(v, f)
+            }
+        }
+    }
+
+    /// Whether `ix` is a downward path whose required element name the document lacks.
+    fn empty_path(&self, ix: Ix) -> bool {
+        match self.p.req_names.get(ix as usize) {
+            Some(&n) if n != u32::MAX => self.x.absent(n),
             _ => false,
         }
     }
 
-    /// `exists(ix)`, streaming through simple paths without building the node set.
-    pub fn exists(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<bool> {
-        // flatten a left-deep path of steps
-        let mut steps = Vec::new();
-        let mut cur = ix;
-        while let X::Path(l, r) = self.node(cur) {
-            steps.push(r);
-            cur = l;
-        }
-        steps.reverse();
-        let simple = !steps.is_empty()
-            && steps.iter().all(|&s| match self.node(s) {
-                X::Step(_, _, ps, pl) => self.p.list(ps, pl).iter().all(|&p| self.position_free(p)),
-                _ => false,
-            });
-        if !simple {
-            if let X::Step(axis, test, ps, pl) = self.node(ix) {
-                let preds = self.p.list(ps, pl);
-                if preds.iter().all(|&p| self.position_free(p)) {
-                    if let Item::N(n) = ctx.item {
-                        return self.step_exists(n, axis, test, preds, &[]);
-                    }
-                }
-            }
-            let v = self.eval(ix, ctx)?;
-            return Ok(!v.is_empty());
-        }
-        let start = self.eval(cur, ctx)?;
-        for it in start {
+    fn each_node(
+        &mut self,
+        v: Seq<'a>,
+        f: &mut dyn FnMut(&mut Self, N) -> XResult<bool>,
+    ) -> XResult<bool> {
+        for it in v {
             match it {
                 Item::N(n) => {
-                    if self.dfs(n, &steps)? {
+                    if f(self, n)? {
                         return Ok(true);
                     }
                 }
@@ -683,39 +1094,88 @@ impl<'a, 'i> Eval<'a, 'i> {
         Ok(false)
     }
 
-    fn dfs(&mut self, n: N, steps: &[Ix]) -> XResult<bool> {
-        let Some((&first, rest)) = steps.split_first() else {
-            return Ok(true);
-        };
-        let X::Step(axis, test, ps, pl) = self.node(first) else {
-            return Ok(false);
-        };
-        let preds = self.p.list(ps, pl);
-        self.step_exists(n, axis, test, preds, rest)
+    fn uses_position(&self, ix: Ix) -> bool {
+        self.flags
+            .get(ix as usize)
+            .is_some_and(|f| f & FLAG_USES_POSITION != 0)
     }
 
-    fn step_exists(&mut self, n: N, axis: Axis, test: Test, preds: &'static [u32], rest: &[Ix]) -> XResult<bool> {
-        let x = self.x;
-        x.axis_each(n, axis, test, &mut |m| {
-            for &p in preds {
-                if !self.ebv(p, &Ctx::node(m))? {
-                    return Ok(false);
-                }
-            }
-            self.dfs(m, rest)
-        })
+    /// Whether `ix` reads neither the context item nor its position: variables, literals
+    /// and arithmetic on them.
+    fn context_free(&self, ix: Ix) -> bool {
+        match self.node(ix) {
+            X::VarL(_) | X::VarR(_) | X::VarG(_) | X::Int(_) | X::Dec(..) | X::Str(_) => true,
+            X::Bin(_, a, b) => self.context_free(a) && self.context_free(b),
+            X::Neg(a) => self.context_free(a),
+            _ => false,
+        }
+    }
+
+    /// Whether `ix` always yields exactly one string.
+    fn yields_string(&self, ix: Ix) -> bool {
+        match self.node(ix) {
+            X::Str(_) => true,
+            X::Call(f, _, _) => matches!(
+                f,
+                F::NormalizeSpace
+                    | F::UpperCase
+                    | F::LowerCase
+                    | F::Concat
+                    | F::Substring
+                    | F::SubstringBefore
+                    | F::SubstringAfter
+                    | F::String
+                    | F::Translate
+                    | F::Name
+                    | F::LocalName
+                    | F::NamespaceUri
+                    | F::StringJoin
+            ),
+            _ => false,
+        }
+    }
+
+    fn literal(&self, ix: Ix) -> Option<Item<'a>> {
+        match self.node(ix) {
+            X::Str(i) => Some(Item::S(Txt::B(self.str(i)))),
+            X::Int(i) => Some(Item::D(Dec::int(i))),
+            X::Dec(m, s) => Some(Item::D(Dec::new(m as i128, s as u32))),
+            X::Call(F::True, _, _) => Some(Item::B(true)),
+            X::Call(F::False, _, _) => Some(Item::B(false)),
+            _ => None,
+        }
     }
 
     // -----------------------------------------------------------------------------------
     // comparisons
 
     fn gcmp(&mut self, op: Cmp, a: Ix, b: Ix, ctx: &Ctx<'a>) -> XResult<bool> {
+        if let Some(lit) = self.literal(b) {
+            return self.gcmp_lit(op, a, &lit, ctx);
+        }
+        if let Some(lit) = self.literal(a) {
+            return self.gcmp_lit(flip(op), b, &lit, ctx);
+        }
         let l = self.eval(a, ctx)?;
         if l.is_empty() {
             return Ok(false);
         }
-        let r = self.eval(b, ctx)?;
         let l: Seq<'a> = l.into_iter().map(|i| self.atomize(i)).collect();
+        if let Some(rv) = self.var_ref(b)? {
+            for y in rv.iter() {
+                let y = match y {
+                    Item::N(n) => Item::U(self.x.string_value(*n)),
+                    o => o.clone(),
+                };
+                for x in &l {
+                    if self.gcmp_items(op, x, &y)? {
+                        return Ok(true);
+                    }
+                }
+            }
+            return Ok(false);
+        }
+        let r = self.eval(b, ctx)?;
         let r: Seq<'a> = r.into_iter().map(|i| self.atomize(i)).collect();
         for x in &l {
             for y in &r {
@@ -727,10 +1187,61 @@ impl<'a, 'i> Eval<'a, 'i> {
         Ok(false)
     }
 
+    /// The value of a variable reference without copying it.
+    fn var_ref(&mut self, ix: Ix) -> XResult<Option<Rc<Seq<'a>>>> {
+        Ok(match self.node(ix) {
+            X::VarG(i) => {
+                if self.gvals[i as usize].is_none() {
+                    self.var_global(i)?;
+                }
+                self.gvals[i as usize].clone()
+            }
+            X::VarR(i) => {
+                if self.rvals.get(i as usize).is_none_or(|v| v.is_none()) {
+                    self.var_rule(i)?;
+                }
+                self.rvals.get(i as usize).cloned().flatten()
+            }
+            X::VarL(i) => self.locals.get(self.base + i as usize).cloned().flatten(),
+            _ => None,
+        })
+    }
+
+    /// `a op lit` without building sequences where `a` is a path or a string function.
+    fn gcmp_lit(&mut self, op: Cmp, a: Ix, lit: &Item<'a>, ctx: &Ctx<'a>) -> XResult<bool> {
+        if self.yields_nodes(a) {
+            return self.stream(a, ctx, &mut |ev, m| {
+                let v = Item::U(ev.x.string_value(m));
+                ev.gcmp_items(op, &v, lit)
+            });
+        }
+        if self.yields_string(a) {
+            let v = Item::S(self.eval_string(a, ctx)?);
+            return self.gcmp_items(op, &v, lit);
+        }
+        if let X::Path(l, r) = self.node(a)
+            && self.yields_string(r)
+            && !self.uses_position(r)
+        {
+            return self.stream(l, ctx, &mut |ev, m| {
+                let v = Item::S(ev.eval_string(r, &Ctx::node(m))?);
+                ev.gcmp_items(op, &v, lit)
+            });
+        }
+        let l = self.eval(a, ctx)?;
+        for x in l {
+            let x = self.atomize(x);
+            if self.gcmp_items(op, &x, lit)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn gcmp_items(&self, op: Cmp, a: &Item<'a>, b: &Item<'a>) -> XResult<bool> {
         use Item::*;
         let ord = match (a, b) {
-            (U(x) | S(x), U(y) | S(y)) => Some(x.as_ref().cmp(y.as_ref())),
+            (U(x) | S(x), U(y) | S(y)) => Some((**x).cmp(&**y)),
             (U(x), D(_) | NaN) => return self.gcmp_items(op, &self.to_num(&U(x.clone()))?, b),
             (D(_) | NaN, U(y)) => return self.gcmp_items(op, a, &self.to_num(&U(y.clone()))?),
             (U(x), B(_)) => return self.gcmp_items(op, &self.cast(&U(x.clone()), Ty::Boolean)?, b),
@@ -745,12 +1256,18 @@ impl<'a, 'i> Eval<'a, 'i> {
     fn vcmp_items(&self, op: Cmp, a: &Item<'a>, b: &Item<'a>) -> XResult<bool> {
         use Item::*;
         let ord = match (a, b) {
-            (U(x) | S(x), U(y) | S(y)) => x.as_ref().cmp(y.as_ref()),
+            (U(x) | S(x), U(y) | S(y)) => (**x).cmp(&**y),
             (D(x), D(y)) => x.cmp(y),
             (NaN, D(_) | NaN) | (D(_), NaN) => return Ok(op == Cmp::Ne),
             (B(x), B(y)) => x.cmp(y),
             (Date(x), Date(y)) => x.cmp(y),
-            _ => return err(format!("cannot compare {} with {}", type_name(a), type_name(b))),
+            _ => {
+                return err(format!(
+                    "cannot compare {} with {}",
+                    type_name(a),
+                    type_name(b)
+                ));
+            }
         };
         Ok(cmp_holds(op, ord))
     }
@@ -786,8 +1303,14 @@ impl<'a, 'i> Eval<'a, 'i> {
         if let Some(v) = self.rvals.get(i).and_then(|v| v.clone()) {
             return Ok((*v).clone());
         }
-        let ctx = self.rctx.clone().ok_or_else(|| super::XError("rule variable outside a rule".into()))?;
-        let ix = *self.rlets.get(i).ok_or_else(|| super::XError("unknown rule variable".into()))?;
+        let ctx = self
+            .rctx
+            .clone()
+            .ok_or_else(|| super::XError("rule variable outside a rule".into()))?;
+        let ix = *self
+            .rlets
+            .get(i)
+            .ok_or_else(|| super::XError("unknown rule variable".into()))?;
         let v = self.eval(ix, &ctx)?;
         if i < self.rvals.len() {
             self.rvals[i] = Some(Rc::new(v.clone()));
@@ -808,7 +1331,37 @@ impl<'a, 'i> Eval<'a, 'i> {
         for &p in preds {
             // [n]: a literal position
             if let X::Int(k) = self.node(p) {
-                items = if k >= 1 && (k as usize) <= items.len() { vec![items.swap_remove(k as usize - 1)] } else { Vec::new() };
+                items = if k >= 1 && (k as usize) <= items.len() {
+                    vec![items.swap_remove(k as usize - 1)]
+                } else {
+                    Vec::new()
+                };
+                continue;
+            }
+            // a predicate that does not read the context ($i, $i + 1): evaluate once
+            if self.context_free(p) && !items.is_empty() {
+                let c = Ctx {
+                    item: items[0].clone(),
+                    pos: 1,
+                    size: items.len(),
+                };
+                let v = self.eval(p, &c)?;
+                items = match v.as_slice() {
+                    [Item::D(d)] => match d.to_i64() {
+                        Some(k) if d.is_integer() && k >= 1 && (k as usize) <= items.len() => {
+                            vec![items.swap_remove(k as usize - 1)]
+                        }
+                        _ => Vec::new(),
+                    },
+                    [Item::NaN] => Vec::new(),
+                    _ => {
+                        if self.ebv_seq(&v)? {
+                            items
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                };
                 continue;
             }
             let size = items.len();
@@ -821,7 +1374,10 @@ impl<'a, 'i> Eval<'a, 'i> {
                     size,
                 };
                 let keep = if free {
-                    self.ebv(p, &c)?
+                    match c.item {
+                        Item::N(m) => self.pred(p, m)?,
+                        _ => self.ebv(p, &c)?,
+                    }
                 } else {
                     let v = self.eval(p, &c)?;
                     match v.as_slice() {
@@ -874,7 +1430,11 @@ impl<'a, 'i> Eval<'a, 'i> {
             X::Dec(m, s) => vec![Item::D(Dec::new(m as i128, s as u32))],
             X::VarG(i) => self.var_global(i)?,
             X::VarR(i) => self.var_rule(i)?,
-            X::VarL(i) => match self.locals.get(self.base + i as usize).and_then(|v| v.clone()) {
+            X::VarL(i) => match self
+                .locals
+                .get(self.base + i as usize)
+                .and_then(|v| v.clone())
+            {
                 Some(v) => (*v).clone(),
                 None => return err("unbound local variable"),
             },
@@ -908,6 +1468,12 @@ impl<'a, 'i> Eval<'a, 'i> {
                 };
                 vec![Item::B(self.vcmp_items(op, &x, &y)?)]
             }
+            X::Bin(Arith::Mod, a, b)
+                if matches!(self.node(a), X::Cast(_, Ty::Integer, _))
+                    && self.big_mod(a, b, ctx)?.is_some() =>
+            {
+                self.big_mod(a, b, ctx)?.into_iter().collect()
+            }
             X::Bin(op, a, b) => {
                 let l = self.eval(a, ctx)?;
                 let r = self.eval(b, ctx)?;
@@ -919,12 +1485,12 @@ impl<'a, 'i> Eval<'a, 'i> {
                 match (x, y) {
                     (Item::D(x), Item::D(y)) => {
                         let r = match op {
-                            Arith::Add => x.add(y),
-                            Arith::Sub => x.sub(y),
-                            Arith::Mul => x.mul(y),
-                            Arith::Div => x.div(y),
+                            Arith::Add => x.checked_add(y),
+                            Arith::Sub => x.checked_sub(y),
+                            Arith::Mul => x.checked_mul(y),
+                            Arith::Div => x.checked_div(y),
                             Arith::IDiv => x.idiv(y),
-                            Arith::Mod => x.rem(y),
+                            Arith::Mod => x.checked_rem(y),
                         };
                         match r {
                             Some(d) => vec![Item::D(d)],
@@ -940,7 +1506,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                 match v.into_iter().next() {
                     None => Vec::new(),
                     Some(it) => match self.to_num(&self.atomize(it))? {
-                        Item::D(d) => vec![Item::D(d.neg())],
+                        Item::D(d) => vec![Item::D(-d)],
                         _ => vec![Item::NaN],
                     },
                 }
@@ -994,6 +1560,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                 sort_nodes(&mut out);
                 out
             }
+            X::Path(..) if self.empty_path(ix) => Vec::new(),
             X::Path(l, r) => self.path(l, r, ctx)?,
             X::Step(axis, test, s, l) => match ctx.item {
                 Item::N(n) => self.step(n, axis, test, self.p.list(s, l))?,
@@ -1059,17 +1626,28 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let v = self.eval(e, ctx)?;
                 let ok = match v.as_slice() {
                     [] => opt,
-                    [it] => matches!(
-                        (it, ty),
-                        (Item::S(_), Ty::String)
-                            | (Item::B(_), Ty::Boolean)
-                            | (Item::Date(_), Ty::Date)
-                            | (Item::D(_), Ty::Decimal | Ty::Double)
-                            | (Item::U(_), Ty::Untyped)
-                    ) || matches!((it, ty), (Item::D(d), Ty::Integer) if d.is_integer()),
+                    [it] => {
+                        matches!(
+                            (it, ty),
+                            (Item::S(_), Ty::String)
+                                | (Item::B(_), Ty::Boolean)
+                                | (Item::Date(_), Ty::Date)
+                                | (Item::D(_), Ty::Decimal | Ty::Double)
+                                | (Item::U(_), Ty::Untyped)
+                        ) || matches!((it, ty), (Item::D(d), Ty::Integer) if d.is_integer())
+                    }
                     _ => false,
                 };
                 vec![Item::B(ok)]
+            }
+            X::InSet(list, set, e) => {
+                let v = self.string_arg(e, ctx)?;
+                let hit = if v.contains(' ') {
+                    self.p.strs[list as usize].contains(&format!(" {} ", &*v))
+                } else {
+                    self.p.sets[set as usize].binary_search(&&*v).is_ok()
+                };
+                vec![Item::B(hit)]
             }
             X::ValueOf(e) => {
                 let v = self.eval(e, ctx)?;
@@ -1082,24 +1660,27 @@ impl<'a, 'i> Eval<'a, 'i> {
     fn path(&mut self, l: Ix, r: Ix, ctx: &Ctx<'a>) -> XResult<Seq<'a>> {
         // `a//b` (descendant-or-self::node()/child::b) with position-free predicates is
         // `a/descendant::b`
-        if let (X::Path(a, dos), X::Step(Axis::Child, test, ps, pl)) = (self.node(l), self.node(r)) {
-            if matches!(self.node(dos), X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)) {
-                let preds = self.p.list(ps, pl);
-                if preds.iter().all(|&p| self.position_free(p)) {
-                    let start = self.eval(a, ctx)?;
-                    let mut out = Vec::new();
-                    let many = start.len() > 1;
-                    for it in start {
-                        let Item::N(n) = it else {
-                            return err("a path step applied to an atomic value");
-                        };
-                        out.extend(self.step(n, Axis::Descendant, test, preds)?);
-                    }
-                    if many {
-                        sort_nodes(&mut out);
-                    }
-                    return Ok(out);
+        if let (X::Path(a, dos), X::Step(Axis::Child, test, ps, pl)) = (self.node(l), self.node(r))
+            && matches!(
+                self.node(dos),
+                X::Step(Axis::DescendantOrSelf, Test::AnyNode, _, 0)
+            )
+        {
+            let preds = self.p.list(ps, pl);
+            if preds.iter().all(|&p| self.position_free(p)) {
+                let start = self.eval(a, ctx)?;
+                let mut out = Vec::new();
+                let many = start.len() > 1;
+                for it in start {
+                    let Item::N(n) = it else {
+                        return err("a path step applied to an atomic value");
+                    };
+                    out.extend(self.step(n, Axis::Descendant, test, preds)?);
                 }
+                if many {
+                    sort_nodes(&mut out);
+                }
+                return Ok(out);
             }
         }
         let left = self.eval(l, ctx)?;
@@ -1116,7 +1697,12 @@ impl<'a, 'i> Eval<'a, 'i> {
             };
             out.extend(self.eval(r, &c)?);
         }
-        if size > 1 || !matches!(self.node(r), X::Step(Axis::Child | Axis::Attribute | Axis::SelfAxis, ..)) {
+        if size > 1
+            || !matches!(
+                self.node(r),
+                X::Step(Axis::Child | Axis::Attribute | Axis::SelfAxis, ..)
+            )
+        {
             if is_nodes(&out) {
                 sort_nodes(&mut out);
             } else if out.iter().any(|i| matches!(i, Item::N(_))) {
@@ -1124,6 +1710,30 @@ impl<'a, 'i> Eval<'a, 'i> {
             }
         }
         Ok(out)
+    }
+
+    /// `xs:integer(s) mod n` where `s` has more digits than a 128-bit integer holds (the
+    /// IBAN check): computed digit by digit. `None` when the fast path does not apply.
+    fn big_mod(&mut self, a: Ix, b: Ix, ctx: &Ctx<'a>) -> XResult<Option<Item<'a>>> {
+        let X::Cast(inner, _, _) = self.node(a) else {
+            return Ok(None);
+        };
+        let s = self.string_arg(inner, ctx)?;
+        let t = trim_xml(&s);
+        if t.len() <= 36 || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let m = match self.num_arg(b, ctx)? {
+            Some(Item::D(d)) => match d.to_i64() {
+                Some(m) if m > 0 && d.is_integer() => m as i128,
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let r = t
+            .bytes()
+            .fold(0i128, |acc, c| (acc * 10 + (c - b'0') as i128) % m);
+        Ok(Some(Item::D(Dec::new(r, 0))))
     }
 
     fn ucall(&mut self, f: u16, args: &'static [u32], ctx: &Ctx<'a>) -> XResult<Seq<'a>> {
@@ -1140,7 +1750,9 @@ impl<'a, 'i> Eval<'a, 'i> {
                             (Item::U(_), _) => self.cast(&at, ty)?,
                             (Item::D(_), Ty::Decimal | Ty::Double) => at,
                             (Item::D(d), Ty::Integer) if d.is_integer() => at,
-                            (Item::S(_), Ty::String) | (Item::B(_), Ty::Boolean) | (Item::Date(_), Ty::Date) => at,
+                            (Item::S(_), Ty::String)
+                            | (Item::B(_), Ty::Boolean)
+                            | (Item::Date(_), Ty::Date) => at,
                             (_, Ty::Untyped) => at,
                             _ => return err(format!("wrong argument type for {}", func.name)),
                         });
@@ -1156,7 +1768,8 @@ impl<'a, 'i> Eval<'a, 'i> {
         }
         let saved_base = self.base;
         let new_base = self.locals.len();
-        self.locals.resize(new_base + func.slots.max(args.len() as u16) as usize, None);
+        self.locals
+            .resize(new_base + func.slots.max(args.len() as u16) as usize, None);
         self.base = new_base;
         for (k, v) in vals.into_iter().enumerate() {
             self.set_local(k as u16, v);
@@ -1186,11 +1799,190 @@ impl<'a, 'i> Eval<'a, 'i> {
         }
     }
 
+    /// Evaluates an expression that [`Self::yields_string`].
+    fn eval_string(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<Txt<'a>> {
+        match self.node(ix) {
+            X::Str(i) => Ok(Txt::B(self.str(i))),
+            X::Call(f, s, l) => self.call_str(f, self.p.list(s, l), ctx),
+            _ => self.string_arg(ix, ctx),
+        }
+    }
+
+    fn call_str(&mut self, f: F, args: &'static [u32], ctx: &Ctx<'a>) -> XResult<Txt<'a>> {
+        let s = |t: Txt<'a>| -> XResult<Txt<'a>> { Ok(t) };
+        match f {
+            F::String => {
+                if args.is_empty() {
+                    return s(self.string_of(&ctx.item));
+                }
+                let t = self.string_arg(args[0], ctx)?;
+                s(t)
+            }
+            F::NormalizeSpace => {
+                let t = if args.is_empty() {
+                    self.string_of(&ctx.item)
+                } else {
+                    self.string_arg(args[0], ctx)?
+                };
+                if t.is_empty() {
+                    return s(Txt::B(""));
+                }
+                let trimmed = trim_xml(&t);
+                if !trimmed.contains(['\t', '\n', '\r']) && !trimmed.contains("  ") {
+                    return s(match t {
+                        Txt::B(b) => Txt::B(trim_xml(b)),
+                        Txt::O(_) => Txt::owned(trimmed.to_string()),
+                    });
+                }
+                s(Txt::owned(collapse_ws(&t)))
+            }
+            F::Concat => {
+                let mut out = String::new();
+                for &a in args {
+                    out.push_str(&self.string_arg(a, ctx)?);
+                }
+                s(Txt::owned(out))
+            }
+            F::SubstringBefore | F::SubstringAfter => {
+                let a = self.string_arg(args[0], ctx)?;
+                let b = self.string_arg(args[1], ctx)?;
+                let r = match a.find(&*b) {
+                    None => String::new(),
+                    Some(i) => {
+                        if f == F::SubstringBefore {
+                            a[..i].to_string()
+                        } else {
+                            a[i + b.len()..].to_string()
+                        }
+                    }
+                };
+                s(Txt::owned(r))
+            }
+            F::Substring => {
+                let a = self.string_arg(args[0], ctx)?;
+                let start = self.num_arg(args[1], ctx)?;
+                let len = if args.len() == 3 {
+                    Some(self.num_arg(args[2], ctx)?)
+                } else {
+                    None
+                };
+                let Some(Item::D(start)) = start else {
+                    return s(Txt::B(""));
+                };
+                let first = start.round();
+                let end = match len {
+                    None => None,
+                    Some(Some(Item::D(l))) => {
+                        Some(first.checked_add(l.round()).unwrap_or(Dec::ZERO))
+                    }
+                    Some(_) => return s(Txt::B("")),
+                };
+                // positions as integers (clamped: anything beyond the string is the same)
+                let clamp = |d: Dec| {
+                    d.to_i64().unwrap_or(if d.is_negative() {
+                        i64::MIN / 2
+                    } else {
+                        i64::MAX / 2
+                    })
+                };
+                let lo = clamp(first);
+                let hi = end.map(clamp);
+                let mut start_byte = None;
+                let mut end_byte = a.len();
+                for (i, (b, _)) in a.char_indices().enumerate() {
+                    let p = i as i64 + 1;
+                    if start_byte.is_none() && p >= lo && hi.is_none_or(|h| p < h) {
+                        start_byte = Some(b);
+                    }
+                    if hi.is_some_and(|h| p >= h) {
+                        end_byte = b;
+                        break;
+                    }
+                }
+                match start_byte {
+                    Some(sb) if sb < end_byte => match a {
+                        Txt::B(bs) => s(Txt::B(&bs[sb..end_byte])),
+                        Txt::O(o) => s(Txt::owned(o[sb..end_byte].to_string())),
+                    },
+                    _ => s(Txt::B("")),
+                }
+            }
+            F::UpperCase => {
+                let a = self.string_arg(args[0], ctx)?;
+                if a.bytes().all(|b| b.is_ascii() && !b.is_ascii_lowercase()) {
+                    return s(a);
+                }
+                s(Txt::owned(a.to_uppercase()))
+            }
+            F::LowerCase => {
+                let a = self.string_arg(args[0], ctx)?;
+                if a.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                    return s(a);
+                }
+                s(Txt::owned(a.to_lowercase()))
+            }
+            F::Translate => {
+                let a = self.string_arg(args[0], ctx)?;
+                let from: Vec<char> = self.string_arg(args[1], ctx)?.chars().collect();
+                let to: Vec<char> = self.string_arg(args[2], ctx)?.chars().collect();
+                let out: String = a
+                    .chars()
+                    .filter_map(|c| match from.iter().position(|&x| x == c) {
+                        Some(i) => to.get(i).copied(),
+                        None => Some(c),
+                    })
+                    .collect();
+                s(Txt::owned(out))
+            }
+            F::StringJoin => {
+                let v = self.eval(args[0], ctx)?;
+                let sep = if args.len() == 2 {
+                    self.string_arg(args[1], ctx)?
+                } else {
+                    Txt::B("")
+                };
+                let parts: Vec<String> = v.iter().map(|i| self.string_of(i).to_string()).collect();
+                s(Txt::owned(parts.join(&sep)))
+            }
+            F::Name | F::LocalName | F::NamespaceUri => {
+                let target = if args.is_empty() {
+                    Some(ctx.item.clone())
+                } else {
+                    self.eval(args[0], ctx)?.into_iter().next()
+                };
+                let n = match target {
+                    None => return s(Txt::B("")),
+                    Some(Item::N(n)) => n,
+                    Some(_) => return err("name() of an atomic value"),
+                };
+                match f {
+                    F::Name => s(Txt::B(self.x.qname(n))),
+                    F::LocalName => s(Txt::B(self.x.expanded_name(n).1)),
+                    _ => s(Txt::B(self.x.expanded_name(n).0)),
+                }
+            }
+            _ => err(format!("{f:?} is not a string function")),
+        }
+    }
+
     fn call(&mut self, f: F, args: &'static [u32], ctx: &Ctx<'a>) -> XResult<Seq<'a>> {
         let one = |b: bool| Ok(vec![Item::B(b)]);
         let s = |t: Txt<'a>| Ok(vec![Item::S(t)]);
         let d = |x: Dec| Ok(vec![Item::D(x)]);
         match f {
+            F::String
+            | F::NormalizeSpace
+            | F::Concat
+            | F::SubstringBefore
+            | F::SubstringAfter
+            | F::Substring
+            | F::UpperCase
+            | F::LowerCase
+            | F::Translate
+            | F::StringJoin
+            | F::Name
+            | F::LocalName
+            | F::NamespaceUri => Ok(vec![Item::S(self.call_str(f, args, ctx)?)]),
             F::Not | F::True | F::False | F::Boolean | F::Exists | F::Empty => {
                 let x = ctx.clone();
                 // evaluate through ebv with the call node: rebuild from args
@@ -1223,12 +2015,18 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let mut acc = Dec::ZERO;
                 for it in v {
                     match self.to_num(&self.atomize(it))? {
-                        Item::D(x) => acc = acc.add(x).ok_or_else(|| super::XError("numeric overflow".into()))?,
+                        Item::D(x) => {
+                            acc = acc
+                                .checked_add(x)
+                                .ok_or_else(|| super::XError("numeric overflow".into()))?
+                        }
                         _ => return Ok(vec![Item::NaN]),
                     }
                 }
                 if f == F::Avg {
-                    acc = acc.div(Dec::int(n as i64)).ok_or_else(|| super::XError("numeric overflow".into()))?;
+                    acc = acc
+                        .checked_div(Dec::int(n as i64))
+                        .ok_or_else(|| super::XError("numeric overflow".into()))?;
                 }
                 d(acc)
             }
@@ -1264,45 +2062,25 @@ impl<'a, 'i> Eval<'a, 'i> {
                 Some(_) => Ok(vec![Item::NaN]),
             },
             F::Number => {
-                let v = if args.is_empty() { vec![ctx.item.clone()] } else { self.eval(args[0], ctx)? };
+                let v = if args.is_empty() {
+                    vec![ctx.item.clone()]
+                } else {
+                    self.eval(args[0], ctx)?
+                };
                 let first = v.into_iter().next().map(|i| self.atomize(i));
                 Ok(vec![self.number_of(first.as_ref())])
-            }
-            F::String => {
-                if args.is_empty() {
-                    return s(self.string_of(&ctx.item));
-                }
-                let t = self.string_arg(args[0], ctx)?;
-                s(t)
             }
             F::Data => {
                 let v = self.eval(args[0], ctx)?;
                 Ok(v.into_iter().map(|i| self.atomize(i)).collect())
             }
             F::StringLength => {
-                let t = if args.is_empty() { self.string_of(&ctx.item) } else { self.string_arg(args[0], ctx)? };
+                let t = if args.is_empty() {
+                    self.string_of(&ctx.item)
+                } else {
+                    self.string_arg(args[0], ctx)?
+                };
                 d(Dec::int(t.chars().count() as i64))
-            }
-            F::NormalizeSpace => {
-                let t = if args.is_empty() { self.string_of(&ctx.item) } else { self.string_arg(args[0], ctx)? };
-                if t.is_empty() {
-                    return s(Txt::B(""));
-                }
-                let trimmed = trim_xml(&t);
-                if !trimmed.contains(['\t', '\n', '\r']) && !trimmed.contains("  ") {
-                    return s(match t {
-                        Txt::B(b) => Txt::B(trim_xml(b)),
-                        Txt::O(_) => Txt::owned(trimmed.to_string()),
-                    });
-                }
-                s(Txt::owned(collapse_ws(&t)))
-            }
-            F::Concat => {
-                let mut out = String::new();
-                for &a in args {
-                    out.push_str(&self.string_arg(a, ctx)?);
-                }
-                s(Txt::owned(out))
             }
             F::Contains | F::StartsWith | F::EndsWith => {
                 let a = self.string_arg(args[0], ctx)?;
@@ -1313,79 +2091,20 @@ impl<'a, 'i> Eval<'a, 'i> {
                     _ => a.ends_with(&*b),
                 })
             }
-            F::SubstringBefore | F::SubstringAfter => {
-                let a = self.string_arg(args[0], ctx)?;
-                let b = self.string_arg(args[1], ctx)?;
-                let r = match a.find(&*b) {
-                    None => String::new(),
-                    Some(i) => {
-                        if f == F::SubstringBefore {
-                            a[..i].to_string()
-                        } else {
-                            a[i + b.len()..].to_string()
-                        }
-                    }
-                };
-                s(Txt::owned(r))
-            }
-            F::Substring => {
-                let a = self.string_arg(args[0], ctx)?;
-                let start = self.num_arg(args[1], ctx)?;
-                let len = if args.len() == 3 { Some(self.num_arg(args[2], ctx)?) } else { None };
-                let Some(Item::D(start)) = start else {
-                    return s(Txt::B(""));
-                };
-                let first = start.round();
-                let end = match len {
-                    None => None,
-                    Some(Some(Item::D(l))) => Some(first.add(l.round()).unwrap_or(Dec::ZERO)),
-                    Some(_) => return s(Txt::B("")),
-                };
-                let out: String = a
-                    .chars()
-                    .enumerate()
-                    .filter(|(i, _)| {
-                        let p = Dec::int(*i as i64 + 1);
-                        p >= first && end.is_none_or(|e| p < e)
-                    })
-                    .map(|(_, c)| c)
-                    .collect();
-                s(Txt::owned(out))
-            }
-            F::UpperCase => {
-                let a = self.string_arg(args[0], ctx)?;
-                s(Txt::owned(a.to_uppercase()))
-            }
-            F::LowerCase => {
-                let a = self.string_arg(args[0], ctx)?;
-                s(Txt::owned(a.to_lowercase()))
-            }
-            F::Translate => {
-                let a = self.string_arg(args[0], ctx)?;
-                let from: Vec<char> = self.string_arg(args[1], ctx)?.chars().collect();
-                let to: Vec<char> = self.string_arg(args[2], ctx)?.chars().collect();
-                let out: String = a
-                    .chars()
-                    .filter_map(|c| match from.iter().position(|&x| x == c) {
-                        Some(i) => to.get(i).copied(),
-                        None => Some(c),
-                    })
-                    .collect();
-                s(Txt::owned(out))
-            }
-            F::StringJoin => {
-                let v = self.eval(args[0], ctx)?;
-                let sep = if args.len() == 2 { self.string_arg(args[1], ctx)? } else { Txt::B("") };
-                let parts: Vec<String> = v.iter().map(|i| self.string_of(i).to_string()).collect();
-                s(Txt::owned(parts.join(&sep)))
-            }
             F::Tokenize => {
                 let a = self.string_arg(args[0], ctx)?;
                 if args.len() == 1 {
-                    return Ok(a.split_whitespace().map(|t| Item::S(Txt::owned(t.to_string()))).collect());
+                    return Ok(a
+                        .split_whitespace()
+                        .map(|t| Item::S(Txt::owned(t.to_string())))
+                        .collect());
                 }
                 let pat = self.string_arg(args[1], ctx)?;
-                let flags = if args.len() == 3 { self.string_arg(args[2], ctx)?.to_string() } else { String::new() };
+                let flags = if args.len() == 3 {
+                    self.string_arg(args[2], ctx)?.to_string()
+                } else {
+                    String::new()
+                };
                 if a.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -1393,12 +2112,23 @@ impl<'a, 'i> Eval<'a, 'i> {
                 if re.matches_empty() {
                     return err("tokenize: the pattern matches the empty string");
                 }
-                Ok(re.split(&a).into_iter().map(|t| Item::S(Txt::owned(t))).collect())
+                let ranges = re.split_ranges(&a);
+                Ok(match a {
+                    Txt::B(b) => ranges.into_iter().map(|r| Item::S(Txt::B(&b[r]))).collect(),
+                    Txt::O(o) => ranges
+                        .into_iter()
+                        .map(|r| Item::S(Txt::owned(o[r].to_string())))
+                        .collect(),
+                })
             }
             F::Matches => {
                 let a = self.string_arg(args[0], ctx)?;
                 let pat = self.string_arg(args[1], ctx)?;
-                let flags = if args.len() == 3 { self.string_arg(args[2], ctx)?.to_string() } else { String::new() };
+                let flags = if args.len() == 3 {
+                    self.string_arg(args[2], ctx)?.to_string()
+                } else {
+                    String::new()
+                };
                 let re = self.regex(&pat, &flags)?;
                 one(re.is_match(&a))
             }
@@ -1406,7 +2136,11 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let a = self.string_arg(args[0], ctx)?;
                 let pat = self.string_arg(args[1], ctx)?;
                 let rep = self.string_arg(args[2], ctx)?;
-                let flags = if args.len() == 4 { self.string_arg(args[3], ctx)?.to_string() } else { String::new() };
+                let flags = if args.len() == 4 {
+                    self.string_arg(args[3], ctx)?.to_string()
+                } else {
+                    String::new()
+                };
                 let re = self.regex(&pat, &flags)?;
                 if re.matches_empty() {
                     return err("replace: the pattern matches the empty string");
@@ -1438,23 +2172,6 @@ impl<'a, 'i> Eval<'a, 'i> {
             }
             F::Position => d(Dec::int(ctx.pos as i64)),
             F::Last => d(Dec::int(ctx.size as i64)),
-            F::Name | F::LocalName | F::NamespaceUri => {
-                let target = if args.is_empty() {
-                    Some(ctx.item.clone())
-                } else {
-                    self.eval(args[0], ctx)?.into_iter().next()
-                };
-                let n = match target {
-                    None => return s(Txt::B("")),
-                    Some(Item::N(n)) => n,
-                    Some(_) => return err("name() of an atomic value"),
-                };
-                match f {
-                    F::Name => s(Txt::owned(self.x.qname(n))),
-                    F::LocalName => s(Txt::B(self.x.expanded_name(n).1)),
-                    _ => s(Txt::B(self.x.expanded_name(n).0)),
-                }
-            }
             F::DistinctValues => {
                 let v = self.eval(args[0], ctx)?;
                 let mut out: Seq<'a> = Vec::new();
@@ -1499,14 +2216,13 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let first = start.round();
                 let end = if args.len() == 3 {
                     match self.num_arg(args[2], ctx)? {
-                        Some(Item::D(l)) => Some(first.add(l.round()).unwrap_or(Dec::ZERO)),
+                        Some(Item::D(l)) => Some(first.checked_add(l.round()).unwrap_or(Dec::ZERO)),
                         _ => return Ok(Vec::new()),
                     }
                 } else {
                     None
                 };
-                Ok(v
-                    .into_iter()
+                Ok(v.into_iter()
                     .enumerate()
                     .filter(|(i, _)| {
                         let p = Dec::int(*i as i64 + 1);
@@ -1518,7 +2234,9 @@ impl<'a, 'i> Eval<'a, 'i> {
             F::InsertBefore => {
                 let mut v = self.eval(args[0], ctx)?;
                 let pos = match self.num_arg(args[1], ctx)? {
-                    Some(Item::D(p)) => p.to_i64().unwrap_or(1).clamp(1, v.len() as i64 + 1) as usize,
+                    Some(Item::D(p)) => {
+                        p.to_i64().unwrap_or(1).clamp(1, v.len() as i64 + 1) as usize
+                    }
                     _ => 1,
                 };
                 let ins = self.eval(args[2], ctx)?;
@@ -1529,12 +2247,12 @@ impl<'a, 'i> Eval<'a, 'i> {
             }
             F::Remove => {
                 let mut v = self.eval(args[0], ctx)?;
-                if let Some(Item::D(p)) = self.num_arg(args[1], ctx)? {
-                    if let Some(p) = p.to_i64() {
-                        if p >= 1 && (p as usize) <= v.len() {
-                            v.remove(p as usize - 1);
-                        }
-                    }
+                if let Some(Item::D(p)) = self.num_arg(args[1], ctx)?
+                    && let Some(p) = p.to_i64()
+                    && p >= 1
+                    && (p as usize) <= v.len()
+                {
+                    v.remove(p as usize - 1);
                 }
                 Ok(v)
             }
@@ -1558,6 +2276,16 @@ fn type_name(it: &Item<'_>) -> &'static str {
         Item::D(_) | Item::NaN => "a number",
         Item::B(_) => "xs:boolean",
         Item::Date(_) => "xs:date",
+    }
+}
+
+fn flip(op: Cmp) -> Cmp {
+    match op {
+        Cmp::Lt => Cmp::Gt,
+        Cmp::Le => Cmp::Ge,
+        Cmp::Gt => Cmp::Lt,
+        Cmp::Ge => Cmp::Le,
+        o => o,
     }
 }
 
@@ -1596,5 +2324,142 @@ pub fn civil_from_days(z: i64) -> Date {
         y: (if m <= 2 { y + 1 } else { y }) as i32,
         m,
         d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ctx, Eval, XDoc};
+    use crate::xpath::Item;
+    use crate::xpath::testing::compile;
+    use weft_sdk::xml as roxmltree;
+
+    const NS: &[(&str, &str)] = &[("a", "urn:a"), ("xs", "http://www.w3.org/2001/XMLSchema")];
+    const DOC: &str = r#"<r xmlns:a="urn:a"><a:x n="1">10.5</a:x><a:x n="2">  2 </a:x><a:x n="3">abc</a:x><y><z>1</z><z>2</z><z>3</z></y><e/><b>true</b><d>2024-02-29</d></r>"#;
+
+    fn eval(expr: &str) -> String {
+        let doc = roxmltree::Document::parse(DOC).unwrap();
+        let (prog, root) = compile(expr, NS);
+        let x = XDoc::new(&doc, prog);
+        let mut ev = Eval::new(&x, &[], &[]);
+        let start = Ctx::node(x.handle(doc.root_element()));
+        match ev.eval(root, &start) {
+            Ok(v) => v
+                .iter()
+                .map(|i| match i {
+                    Item::N(n) => format!("<{}>", x.qname(*n)),
+                    other => ev.string_of(other).to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(e) => format!("ERROR {e}"),
+        }
+    }
+
+    #[test]
+    fn paths_and_predicates() {
+        assert_eq!(eval("count(a:x)"), "3");
+        assert_eq!(eval("a:x[2]/@n"), "<n>");
+        assert_eq!(eval("string(a:x[@n = '3'])"), "abc");
+        assert_eq!(eval("y/z[last()]"), "<z>");
+        assert_eq!(eval("string(y/z[last()])"), "3");
+        assert_eq!(eval("string(y/z[position() = 2])"), "2");
+        assert_eq!(eval("string((y/z)[1])"), "1");
+        assert_eq!(eval("string(y/z[3]/preceding-sibling::z[1])"), "2");
+        assert_eq!(eval("count(//z)"), "3");
+        assert_eq!(eval("count(y//z[. > 1])"), "2");
+        assert_eq!(eval("count(/r/*)"), "7");
+        assert_eq!(eval("name(/*)"), "r");
+        assert_eq!(eval("name(a:x[1])"), "a:x");
+        assert_eq!(eval("local-name(a:x[1])"), "x");
+        assert_eq!(eval("count(y/z/..)"), "1");
+        assert_eq!(eval("count(a:x | y | a:x)"), "4");
+        assert_eq!(eval("count(y/z/ancestor::*)"), "2");
+    }
+
+    #[test]
+    fn general_comparisons() {
+        // untyped vs number: numeric (after whitespace trimming)
+        assert_eq!(eval("a:x[2] = 2"), "true");
+        assert_eq!(eval("a:x[1] > 10"), "true");
+        // untyped vs string: string
+        assert_eq!(eval("a:x[2] = '2'"), "false");
+        // existential over sequences
+        assert_eq!(eval("y/z = 3"), "true");
+        assert_eq!(eval("y/z = (5, 6)"), "false");
+        assert_eq!(eval("y/z != 1"), "true");
+        // untyped vs boolean casts the untyped value
+        assert_eq!(eval("b = true()"), "true");
+        // a non-number compares false with numbers
+        assert_eq!(eval("a:x[3] = 0"), "false");
+        // dates
+        assert_eq!(eval("xs:date(d) > xs:date('2024-02-28')"), "true");
+        assert_eq!(eval("d = xs:date('2024-02-29')"), "true");
+        // value comparison: untyped as string
+        assert_eq!(eval("count(y/z) eq 3"), "true");
+        assert_eq!(eval("e eq ''"), "true");
+    }
+
+    #[test]
+    fn decimal_arithmetic_and_rounding() {
+        assert_eq!(eval("0.1 + 0.2 = 0.3"), "true");
+        assert_eq!(eval("a:x[1] * 2"), "21");
+        assert_eq!(eval("round(2.5)"), "3");
+        assert_eq!(eval("round(-2.5)"), "-2");
+        assert_eq!(eval("round(1.005 * 10 * 10) div 100"), "1.01");
+        assert_eq!(eval("xs:decimal('1.10') + 1"), "2.1");
+        assert_eq!(eval("sum(y/z)"), "6");
+        assert_eq!(eval("sum(())"), "0");
+        assert_eq!(eval("abs(-3.25)"), "3.25");
+        assert_eq!(eval("10 mod 3"), "1");
+        assert_eq!(eval("7 idiv 2"), "3");
+        assert_eq!(eval("1 div 3"), "0.333333333333333333");
+        assert_eq!(eval("number('abc')"), "NaN");
+        assert_eq!(eval("string(number(a:x[3])) = 'NaN'"), "true");
+        assert!(eval("xs:decimal('abc')").starts_with("ERROR"));
+        assert!(eval("1 div 0").starts_with("ERROR"));
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(eval("normalize-space(a:x[2])"), "2");
+        assert_eq!(eval("substring('12345', 2, 3)"), "234");
+        assert_eq!(eval("substring('12345', 0, 3)"), "12");
+        assert_eq!(eval("substring('12345', 1.5, 2.6)"), "234");
+        assert_eq!(eval("substring-after('a#b#c', '#')"), "b#c");
+        assert_eq!(eval("substring-before('a#b#c', '#')"), "a");
+        assert_eq!(eval("string-length('abc')"), "3");
+        assert_eq!(eval("upper-case('vat')"), "VAT");
+        assert_eq!(eval("translate('abcabc', 'ab', 'B')"), "BcBc");
+        assert_eq!(eval("concat('a', 1, true())"), "a1true");
+        assert_eq!(eval("string-join(y/z, '-')"), "1-2-3");
+        assert_eq!(eval("contains(' AA BB ', concat(' ', 'BB', ' '))"), "true");
+        assert_eq!(eval("tokenize('a b  c', '\\s')"), "a,b,,c");
+        assert_eq!(eval("tokenize('1|2|3', '\\|')[2]"), "2");
+        assert_eq!(eval("matches('NO974760673MVA', '^NO[0-9]{9}MVA$')"), "true");
+        assert_eq!(eval("replace('a b c', '\\s', '')"), "abc");
+        assert_eq!(eval("string-to-codepoints('AB')"), "65,66");
+        assert_eq!(eval("codepoints-to-string((72, 105))"), "Hi");
+    }
+
+    #[test]
+    fn quantifiers_conditionals_casts() {
+        assert_eq!(eval("every $z in y/z satisfies $z > 0"), "true");
+        assert_eq!(eval("some $z in y/z satisfies $z > 2"), "true");
+        assert_eq!(eval("every $z in () satisfies false()"), "true");
+        assert_eq!(eval("for $i in (1 to 3) return $i * 2"), "2,4,6");
+        assert_eq!(eval("reverse(1 to 3)"), "3,2,1");
+        assert_eq!(eval("if (e) then 'yes' else 'no'"), "yes");
+        assert_eq!(eval("if (missing) then 'yes' else 'no'"), "no");
+        assert_eq!(eval("'12' castable as xs:integer"), "true");
+        assert_eq!(eval("'1.5' castable as xs:integer"), "false");
+        assert_eq!(eval("' 1.5 ' castable as xs:decimal"), "true");
+        assert_eq!(eval("'2024-02-30' castable as xs:date"), "false");
+        assert_eq!(eval("xs:integer('0042')"), "42");
+        assert_eq!(eval("exists(e)"), "true");
+        assert_eq!(eval("empty(missing)"), "true");
+        assert_eq!(eval("boolean('')"), "false");
+        assert_eq!(eval("distinct-values((1, 2, 1))"), "1,2");
+        assert_eq!(eval("index-of(('a', 'b', 'a'), 'a')"), "1,3");
     }
 }

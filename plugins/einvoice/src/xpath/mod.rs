@@ -44,6 +44,10 @@ pub struct Program {
     pub name_lookup: &'static [(&'static str, &'static str, u32)],
     /// User functions.
     pub funcs: &'static [Func],
+    /// Sorted code lists (for [`syntax::ast::X::InSet`]).
+    pub sets: &'static [&'static [&'static str]],
+    /// Per node: the element name a downward path needs (`u32::MAX`: none).
+    pub req_names: &'static [u32],
 }
 
 impl Program {
@@ -90,7 +94,10 @@ pub mod testing {
 
     impl Env for TestEnv {
         fn ns(&self, prefix: &str) -> Option<String> {
-            self.0.iter().find(|(p, _)| p == prefix).map(|(_, u)| u.clone())
+            self.0
+                .iter()
+                .find(|(p, _)| p == prefix)
+                .map(|(_, u)| u.clone())
         }
         fn var(&self, _name: &str) -> Option<X> {
             None
@@ -103,16 +110,32 @@ pub mod testing {
     /// Compiles one expression into its own leaked program; returns it and the root.
     pub fn compile(src: &str, ns: &[(&str, &str)]) -> (&'static Program, u32) {
         let mut b = Builder::default();
-        let env = TestEnv(ns.iter().map(|(p, u)| (p.to_string(), u.to_string())).collect());
+        let env = TestEnv(
+            ns.iter()
+                .map(|(p, u)| (p.to_string(), u.to_string()))
+                .collect(),
+        );
         let parsed = parse(&mut b, &env, src, 0).unwrap_or_else(|e| panic!("{src}: {e}"));
-        let strs: Vec<&'static str> = b.strs.iter().map(|s| &*Box::leak(s.clone().into_boxed_str())).collect();
+        let strs: Vec<&'static str> = b
+            .strs
+            .iter()
+            .map(|s| &*Box::leak(s.clone().into_boxed_str()))
+            .collect();
         let names: Vec<(&'static str, &'static str)> = b
             .names
             .iter()
-            .map(|(n, l)| (&*Box::leak(n.clone().into_boxed_str()), &*Box::leak(l.clone().into_boxed_str())))
+            .map(|(n, l)| {
+                (
+                    &*Box::leak(n.clone().into_boxed_str()),
+                    &*Box::leak(l.clone().into_boxed_str()),
+                )
+            })
             .collect();
-        let mut lookup: Vec<(&'static str, &'static str, u32)> =
-            names.iter().enumerate().map(|(i, (n, l))| (*l, *n, i as u32)).collect();
+        let mut lookup: Vec<(&'static str, &'static str, u32)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (n, l))| (*l, *n, i as u32))
+            .collect();
         lookup.sort();
         let prog = Program {
             nodes: Box::leak(b.nodes.into_boxed_slice()),
@@ -121,6 +144,8 @@ pub mod testing {
             names: Box::leak(names.into_boxed_slice()),
             name_lookup: Box::leak(lookup.into_boxed_slice()),
             funcs: Box::leak(Vec::<Func>::new().into_boxed_slice()),
+            sets: &[],
+            req_names: &[],
         };
         (Box::leak(Box::new(prog)), parsed.root)
     }

@@ -88,7 +88,11 @@ impl Date {
         if !tz_ok || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
             return None;
         }
-        Some(Date { y: if neg { -y } else { y }, m, d })
+        Some(Date {
+            y: if neg { -y } else { y },
+            m,
+            d,
+        })
     }
 }
 

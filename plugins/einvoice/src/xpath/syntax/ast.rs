@@ -41,6 +41,7 @@ pub enum Arith {
 
 /// An XPath axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 pub enum Axis {
     /// `child::`
     Child,
@@ -66,6 +67,8 @@ pub enum Axis {
     Attribute,
     /// `self::`
     SelfAxis,
+    /// Internal: `descendant-or-self::node()/attribute::` (from the `//@name` rewrite).
+    DescendantAttribute,
 }
 
 impl Axis {
@@ -73,7 +76,11 @@ impl Axis {
     pub fn is_reverse(self) -> bool {
         matches!(
             self,
-            Axis::Parent | Axis::Ancestor | Axis::AncestorOrSelf | Axis::PrecedingSibling | Axis::Preceding
+            Axis::Parent
+                | Axis::Ancestor
+                | Axis::AncestorOrSelf
+                | Axis::PrecedingSibling
+                | Axis::Preceding
         )
     }
 }
@@ -245,4 +252,8 @@ pub enum X {
     InstanceOf(Ix, Ty, bool),
     /// `xsl:value-of select="a"`: the string values joined by a space.
     ValueOf(Ix),
+    /// `contains(' A B C ', concat(' ', e, ' '))` over a literal code list: (string table
+    /// index of the list, code set index, e). Membership by binary search when `e` has no
+    /// space, the literal `contains` otherwise.
+    InSet(u32, u32, Ix),
 }

@@ -93,7 +93,12 @@ pub fn parse(b: &mut Builder, env: &dyn Env, src: &str, first_slot: u16) -> Resu
     };
     let root = p.expr()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected {:?} at token {} in `{}`", p.toks[p.pos], p.pos, src.trim()));
+        return Err(format!(
+            "unexpected {:?} at token {} in `{}`",
+            p.toks[p.pos],
+            p.pos,
+            src.trim()
+        ));
     }
     Ok(Parsed {
         root,
@@ -228,7 +233,10 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             i = j;
             continue;
         }
-        if c == '*' && cs.get(i + 1) == Some(&':') && cs.get(i + 2).is_some_and(|&d| is_name_start(d)) {
+        if c == '*'
+            && cs.get(i + 1) == Some(&':')
+            && cs.get(i + 2).is_some_and(|&d| is_name_start(d))
+        {
             let j = ncname(&cs, i + 2);
             out.push(Tok::Name(cs[i..j].iter().collect()));
             i = j;
@@ -377,7 +385,9 @@ impl Parser<'_> {
 
     fn expr_single(&mut self) -> Result<Ix, String> {
         let next_is_var = matches!(self.peek_at(1), Some(Tok::Var(_)));
-        if next_is_var && (self.is_kw("for") || self.is_kw("some") || self.is_kw("every") || self.is_kw("let")) {
+        if next_is_var
+            && (self.is_kw("for") || self.is_kw("some") || self.is_kw("every") || self.is_kw("let"))
+        {
             let kw = match self.peek() {
                 Some(Tok::Name(k)) => k.clone(),
                 _ => unreachable!(),
@@ -461,7 +471,7 @@ impl Parser<'_> {
 
     fn comparison(&mut self) -> Result<Ix, String> {
         let a = self.range()?;
-        let gen = match self.peek() {
+        let general = match self.peek() {
             Some(Tok::Sym("=")) => Some(Cmp::Eq),
             Some(Tok::Sym("!=")) => Some(Cmp::Ne),
             Some(Tok::Sym("<")) => Some(Cmp::Lt),
@@ -470,7 +480,7 @@ impl Parser<'_> {
             Some(Tok::Sym(">=")) => Some(Cmp::Ge),
             _ => None,
         };
-        if let Some(op) = gen {
+        if let Some(op) = general {
             self.pos += 1;
             let b = self.range()?;
             return Ok(self.push(X::GCmp(op, a, b)));
@@ -799,7 +809,10 @@ impl Parser<'_> {
             None => (None, n.as_str()),
         };
         let uri = match prefix {
-            Some(p) => self.env.ns(p).ok_or_else(|| format!("unknown namespace prefix `{p}`"))?,
+            Some(p) => self
+                .env
+                .ns(p)
+                .ok_or_else(|| format!("unknown namespace prefix `{p}`"))?,
             None => String::new(),
         };
         if local == "*" {
@@ -825,7 +838,10 @@ impl Parser<'_> {
                 if let Some(&(_, slot)) = self.locals.iter().rev().find(|(n, _)| *n == v) {
                     return Ok(self.push(X::VarL(slot)));
                 }
-                let x = self.env.var(&v).ok_or_else(|| format!("unknown variable `${v}`"))?;
+                let x = self
+                    .env
+                    .var(&v)
+                    .ok_or_else(|| format!("unknown variable `${v}`"))?;
                 Ok(self.push(x))
             }
             Some(Tok::Sym("(")) => {
@@ -865,7 +881,8 @@ impl Parser<'_> {
             None => (None, name),
         };
         let prefix_uri = prefix.map(|p| self.env.ns(p).unwrap_or_else(|| p.to_string()));
-        let is_xs = prefix_uri.as_deref() == Some("http://www.w3.org/2001/XMLSchema") || prefix == Some("xs");
+        let is_xs = prefix_uri.as_deref() == Some("http://www.w3.org/2001/XMLSchema")
+            || prefix == Some("xs");
         if is_xs {
             if args.len() != 1 {
                 return Err(format!("constructor {name} takes one argument"));
@@ -873,7 +890,8 @@ impl Parser<'_> {
             let ty = xs_type(name).ok_or_else(|| format!("unsupported constructor `{name}`"))?;
             return Ok(self.push(X::Cast(args[0], ty, true)));
         }
-        let is_fn = prefix.is_none() || prefix_uri.as_deref() == Some("http://www.w3.org/2005/xpath-functions");
+        let is_fn = prefix.is_none()
+            || prefix_uri.as_deref() == Some("http://www.w3.org/2005/xpath-functions");
         if !is_fn {
             let f = self
                 .env
@@ -935,7 +953,10 @@ impl Parser<'_> {
             _ => return Err(format!("unsupported function `{name}`")),
         };
         if args.len() < min || args.len() > max {
-            return Err(format!("wrong number of arguments to `{name}`: {}", args.len()));
+            return Err(format!(
+                "wrong number of arguments to `{name}`: {}",
+                args.len()
+            ));
         }
         let (s, l) = self.b.list(&args);
         Ok(self.push(X::Call(f, s, l)))
@@ -947,7 +968,9 @@ pub fn xs_type(name: &str) -> Option<Ty> {
     let local = name.rsplit(':').next().unwrap_or(name);
     Some(match local {
         "decimal" => Ty::Decimal,
-        "integer" | "int" | "long" | "short" | "nonNegativeInteger" | "positiveInteger" => Ty::Integer,
+        "integer" | "int" | "long" | "short" | "nonNegativeInteger" | "positiveInteger" => {
+            Ty::Integer
+        }
         "double" | "float" => Ty::Double,
         "string" | "normalizedString" | "token" | "anyURI" => Ty::String,
         "boolean" => Ty::Boolean,
@@ -978,5 +1001,7 @@ fn number_literal(n: &str) -> Result<X, String> {
         let mant: i64 = digits.parse().map_err(|_| format!("bad number `{n}`"))?;
         return Ok(X::Dec(mant, frac.len() as u8));
     }
-    n.parse::<i64>().map(X::Int).map_err(|_| format!("bad number `{n}`"))
+    n.parse::<i64>()
+        .map(X::Int)
+        .map_err(|_| format!("bad number `{n}`"))
 }
