@@ -42,6 +42,8 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        .gc_support(false)
+        .wasm_gc(false)
         .epoch_interruption(true)
         .max_wasm_stack(1024 * 1024);
     if let Some(dir) = &options.cache_dir {

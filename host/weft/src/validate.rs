@@ -196,11 +196,19 @@ fn check_sink_ref(f: &mut Findings, config: &Config, location: &str, name: &str)
 
 /// Compiles every readable plugin and checks it is a weft plugin with satisfiable imports.
 pub fn check_plugins_load(config: &Config, base_dir: &Path, problems: &mut Vec<Problem>) {
-    let Ok(runtime) = weft_runtime::Runtime::new(&weft_runtime::EngineOptions {
+    let runtime = match weft_runtime::Runtime::new(&weft_runtime::EngineOptions {
         pooling: false,
         ..Default::default()
-    }) else {
-        return;
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem {
+                severity: Severity::Error,
+                location: "plugins".into(),
+                message: format!("cannot check plugins: {e}"),
+            });
+            return;
+        }
     };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
