@@ -43,7 +43,9 @@ fn xadd_many(con: &mut redis::Connection, stream: &str, events: impl Iterator<It
             pipe = redis::pipe();
         }
     }
-    let _: () = pipe.query(con).unwrap();
+    if n % 1000 != 0 {
+        let _: () = pipe.query(con).unwrap();
+    }
 }
 
 /// Ids of the events in a stream (binary or structured mode).

@@ -136,7 +136,9 @@ async fn seed_stream(con: &mut redis::aio::MultiplexedConnection, stream: &str, 
             pipe = redis::pipe();
         }
     }
-    pipe.query_async::<()>(con).await?;
+    if events % 1000 != 0 {
+        pipe.query_async::<()>(con).await?;
+    }
     Ok(())
 }
 
