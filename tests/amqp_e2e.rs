@@ -220,7 +220,7 @@ impl Broker {
                 // dropping the PublisherConfirm leaves it to wait_for_confirms
                 drop(confirm);
                 n += 1;
-                if n % 2000 == 0 {
+                if n.is_multiple_of(2000) {
                     self.publisher.wait_for_confirms().await.expect("confirms");
                 }
             }
@@ -983,6 +983,9 @@ fn sink_failures_missing_exchange_and_unroutable_reach_the_dead_letter() {
             .find(|r| r["id"] == format!("missing-{i}"))
             .unwrap_or_else(|| panic!("missing-{i} not dead-lettered: {records:#?}"));
         let reason = missing["deadletterreason"].as_str().unwrap_or("");
+        if i == 0 {
+            eprintln!("amqp dead letter, missing exchange: {reason}");
+        }
         assert!(
             reason.contains(gone.as_str())
                 && (reason.contains("404") || reason.contains("NOT_FOUND")),
@@ -1000,6 +1003,9 @@ fn sink_failures_missing_exchange_and_unroutable_reach_the_dead_letter() {
             .find(|r| r["id"] == format!("unroutable-{i}"))
             .unwrap_or_else(|| panic!("unroutable-{i} not dead-lettered: {records:#?}"));
         let reason = unroutable["deadletterreason"].as_str().unwrap_or("");
+        if i == 0 {
+            eprintln!("amqp dead letter, unroutable: {reason}");
+        }
         assert!(reason.contains("unroutable"), "{unroutable}");
         assert_eq!(unroutable["deadletterat"], "sink:nowhere", "{unroutable}");
         assert_eq!(

@@ -10,7 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 fn weft(args: &[&str]) -> std::process::Output {
-    Command::new(support::weft_bin()).args(args).output().unwrap()
+    Command::new(support::weft_bin())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn plugin_run(args: &[&str], stdin: &str) -> (i32, Vec<Value>, String) {
@@ -22,10 +25,22 @@ fn plugin_run(args: &[&str], stdin: &str) -> (i32, Vec<Value>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let lines = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or(Value::String(l.to_string()))).collect();
-    (out.status.code().unwrap_or(-1), lines, String::from_utf8_lossy(&out.stderr).into_owned())
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(Value::String(l.to_string())))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -50,10 +65,19 @@ to = ["nowhere"]
     let out = weft(&["validate", "--config", cfg.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(78), "{text}");
-    assert!(text.contains("plugins.real.path: cannot read plugin file"), "{text}");
+    assert!(
+        text.contains("plugins.real.path: cannot read plugin file"),
+        "{text}"
+    );
     assert!(text.contains("plugins.real.allow_http[0]"), "{text}");
-    assert!(text.contains("routes[0].plugins[1]: no plugin named `ghost`"), "{text}");
-    assert!(text.contains("routes[0].to[0]: no sink named `nowhere`"), "{text}");
+    assert!(
+        text.contains("routes[0].plugins[1]: no plugin named `ghost`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("routes[0].to[0]: no sink named `nowhere`"),
+        "{text}"
+    );
     assert!(text.contains("4 error(s)"), "{text}");
 
     // unknown field: refused with its line
@@ -69,7 +93,10 @@ to = ["nowhere"]
     let out = weft(&["validate", "--config", cfg.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(78), "{text}");
-    assert!(text.contains("plugins.j.path") && text.contains("not a valid WebAssembly component"), "{text}");
+    assert!(
+        text.contains("plugins.j.path") && text.contains("not a valid WebAssembly component"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -80,14 +107,31 @@ fn every_shipped_example_validates() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             // examples reference plugins by their build path; parse and check references only
-            let out = weft(&["validate", "--load-plugins", "false", "--config", path.to_str().unwrap()]);
+            let out = weft(&[
+                "validate",
+                "--load-plugins",
+                "false",
+                "--config",
+                path.to_str().unwrap(),
+            ]);
             let text = String::from_utf8_lossy(&out.stdout);
-            let only_missing_files = text.lines().filter(|l| l.contains("error:")).all(|l| l.contains("cannot read plugin file"));
-            assert!(out.status.success() || only_missing_files, "{}: {text}", path.display());
+            let only_missing_files = text
+                .lines()
+                .filter(|l| l.contains("error:"))
+                .all(|l| l.contains("cannot read plugin file"));
+            assert!(
+                out.status.success() || only_missing_files,
+                "{}: {text}",
+                path.display()
+            );
             n += 1;
         }
     }
-    assert!(n >= 2, "expected shipped examples in {}", examples.display());
+    assert!(
+        n >= 2,
+        "expected shipped examples in {}",
+        examples.display()
+    );
 }
 
 #[test]
@@ -95,8 +139,10 @@ fn plugin_run_reports_events_and_failures_with_exit_codes() {
     let probe = support::plugin_wasm("weft-test-probe");
     let p = probe.to_str().unwrap();
     let input = [
-        json!({"specversion":"1.0","id":"1","source":"/s","type":"echo","data":{"a":1}}).to_string(),
-        json!({"specversion":"1.0","id":"2","source":"/s","type":"many","data":{"n":2}}).to_string(),
+        json!({"specversion":"1.0","id":"1","source":"/s","type":"echo","data":{"a":1}})
+            .to_string(),
+        json!({"specversion":"1.0","id":"2","source":"/s","type":"many","data":{"n":2}})
+            .to_string(),
     ]
     .join("\n");
     let (code, lines, stderr) = plugin_run(&[p], &input);
@@ -114,17 +160,33 @@ fn plugin_run_reports_events_and_failures_with_exit_codes() {
     let (code, lines, _) = plugin_run(&[p, "--cpu-ms", "50"], &input);
     assert_eq!(code, 1);
     assert_eq!(lines[0]["failure"]["kind"], "reject");
-    assert_eq!(lines[0]["failure"]["message"], "plugin rejected the event: probe asked to reject");
+    assert_eq!(
+        lines[0]["failure"]["message"],
+        "plugin rejected the event: probe asked to reject"
+    );
     assert_eq!(lines[1]["failure"]["kind"], "retry");
-    assert!(lines[1]["failure"]["message"].as_str().unwrap().contains("CPU limit of 50 ms"));
-    assert!(lines[2]["failure"]["message"].as_str().unwrap().contains("line 3"));
+    assert!(
+        lines[1]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CPU limit of 50 ms")
+    );
+    assert!(
+        lines[2]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3")
+    );
     assert_eq!(lines[3]["id"], "3", "later events still run");
 
     let (code, _, stderr) = plugin_run(&["/nonexistent.wasm"], "");
     assert_eq!(code, 2);
     assert!(stderr.contains("/nonexistent.wasm"), "{stderr}");
 
-    let (code, lines, _) = plugin_run(&[p, "--config", "region=eu"], &json!({"specversion":"1.0","id":"1","source":"/s","type":"config"}).to_string());
+    let (code, lines, _) = plugin_run(
+        &[p, "--config", "region=eu"],
+        &json!({"specversion":"1.0","id":"1","source":"/s","type":"config"}).to_string(),
+    );
     assert_eq!(code, 0);
     assert_eq!(lines[0]["data"], json!({"region": "eu"}));
 }
@@ -133,28 +195,48 @@ fn plugin_run_reports_events_and_failures_with_exit_codes() {
 fn a_plugin_from_the_template_builds_runs_and_serves_in_the_hub() {
     let dir = tempfile::tempdir().unwrap();
     let plugin_dir = dir.path().join("greeter");
-    let out = weft(&["plugin", "new", "greeter", "--dir", plugin_dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = weft(&[
+        "plugin",
+        "new",
+        "greeter",
+        "--dir",
+        plugin_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // share a target dir across test runs so the SDK is not rebuilt every time
     let out = Command::new(support::weft_bin())
         .args(["plugin", "build", plugin_dir.to_str().unwrap()])
-        .env("CARGO_TARGET_DIR", support::root().join("target/template-plugin"))
+        .env(
+            "CARGO_TARGET_DIR",
+            support::root().join("target/template-plugin"),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let wasm = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(wasm.ends_with("greeter.wasm"), "{wasm}");
 
     let (code, lines, stderr) = plugin_run(
         &[&wasm, "--config", "greeting=hej"],
-        &json!({"specversion":"1.0","id":"1","source":"/s","type":"order.created","data":{"n":1}}).to_string(),
+        &json!({"specversion":"1.0","id":"1","source":"/s","type":"order.created","data":{"n":1}})
+            .to_string(),
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines[0]["type"], "order.created.greeted");
     assert_eq!(lines[0]["data"], json!({"n": 1, "greeting": "hej"}));
 
     // inside `weft run`
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     std::fs::write(
         dir.path().join("weft.toml"),
         format!(
@@ -163,10 +245,16 @@ fn a_plugin_from_the_template_builds_runs_and_serves_in_the_hub() {
     )
     .unwrap();
     let _hub = support::Hub::start(dir.path(), addr);
-    let r = support::post_event(addr, "orders", &json!({"specversion":"1.0","id":"o1","source":"/erp","type":"order.created","data":{"n":2}}));
+    let r = support::post_event(
+        addr,
+        "orders",
+        &json!({"specversion":"1.0","id":"o1","source":"/erp","type":"order.created","data":{"n":2}}),
+    );
     assert_eq!(r.status, 202);
     let got = support::poll(Duration::from_secs(20), || {
-        std::fs::read_to_string(dir.path().join("out.jsonl")).ok().filter(|s| !s.is_empty())
+        std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .ok()
+            .filter(|s| !s.is_empty())
     })
     .expect("the event reaches the sink");
     let event: Value = serde_json::from_str(got.lines().next().unwrap()).unwrap();

@@ -62,7 +62,9 @@ fn ev(id: &str, ty: &str, data: Value) -> Value {
 #[test]
 fn malformed_events_get_a_problem_naming_it_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     write_config(dir.path(), addr, "");
     let _hub = Hub::start(dir.path(), addr);
     let ce = [("content-type", "application/cloudevents+json")];
@@ -77,16 +79,39 @@ fn malformed_events_get_a_problem_naming_it_and_nothing_is_stored() {
         let r = http(addr, "POST", "/v1/events/in", &ce, &body).unwrap();
         assert_eq!(r.status, status, "{name}: {}", r.body);
         let problem = r.json();
-        assert!(problem["detail"].as_str().unwrap_or("").contains(needle), "{name}: {}", r.body);
-        assert!(r.headers.iter().any(|(k, v)| k == "content-type" && v == "application/problem+json"), "{name}");
+        assert!(
+            problem["detail"].as_str().unwrap_or("").contains(needle),
+            "{name}: {}",
+            r.body
+        );
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v == "application/problem+json"),
+            "{name}"
+        );
     }
     // a bad event inside a batch rejects the whole batch and names its index
     let batch = json!([ev("b1", "echo", json!({})), {"specversion": "1.0", "id": "b2"}]);
-    let r = http(addr, "POST", "/v1/events/in", &[("content-type", "application/cloudevents-batch+json")], batch.to_string().as_bytes()).unwrap();
+    let r = http(
+        addr,
+        "POST",
+        "/v1/events/in",
+        &[("content-type", "application/cloudevents-batch+json")],
+        batch.to_string().as_bytes(),
+    )
+    .unwrap();
     assert_eq!(r.status, 400);
     assert!(r.body.contains("index 1"), "{}", r.body);
     // binary mode without the required headers
-    let r = http(addr, "POST", "/v1/events/in", &[("content-type", "application/json")], b"{}").unwrap();
+    let r = http(
+        addr,
+        "POST",
+        "/v1/events/in",
+        &[("content-type", "application/json")],
+        b"{}",
+    )
+    .unwrap();
     assert_eq!(r.status, 400);
     assert!(r.body.contains("ce-specversion"), "{}", r.body);
     // nothing of the above was stored: the next good event gets offset 0
@@ -98,18 +123,44 @@ fn malformed_events_get_a_problem_naming_it_and_nothing_is_stored() {
 #[test]
 fn structured_batch_and_binary_modes_flow_through_a_plugin_to_the_sink() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     write_config(dir.path(), addr, "");
     let _hub = Hub::start(dir.path(), addr);
-    assert_eq!(post_event(addr, "in", &ev("s1", "echo", json!({"n": 1}))).status, 202);
-    let batch = json!([ev("b1", "echo", json!({"n": 2})), ev("b2", "echo", json!({"n": 3}))]);
-    let r = http(addr, "POST", "/v1/events/in", &[("content-type", "application/cloudevents-batch+json")], batch.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        post_event(addr, "in", &ev("s1", "echo", json!({"n": 1}))).status,
+        202
+    );
+    let batch = json!([
+        ev("b1", "echo", json!({"n": 2})),
+        ev("b2", "echo", json!({"n": 3}))
+    ]);
+    let r = http(
+        addr,
+        "POST",
+        "/v1/events/in",
+        &[("content-type", "application/cloudevents-batch+json")],
+        batch.to_string().as_bytes(),
+    )
+    .unwrap();
     assert_eq!(r.status, 202, "{}", r.body);
     let r = http(
         addr,
         "POST",
         "/v1/events/in",
-        &[("ce-specversion", "1.0"), ("ce-id", "bin1"), ("ce-source", "/test"), ("ce-type", "echo"), ("ce-subject", "a%20b"), ("ce-traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), ("content-type", "application/json")],
+        &[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "bin1"),
+            ("ce-source", "/test"),
+            ("ce-type", "echo"),
+            ("ce-subject", "a%20b"),
+            (
+                "ce-traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+            ("content-type", "application/json"),
+        ],
         br#"{"n":4}"#,
     )
     .unwrap();
@@ -123,29 +174,54 @@ fn structured_batch_and_binary_modes_flow_through_a_plugin_to_the_sink() {
     assert_eq!(ids, HashSet::from(["s1", "b1", "b2", "bin1"]));
     let bin = out.iter().find(|e| e["id"] == "bin1").unwrap();
     assert_eq!(bin["subject"], "a b");
-    assert_eq!(bin["traceparent"], "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    assert_eq!(
+        bin["traceparent"],
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    );
     assert_eq!(bin["data"], json!({"n": 4}));
     // unknown topic
-    assert_eq!(post_event(addr, "nobody-reads-this", &ev("x", "echo", json!({}))).status, 404);
+    assert_eq!(
+        post_event(addr, "nobody-reads-this", &ev("x", "echo", json!({}))).status,
+        404
+    );
     // metrics
     let m = http(addr, "GET", "/metrics", &[], b"").unwrap();
     assert_eq!(m.status, 200);
-    assert!(m.body.contains("weft_events_received_total{route=\"probe\"}"), "{}", m.body);
-    assert!(m.body.contains("weft_plugin_duration_seconds_bucket"), "{}", m.body);
+    assert!(
+        m.body
+            .contains("weft_events_received_total{route=\"probe\"}"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("weft_plugin_duration_seconds_bucket"),
+        "{}",
+        m.body
+    );
     assert_eq!(http(addr, "GET", "/healthz", &[], b"").unwrap().status, 200);
 }
 
 #[test]
 fn misbehaving_plugins_fail_their_event_only_and_end_in_the_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     write_config(dir.path(), addr, "");
     let _hub = Hub::start(dir.path(), addr);
-    for (id, ty) in [("loop-1", "loop"), ("alloc-1", "alloc"), ("trap-1", "trap"), ("reject-1", "reject")] {
+    for (id, ty) in [
+        ("loop-1", "loop"),
+        ("alloc-1", "alloc"),
+        ("trap-1", "trap"),
+        ("reject-1", "reject"),
+    ] {
         assert_eq!(post_event(addr, "in", &ev(id, ty, json!({}))).status, 202);
     }
     for i in 0..20 {
-        assert_eq!(post_event(addr, "in", &ev(&format!("ok-{i}"), "echo", json!({}))).status, 202);
+        assert_eq!(
+            post_event(addr, "in", &ev(&format!("ok-{i}"), "echo", json!({}))).status,
+            202
+        );
     }
     let out = poll(Duration::from_secs(30), || {
         let e = read_jsonl(&dir.path().join("out.jsonl"));
@@ -158,7 +234,14 @@ fn misbehaving_plugins_fail_their_event_only_and_end_in_the_dead_letter() {
         (e.len() >= 4).then_some(e)
     })
     .expect("the bad events are dead-lettered");
-    let reason = |id: &str| dead.iter().find(|e| e["id"] == id).map(|e| (e["deadletterreason"].as_str().unwrap_or("").to_string(), e["deadletterattempts"].clone()));
+    let reason = |id: &str| {
+        dead.iter().find(|e| e["id"] == id).map(|e| {
+            (
+                e["deadletterreason"].as_str().unwrap_or("").to_string(),
+                e["deadletterattempts"].clone(),
+            )
+        })
+    };
     let (r, attempts) = reason("loop-1").unwrap();
     assert!(r.contains("CPU limit of 100 ms"), "{r}");
     assert_eq!(attempts, "2");
@@ -169,13 +252,18 @@ fn misbehaving_plugins_fail_their_event_only_and_end_in_the_dead_letter() {
     let (r, attempts) = reason("reject-1").unwrap();
     assert!(r.contains("probe asked to reject"), "{r}");
     assert_eq!(attempts, "1", "a rejection is not retried");
-    assert_eq!(dead.iter().find(|e| e["id"] == "loop-1").unwrap()["deadletterat"], "probe");
+    assert_eq!(
+        dead.iter().find(|e| e["id"] == "loop-1").unwrap()["deadletterat"],
+        "probe"
+    );
 }
 
 #[test]
 fn every_accepted_event_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     write_config(dir.path(), addr, "");
     let mut hub = Hub::start(dir.path(), addr);
     let mut accepted = HashSet::new();
@@ -190,7 +278,13 @@ fn every_accepted_event_survives_kill_9() {
             hub = Hub::start(dir.path(), addr);
         }
         let id = format!("c-{i}");
-        match http(addr, "POST", "/v1/events/in", &[("content-type", "application/cloudevents+json")], ev(&id, "echo", json!({"i": i})).to_string().as_bytes()) {
+        match http(
+            addr,
+            "POST",
+            "/v1/events/in",
+            &[("content-type", "application/cloudevents+json")],
+            ev(&id, "echo", json!({"i": i})).to_string().as_bytes(),
+        ) {
             Ok(r) if r.status == 202 => {
                 accepted.insert(id);
                 i += 1;
@@ -206,29 +300,49 @@ fn every_accepted_event_survives_kill_9() {
             .collect();
         accepted.is_subset(&ids).then_some(ids)
     });
-    let ids: HashSet<String> = read_jsonl(&dir.path().join("out.jsonl")).iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+    let ids: HashSet<String> = read_jsonl(&dir.path().join("out.jsonl"))
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .collect();
     let lost: Vec<_> = accepted.difference(&ids).take(10).collect();
-    assert!(delivered.is_some(), "{} accepted events lost, e.g. {lost:?}", accepted.difference(&ids).count());
+    assert!(
+        delivered.is_some(),
+        "{} accepted events lost, e.g. {lost:?}",
+        accepted.difference(&ids).count()
+    );
     assert_eq!(accepted.len(), total);
     let lines = read_jsonl(&dir.path().join("out.jsonl")).len();
-    eprintln!("kill -9 test: {total} accepted, {} distinct delivered, {} lines ({} duplicates)", ids.len(), lines, lines - ids.len());
+    eprintln!(
+        "kill -9 test: {total} accepted, {} distinct delivered, {} lines ({} duplicates)",
+        ids.len(),
+        lines,
+        lines - ids.len()
+    );
 }
 
 #[test]
 fn sigterm_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     write_config(dir.path(), addr, "");
     let mut hub = Hub::start(dir.path(), addr);
     for i in 0..50 {
-        assert_eq!(post_event(addr, "in", &ev(&format!("t-{i}"), "echo", json!({}))).status, 202);
+        assert_eq!(
+            post_event(addr, "in", &ev(&format!("t-{i}"), "echo", json!({}))).status,
+            202
+        );
     }
     let status = hub.terminate();
     assert!(status.success(), "weft exited with {status}");
     // whatever was not delivered before the stop is delivered after a restart
     let _hub = Hub::start(dir.path(), addr);
     let got = poll(Duration::from_secs(30), || {
-        let ids: HashSet<String> = read_jsonl(&dir.path().join("out.jsonl")).iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+        let ids: HashSet<String> = read_jsonl(&dir.path().join("out.jsonl"))
+            .iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect();
         (ids.len() >= 50).then_some(ids)
     });
     assert!(got.is_some());

@@ -16,7 +16,9 @@ use support::{Hub, poll};
 const URL: &str = "redis://127.0.0.1:6379";
 
 fn redis() -> Option<redis::Connection> {
-    match redis::Client::open(URL).and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2))) {
+    match redis::Client::open(URL)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+    {
         Ok(c) => Some(c),
         Err(e) => {
             if std::env::var_os("WEFT_REQUIRE_BROKERS").is_some() {
@@ -34,23 +36,33 @@ fn event_json(id: &str, ty: &str, data: Value) -> String {
 
 fn xadd_many(con: &mut redis::Connection, stream: &str, events: impl Iterator<Item = String>) {
     let mut pipe = redis::pipe();
-    let mut n = 0;
+    let mut n: usize = 0;
     for e in events {
-        pipe.cmd("XADD").arg(stream).arg("*").arg("event").arg(e).ignore();
+        pipe.cmd("XADD")
+            .arg(stream)
+            .arg("*")
+            .arg("event")
+            .arg(e)
+            .ignore();
         n += 1;
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             let _: () = pipe.query(con).unwrap();
             pipe = redis::pipe();
         }
     }
-    if n % 1000 != 0 {
+    if !n.is_multiple_of(1000) {
         let _: () = pipe.query(con).unwrap();
     }
 }
 
 /// Ids of the events in a stream (binary or structured mode).
 fn stream_ids(con: &mut redis::Connection, stream: &str) -> Vec<String> {
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(stream).arg("-").arg("+").query(con).unwrap();
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(con)
+        .unwrap();
     reply
         .ids
         .iter()
@@ -68,7 +80,11 @@ fn stream_ids(con: &mut redis::Connection, stream: &str) -> Vec<String> {
 }
 
 fn pending(con: &mut redis::Connection, stream: &str, group: &str) -> usize {
-    let v: redis::Value = redis::cmd("XPENDING").arg(stream).arg(group).query(con).unwrap();
+    let v: redis::Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query(con)
+        .unwrap();
     match v {
         redis::Value::Array(items) => match items.first() {
             Some(redis::Value::Int(n)) => *n as usize,
@@ -78,7 +94,14 @@ fn pending(con: &mut redis::Connection, stream: &str, group: &str) -> usize {
     }
 }
 
-fn write_config(dir: &Path, addr: SocketAddr, input: &str, output: &str, consumer: &str, extra: &str) {
+fn write_config(
+    dir: &Path,
+    addr: SocketAddr,
+    input: &str,
+    output: &str,
+    consumer: &str,
+    extra: &str,
+) {
     let probe = support::plugin_wasm("weft-test-probe");
     std::fs::write(
         dir.join("weft.toml"),
@@ -134,7 +157,9 @@ fn names() -> (String, String) {
 }
 
 fn addr() -> SocketAddr {
-    format!("127.0.0.1:{}", support::free_port()).parse().unwrap()
+    format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -144,7 +169,11 @@ fn ten_thousand_events_stream_to_plugin_to_stream() {
     let dir = tempfile::tempdir().unwrap();
     let a = addr();
     write_config(dir.path(), a, &input, &output, "c1", "");
-    xadd_many(&mut con, &input, (0..10_000).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))));
+    xadd_many(
+        &mut con,
+        &input,
+        (0..10_000).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))),
+    );
     let started = std::time::Instant::now();
     let _hub = Hub::start(dir.path(), a);
     let done = poll(Duration::from_secs(120), || {
@@ -152,12 +181,25 @@ fn ten_thousand_events_stream_to_plugin_to_stream() {
         (n >= 10_000).then_some(n)
     });
     assert!(done.is_some(), "not all events arrived");
-    eprintln!("10,000 events stream → probe → stream in {:?}", started.elapsed());
+    eprintln!(
+        "10,000 events stream → probe → stream in {:?}",
+        started.elapsed()
+    );
     let ids: HashSet<String> = stream_ids(&mut con, &output).into_iter().collect();
     assert_eq!(ids.len(), 10_000);
-    let acked = poll(Duration::from_secs(20), || (pending(&mut con, &input, "weft") == 0).then_some(()));
-    assert!(acked.is_some(), "{} entries still pending", pending(&mut con, &input, "weft"));
-    let _: () = redis::cmd("DEL").arg(&input).arg(&output).query(&mut con).unwrap();
+    let acked = poll(Duration::from_secs(20), || {
+        (pending(&mut con, &input, "weft") == 0).then_some(())
+    });
+    assert!(
+        acked.is_some(),
+        "{} entries still pending",
+        pending(&mut con, &input, "weft")
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(&input)
+        .arg(&output)
+        .query(&mut con)
+        .unwrap();
 }
 
 #[test]
@@ -170,7 +212,11 @@ fn two_processes_share_one_group() {
     write_config(d2.path(), a2, &input, &output, "replica-2", "");
     let _h1 = Hub::start(d1.path(), a1);
     let _h2 = Hub::start(d2.path(), a2);
-    xadd_many(&mut con, &input, (0..4000).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))));
+    xadd_many(
+        &mut con,
+        &input,
+        (0..4000).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))),
+    );
     let done = poll(Duration::from_secs(120), || {
         let n: usize = redis::cmd("XLEN").arg(&output).query(&mut con).unwrap();
         (n >= 4000).then_some(n)
@@ -181,9 +227,18 @@ fn two_processes_share_one_group() {
     assert_eq!(distinct.len(), 4000);
     assert_eq!(ids.len(), 4000, "no event was processed by both replicas");
     // both replicas did work
-    let consumers: Vec<redis::Value> = redis::cmd("XINFO").arg("CONSUMERS").arg(&input).arg("weft").query(&mut con).unwrap();
+    let consumers: Vec<redis::Value> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(&input)
+        .arg("weft")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(consumers.len(), 2, "two consumers in the group");
-    let _: () = redis::cmd("DEL").arg(&input).arg(&output).query(&mut con).unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&input)
+        .arg(&output)
+        .query(&mut con)
+        .unwrap();
 }
 
 #[test]
@@ -194,7 +249,11 @@ fn kill_9_under_load_loses_nothing() {
     let a = addr();
     write_config(dir.path(), a, &input, &output, "c1", "");
     let total = 6000;
-    xadd_many(&mut con, &input, (0..total).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))));
+    xadd_many(
+        &mut con,
+        &input,
+        (0..total).map(|i| event_json(&format!("e{i}"), "echo", json!({"i": i}))),
+    );
     let mut hub = Hub::start(dir.path(), a);
     poll(Duration::from_secs(60), || {
         let n: usize = redis::cmd("XLEN").arg(&output).query(&mut con).unwrap();
@@ -210,9 +269,20 @@ fn kill_9_under_load_loses_nothing() {
     let lines = stream_ids(&mut con, &output);
     let distinct: HashSet<&String> = lines.iter().collect();
     assert!(all.is_some(), "lost {} of {total}", total - distinct.len());
-    eprintln!("redis kill -9: {total} events, {} delivered, {} duplicates (in-flight window: batch 256 + max_in_flight 256)", lines.len(), lines.len() - distinct.len());
-    assert!(lines.len() - distinct.len() <= 1024, "duplicates beyond the in-flight window");
-    let _: () = redis::cmd("DEL").arg(&input).arg(&output).query(&mut con).unwrap();
+    eprintln!(
+        "redis kill -9: {total} events, {} delivered, {} duplicates (in-flight window: batch 256 + max_in_flight 256)",
+        lines.len(),
+        lines.len() - distinct.len()
+    );
+    assert!(
+        lines.len() - distinct.len() <= 1024,
+        "duplicates beyond the in-flight window"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(&input)
+        .arg(&output)
+        .query(&mut con)
+        .unwrap();
 }
 
 #[test]
@@ -223,10 +293,19 @@ fn poison_entries_end_in_the_dead_letter_and_the_stream_keeps_flowing() {
     let a = addr();
     write_config(dir.path(), a, &input, &output, "c1", "");
     let _hub = Hub::start(dir.path(), a);
-    let mut events = vec![event_json("bad-reject", "reject", json!({})), event_json("bad-trap", "trap", json!({}))];
+    let mut events = vec![
+        event_json("bad-reject", "reject", json!({})),
+        event_json("bad-trap", "trap", json!({})),
+    ];
     events.extend((0..100).map(|i| event_json(&format!("ok{i}"), "echo", json!({}))));
     xadd_many(&mut con, &input, events.into_iter());
-    let _: () = redis::cmd("XADD").arg(&input).arg("*").arg("garbage").arg("not an event").query(&mut con).unwrap();
+    let _: () = redis::cmd("XADD")
+        .arg(&input)
+        .arg("*")
+        .arg("garbage")
+        .arg("not an event")
+        .query(&mut con)
+        .unwrap();
     poll(Duration::from_secs(60), || {
         let n: usize = redis::cmd("XLEN").arg(&output).query(&mut con).unwrap();
         (n >= 100).then_some(())
@@ -234,7 +313,12 @@ fn poison_entries_end_in_the_dead_letter_and_the_stream_keeps_flowing() {
     .expect("the good events flow");
     let dlq = format!("{output}:dlq");
     let dead = poll(Duration::from_secs(60), || {
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(&dlq).arg("-").arg("+").query(&mut con).unwrap();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&dlq)
+            .arg("-")
+            .arg("+")
+            .query(&mut con)
+            .unwrap();
         let events: Vec<Value> = reply
             .ids
             .iter()
@@ -246,10 +330,23 @@ fn poison_entries_end_in_the_dead_letter_and_the_stream_keeps_flowing() {
         (events.len() >= 2).then_some(events)
     })
     .expect("two dead letters from the route");
-    let find = |id: &str| dead.iter().find(|e| e["id"] == id).cloned().unwrap_or(Value::Null);
-    assert_eq!(find("bad-reject")["deadletterreason"], "plugin rejected the event: probe asked to reject");
+    let find = |id: &str| {
+        dead.iter()
+            .find(|e| e["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        find("bad-reject")["deadletterreason"],
+        "plugin rejected the event: probe asked to reject"
+    );
     assert_eq!(find("bad-reject")["deadletterattempts"], "1");
-    assert!(find("bad-trap")["deadletterreason"].as_str().unwrap_or("").contains("trapped"));
+    assert!(
+        find("bad-trap")["deadletterreason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("trapped")
+    );
     assert_eq!(find("bad-trap")["deadletterattempts"], "2");
     // the malformed entry is dead-lettered by the source, to `<input stream>:dlq`
     let source_dlq = format!("{input}:dlq");
@@ -257,11 +354,21 @@ fn poison_entries_end_in_the_dead_letter_and_the_stream_keeps_flowing() {
         let n: usize = redis::cmd("XLEN").arg(&source_dlq).query(&mut con).unwrap();
         (n >= 1).then_some(n)
     });
-    assert!(malformed.is_some(), "the malformed entry was not dead-lettered");
+    assert!(
+        malformed.is_some(),
+        "the malformed entry was not dead-lettered"
+    );
     let _: () = redis::cmd("DEL").arg(&source_dlq).query(&mut con).unwrap();
-    let acked = poll(Duration::from_secs(20), || (pending(&mut con, &input, "weft") == 0).then_some(()));
+    let acked = poll(Duration::from_secs(20), || {
+        (pending(&mut con, &input, "weft") == 0).then_some(())
+    });
     assert!(acked.is_some(), "poison entries left pending");
-    let _: () = redis::cmd("DEL").arg(&input).arg(&output).arg(&dlq).query(&mut con).unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&input)
+        .arg(&output)
+        .arg(&dlq)
+        .query(&mut con)
+        .unwrap();
 }
 
 #[test]
@@ -307,22 +414,54 @@ to = ["out"]
     .unwrap();
     let ev = |id: &str, ty: &str, data: Value| json!({"specversion": "1.0", "id": id, "source": "/t", "type": ty, "datacontenttype": "application/json", "data": data});
     let mut hub = Hub::start(dir.path(), a);
-    assert_eq!(support::post_event(a, "a", &ev("set", "kv-set", json!({"key": "k", "value": "v1"}))).status, 202);
-    poll(Duration::from_secs(20), || std::fs::read_to_string(dir.path().join("out.jsonl")).ok().filter(|s| s.contains("\"set\""))).expect("set processed");
+    assert_eq!(
+        support::post_event(
+            a,
+            "a",
+            &ev("set", "kv-set", json!({"key": "k", "value": "v1"}))
+        )
+        .status,
+        202
+    );
+    poll(Duration::from_secs(20), || {
+        std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .ok()
+            .filter(|s| s.contains("\"set\""))
+    })
+    .expect("set processed");
     assert_eq!(hub.terminate().code(), Some(0));
     let _hub = Hub::start(dir.path(), a);
-    assert_eq!(support::post_event(a, "a", &ev("get-a", "kv-get", json!({"key": "k"}))).status, 202);
-    assert_eq!(support::post_event(a, "b", &ev("get-b", "kv-get", json!({"key": "k"}))).status, 202);
+    assert_eq!(
+        support::post_event(a, "a", &ev("get-a", "kv-get", json!({"key": "k"}))).status,
+        202
+    );
+    assert_eq!(
+        support::post_event(a, "b", &ev("get-b", "kv-get", json!({"key": "k"}))).status,
+        202
+    );
     let out = poll(Duration::from_secs(20), || {
         let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap_or_default();
-        let events: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let events: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
         (events.len() >= 3).then_some(events)
     })
     .expect("both reads processed");
     let get = |id: &str| out.iter().find(|e| e["id"] == id).unwrap()["data"]["value"].clone();
     assert_eq!(get("get-a"), "v1", "state survived the restart");
-    assert_eq!(get("get-b"), Value::Null, "plugin b cannot see plugin a's keys");
-    let stored: Option<String> = redis::cmd("GET").arg(format!("weft:kv:{pa}:default:k")).query(&mut con).unwrap();
+    assert_eq!(
+        get("get-b"),
+        Value::Null,
+        "plugin b cannot see plugin a's keys"
+    );
+    let stored: Option<String> = redis::cmd("GET")
+        .arg(format!("weft:kv:{pa}:default:k"))
+        .query(&mut con)
+        .unwrap();
     assert_eq!(stored.as_deref(), Some("v1"));
-    let _: () = redis::cmd("DEL").arg(format!("weft:kv:{pa}:default:k")).query(&mut con).unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(format!("weft:kv:{pa}:default:k"))
+        .query(&mut con)
+        .unwrap();
 }

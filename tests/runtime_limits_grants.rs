@@ -21,13 +21,19 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvBackend> = Arc::new(EmbeddedKv::open(&dir.path().join("kv.redb")).unwrap());
     let runtime = Runtime::new(&EngineOptions::default()).unwrap();
-    Setup { runtime, kv, _dir: dir }
+    Setup {
+        runtime,
+        kv,
+        _dir: dir,
+    }
 }
 
 fn probe(s: &Setup, name: &str, edit: impl FnOnce(&mut PluginSpec)) -> LoadedPlugin {
     let mut spec = PluginSpec::new(support::plugin_wasm("weft-test-probe"));
     edit(&mut spec);
-    s.runtime.load(name, &spec, std::path::Path::new("/"), s.kv.clone()).unwrap()
+    s.runtime
+        .load(name, &spec, std::path::Path::new("/"), s.kv.clone())
+        .unwrap()
 }
 
 fn event(ty: &str, data: serde_json::Value) -> Event {
@@ -45,10 +51,19 @@ async fn infinite_loop_is_stopped_within_its_cpu_limit_and_others_carry_on() {
     let err = plugin.invoke(&event("loop", json!({}))).await.unwrap_err();
     let took = started.elapsed();
     assert_eq!(err, InvokeError::CpuLimit { limit_ms: 100 });
-    assert!(took >= Duration::from_millis(90), "stopped too early: {took:?}");
-    assert!(took < Duration::from_millis(600), "a 100 ms CPU limit took {took:?} to stop the loop");
+    assert!(
+        took >= Duration::from_millis(90),
+        "stopped too early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(600),
+        "a 100 ms CPU limit took {took:?} to stop the loop"
+    );
     // the same plugin still serves other events
-    let out = plugin.invoke(&event("echo", json!({"ok": true}))).await.unwrap();
+    let out = plugin
+        .invoke(&event("echo", json!({"ok": true})))
+        .await
+        .unwrap();
     assert_eq!(out.len(), 1);
 }
 
@@ -63,8 +78,15 @@ async fn loops_in_parallel_do_not_block_each_other() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let started = Instant::now();
     plugin.invoke(&event("echo", json!({}))).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(150), "echo waited for the loop: {:?}", started.elapsed());
-    assert!(matches!(looping.await.unwrap(), Err(InvokeError::CpuLimit { .. })));
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "echo waited for the loop: {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        looping.await.unwrap(),
+        Err(InvokeError::CpuLimit { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +96,14 @@ async fn allocation_past_the_memory_limit_fails_that_event_only() {
     let err = plugin.invoke(&event("alloc", json!({}))).await.unwrap_err();
     assert_eq!(err, InvokeError::MemoryLimit { limit_mib: 16 });
     assert!(err.to_string().contains("memory limit of 16 MiB"));
-    assert_eq!(plugin.invoke(&event("echo", json!({}))).await.unwrap().len(), 1);
+    assert_eq!(
+        plugin
+            .invoke(&event("echo", json!({})))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,11 +113,22 @@ async fn a_trap_fails_the_event_with_the_reason_and_warm_instances_are_not_reuse
         let plugin = probe(&s, "probe", |p| p.mode = mode);
         let err = plugin.invoke(&event("trap", json!({}))).await.unwrap_err();
         match &err {
-            InvokeError::Trap(msg) => assert!(msg.contains("unreachable") || msg.contains("wasm trap"), "{msg}"),
+            InvokeError::Trap(msg) => assert!(
+                msg.contains("unreachable") || msg.contains("wasm trap"),
+                "{msg}"
+            ),
             other => panic!("expected a trap, got {other:?}"),
         }
         assert!(err.is_transient());
-        assert_eq!(plugin.invoke(&event("echo", json!({}))).await.unwrap().len(), 1, "{mode:?}");
+        assert_eq!(
+            plugin
+                .invoke(&event("echo", json!({})))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{mode:?}"
+        );
     }
 }
 
@@ -100,9 +140,22 @@ async fn payload_limits_in_and_out() {
         p.limits.max_output_events = 5;
     });
     let big = event("echo", json!({"x": "a".repeat(2000)}));
-    assert!(matches!(plugin.invoke(&big).await, Err(InvokeError::InputTooLarge { limit: 1000, .. })));
-    assert_eq!(plugin.invoke(&event("many", json!({"n": 5}))).await.unwrap().len(), 5);
-    let err = plugin.invoke(&event("many", json!({"n": 6}))).await.unwrap_err();
+    assert!(matches!(
+        plugin.invoke(&big).await,
+        Err(InvokeError::InputTooLarge { limit: 1000, .. })
+    ));
+    assert_eq!(
+        plugin
+            .invoke(&event("many", json!({"n": 5})))
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let err = plugin
+        .invoke(&event("many", json!({"n": 6})))
+        .await
+        .unwrap_err();
     assert!(matches!(err, InvokeError::OutputTooLarge(_)), "{err:?}");
     assert!(!err.is_transient());
 }
@@ -111,8 +164,14 @@ async fn payload_limits_in_and_out() {
 async fn plugin_failures_keep_their_kind() {
     let s = setup();
     let plugin = probe(&s, "probe", |_| {});
-    assert_eq!(plugin.invoke(&event("retry", json!({}))).await, Err(InvokeError::Retry("probe asked to retry".into())));
-    assert_eq!(plugin.invoke(&event("reject", json!({}))).await, Err(InvokeError::Reject("probe asked to reject".into())));
+    assert_eq!(
+        plugin.invoke(&event("retry", json!({}))).await,
+        Err(InvokeError::Retry("probe asked to retry".into()))
+    );
+    assert_eq!(
+        plugin.invoke(&event("reject", json!({}))).await,
+        Err(InvokeError::Reject("probe asked to reject".into()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +179,14 @@ async fn http_only_to_granted_hosts() {
     let (granted, granted_hits) = support::serve_http(200, r#"{"pong":true}"#);
     let (other, other_hits) = support::serve_http(200, r#"{"pong":true}"#);
     let s = setup();
-    let plugin = probe(&s, "probe", |p| p.allow_http = vec![format!("http://127.0.0.1:{}", granted.port())]);
+    let plugin = probe(&s, "probe", |p| {
+        p.allow_http = vec![format!("http://127.0.0.1:{}", granted.port())]
+    });
     let out = plugin
-        .invoke(&event("http", json!({"url": format!("http://127.0.0.1:{}/ping", granted.port())})))
+        .invoke(&event(
+            "http",
+            json!({"url": format!("http://127.0.0.1:{}/ping", granted.port())}),
+        ))
         .await
         .unwrap();
     let data: serde_json::Value = serde_json::from_slice(out[0].data.as_ref().unwrap()).unwrap();
@@ -131,21 +195,33 @@ async fn http_only_to_granted_hosts() {
     assert_eq!(granted_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let err = plugin
-        .invoke(&event("http", json!({"url": format!("http://127.0.0.1:{}/ping", other.port())})))
+        .invoke(&event(
+            "http",
+            json!({"url": format!("http://127.0.0.1:{}/ping", other.port())}),
+        ))
         .await
         .unwrap_err();
     match err {
         InvokeError::Reject(msg) => assert!(msg.contains("HttpRequestDenied"), "{msg}"),
         other => panic!("expected the plugin to see a refusal, got {other:?}"),
     }
-    assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "an ungranted host was contacted");
+    assert_eq!(
+        other_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "an ungranted host was contacted"
+    );
 
     // no grant at all: nothing is reachable
     let denied = probe(&s, "probe2", |_| {});
-    assert!(denied
-        .invoke(&event("http", json!({"url": format!("http://127.0.0.1:{}/ping", granted.port())})))
-        .await
-        .is_err());
+    assert!(
+        denied
+            .invoke(&event(
+                "http",
+                json!({"url": format!("http://127.0.0.1:{}/ping", granted.port())})
+            ))
+            .await
+            .is_err()
+    );
     assert_eq!(granted_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
@@ -154,16 +230,30 @@ async fn kv_keys_of_one_plugin_are_invisible_to_another() {
     let s = setup();
     let a = probe(&s, "plugin-a", |_| {});
     let b = probe(&s, "plugin-b", |_| {});
-    a.invoke(&event("kv-set", json!({"key": "secret", "value": "from-a"}))).await.unwrap();
+    a.invoke(&event(
+        "kv-set",
+        json!({"key": "secret", "value": "from-a"}),
+    ))
+    .await
+    .unwrap();
     let get = event("kv-get", json!({"key": "secret"}));
     let seen_by_a = a.invoke(&get).await.unwrap();
     let seen_by_b = b.invoke(&get).await.unwrap();
-    let value = |e: &Vec<Event>| serde_json::from_slice::<serde_json::Value>(e[0].data.as_ref().unwrap()).unwrap()["value"].clone();
+    let value = |e: &Vec<Event>| {
+        serde_json::from_slice::<serde_json::Value>(e[0].data.as_ref().unwrap()).unwrap()["value"]
+            .clone()
+    };
     assert_eq!(value(&seen_by_a), "from-a");
     assert_eq!(value(&seen_by_b), serde_json::Value::Null);
     // and the host stores it under plugin-a's namespace only
-    assert_eq!(s.kv.get("plugin-a", "default", "secret").await.unwrap(), Some(b"from-a".to_vec()));
-    assert_eq!(s.kv.get("plugin-b", "default", "secret").await.unwrap(), None);
+    assert_eq!(
+        s.kv.get("plugin-a", "default", "secret").await.unwrap(),
+        Some(b"from-a".to_vec())
+    );
+    assert_eq!(
+        s.kv.get("plugin-b", "default", "secret").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,8 +278,16 @@ async fn a_file_that_is_not_a_plugin_is_refused_clearly() {
     let s = setup();
     let err = s
         .runtime
-        .load_bytes("junk", &PluginSpec::new("junk.wasm"), b"not wasm", s.kv.clone())
+        .load_bytes(
+            "junk",
+            &PluginSpec::new("junk.wasm"),
+            b"not wasm",
+            s.kv.clone(),
+        )
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("junk") && msg.contains("not a valid WebAssembly component"), "{msg}");
+    assert!(
+        msg.contains("junk") && msg.contains("not a valid WebAssembly component"),
+        "{msg}"
+    );
 }

@@ -17,23 +17,37 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.join("../..").canonicalize().unwrap();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for dir in ["plugins/json-map", "plugins/dedupe", "plugins/passthrough", "sdk/rust/src", "sdk/rust/Cargo.toml", "wit"] {
+    for dir in [
+        "plugins/json-map",
+        "plugins/dedupe",
+        "plugins/passthrough",
+        "sdk/rust/src",
+        "sdk/rust/Cargo.toml",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=WEFT_SKIP_BUNDLED");
     let skip = std::env::var("WEFT_SKIP_BUNDLED").is_ok_and(|v| v == "1");
-    let built = if skip { Err("WEFT_SKIP_BUNDLED=1".to_string()) } else { build(&root) };
+    let built = if skip {
+        Err("WEFT_SKIP_BUNDLED=1".to_string())
+    } else {
+        build(&root)
+    };
     for (_, file) in BUNDLED {
         let dest = out_dir.join(file);
         match &built {
             Ok(dir) => {
-                std::fs::copy(dir.join(file), &dest).unwrap_or_else(|e| panic!("copying {file}: {e}"));
+                std::fs::copy(dir.join(file), &dest)
+                    .unwrap_or_else(|e| panic!("copying {file}: {e}"));
             }
             Err(_) => std::fs::write(&dest, b"").unwrap(),
         }
     }
     if let Err(e) = built {
-        println!("cargo:warning=bundled plugins not built ({e}); `weft run` without --config and `weft bench` need them");
+        println!(
+            "cargo:warning=bundled plugins not built ({e}); `weft run` without --config and `weft bench` need them"
+        );
     }
 }
 
@@ -49,12 +63,23 @@ fn build(root: &Path) -> Result<PathBuf, String> {
         cmd.args(["-p", package]);
     }
     // Do not leak the outer build's settings into the nested one.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_PROFILE_RELEASE_LTO", "RUSTC_WORKSPACE_WRAPPER", "CARGO_LLVM_COV", "RUSTC_WRAPPER"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_RELEASE_LTO",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "RUSTC_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build of the bundled plugins failed ({status}); is the wasm32-wasip2 target installed?"));
+        return Err(format!(
+            "cargo build of the bundled plugins failed ({status}); is the wasm32-wasip2 target installed?"
+        ));
     }
     Ok(target_dir.join("wasm32-wasip2/plugin"))
 }

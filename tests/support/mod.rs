@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The `weft` binary under test.
@@ -27,7 +30,18 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
             .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
-            .args(["-p", "weft-test-probe", "-p", "weft-plugin-json-map", "-p", "weft-plugin-dedupe", "-p", "weft-plugin-passthrough", "-p", "weft-plugin-http-enrich"])
+            .args([
+                "-p",
+                "weft-test-probe",
+                "-p",
+                "weft-plugin-json-map",
+                "-p",
+                "weft-plugin-dedupe",
+                "-p",
+                "weft-plugin-passthrough",
+                "-p",
+                "weft-plugin-http-enrich",
+            ])
             .arg("--target-dir")
             .arg(&target)
             .status()
@@ -42,7 +56,11 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` until it returns `Some` or the deadline passes.
@@ -74,10 +92,19 @@ impl HttpResponse {
 }
 
 /// Sends one HTTP request (Connection: close) and reads the response.
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<HttpResponse> {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -87,7 +114,11 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line)?;
-    let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut headers = Vec::new();
     let mut chunked = false;
     loop {
@@ -108,14 +139,19 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let mut raw = Vec::new();
     reader.read_to_end(&mut raw)?;
     let body = if chunked { dechunk(&raw) } else { raw };
-    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = raw.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..pos]).unwrap_or("0").trim(), 16).unwrap_or(0);
+    while let Some(pos) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..pos]).unwrap_or("0").trim(), 16)
+                .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -128,7 +164,14 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 
 /// POSTs a structured-mode CloudEvent.
 pub fn post_event(addr: SocketAddr, topic: &str, event: &serde_json::Value) -> HttpResponse {
-    http(addr, "POST", &format!("/v1/events/{topic}"), &[("content-type", "application/cloudevents+json")], event.to_string().as_bytes()).unwrap()
+    http(
+        addr,
+        "POST",
+        &format!("/v1/events/{topic}"),
+        &[("content-type", "application/cloudevents+json")],
+        event.to_string().as_bytes(),
+    )
+    .unwrap()
 }
 
 /// A running `weft run` process, killed on drop.
@@ -148,17 +191,37 @@ impl Hub {
             .args(["run", "--config"])
             .arg(dir.join("weft.toml"))
             .stdout(std::fs::File::create(&stdout_path).unwrap())
-            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&stderr_path).unwrap())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&stderr_path)
+                    .unwrap(),
+            )
             .spawn()
             .expect("starting weft");
-        let mut hub = Hub { child, addr, dir: dir.to_path_buf(), stdout_path };
+        let mut hub = Hub {
+            child,
+            addr,
+            dir: dir.to_path_buf(),
+            stdout_path,
+        };
         let ready = poll(Duration::from_secs(60), || {
             if let Ok(Some(status)) = hub.child.try_wait() {
-                panic!("weft exited early with {status}: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default());
+                panic!(
+                    "weft exited early with {status}: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
             }
-            http(addr, "GET", "/readyz", &[], b"").ok().filter(|r| r.status == 200)
+            http(addr, "GET", "/readyz", &[], b"")
+                .ok()
+                .filter(|r| r.status == 200)
         });
-        assert!(ready.is_some(), "weft did not become ready: {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default());
+        assert!(
+            ready.is_some(),
+            "weft did not become ready: {}",
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+        );
         hub
     }
 
@@ -179,8 +242,14 @@ impl Hub {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        poll(Duration::from_secs(60), || self.child.try_wait().ok().flatten()).expect("weft did not exit after SIGTERM")
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        poll(Duration::from_secs(60), || {
+            self.child.try_wait().ok().flatten()
+        })
+        .expect("weft did not exit after SIGTERM")
     }
 }
 
@@ -202,7 +271,10 @@ pub fn rand_u64() -> u64 {
 
 /// A tiny HTTP server answering every request with `status` and `body`; returns its
 /// address and a counter of requests served.
-pub fn serve_http(status: u16, body: &'static str) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub fn serve_http(
+    status: u16,
+    body: &'static str,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -228,7 +300,10 @@ pub fn serve_http(status: u16, body: &'static str) -> (SocketAddr, std::sync::Ar
             }
             let mut body_in = vec![0u8; len];
             let _ = reader.read_exact(&mut body_in);
-            let resp = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
             let _ = stream.write_all(resp.as_bytes());
         }
     });

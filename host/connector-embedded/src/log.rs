@@ -41,7 +41,11 @@ pub fn check_topic(topic: &str) -> Result<(), LogError> {
         && topic
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(LogError::Topic(topic.to_string())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(LogError::Topic(topic.to_string()))
+    }
 }
 
 enum WriteRequest {
@@ -56,6 +60,9 @@ enum WriteRequest {
         reply: oneshot::Sender<Result<(), LogError>>,
     },
 }
+
+/// One stored entry: the event, or (raw bytes, parse error) if it no longer parses.
+pub type LogEntry = Result<Event, (Vec<u8>, String)>;
 
 /// The embedded durable log.
 pub struct EmbeddedLog {
@@ -131,7 +138,7 @@ impl EmbeddedLog {
         topic: &str,
         from: u64,
         max: usize,
-    ) -> Result<Vec<(u64, Result<Event, (Vec<u8>, String)>)>, LogError> {
+    ) -> Result<Vec<(u64, LogEntry)>, LogError> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = table_name(topic);
         let def: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(&name);
@@ -167,7 +174,10 @@ impl EmbeddedLog {
         let tx = self.db.begin_read().map_err(storage)?;
         let table = tx.open_table(CURSORS).map_err(storage)?;
         let key = format!("{topic}\u{0}{consumer}");
-        Ok(table.get(key.as_str()).map_err(storage)?.map_or(0, |v| v.value()))
+        Ok(table
+            .get(key.as_str())
+            .map_err(storage)?
+            .map_or(0, |v| v.value()))
     }
 
     /// Durably stores the cursor of `consumer` on `topic`.
@@ -264,7 +274,10 @@ fn write_batch(
                     let name = table_name(topic);
                     let def: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(&name);
                     let mut table = tx.open_table(def).map_err(storage)?;
-                    let mut next = table.last().map_err(storage)?.map_or(0, |(k, _)| k.value() + 1);
+                    let mut next = table
+                        .last()
+                        .map_err(storage)?
+                        .map_or(0, |(k, _)| k.value() + 1);
                     let mut offsets = Vec::with_capacity(events.len());
                     for e in events.drain(..) {
                         table.insert(next, e.as_slice()).map_err(storage)?;

@@ -36,8 +36,9 @@ impl FileSink {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| SinkError::Permanent(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SinkError::Permanent(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)

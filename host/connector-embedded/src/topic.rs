@@ -88,7 +88,10 @@ impl Source for TopicSource {
         out: mpsc::Sender<Delivery>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
-        let mut committed = self.log.cursor(&self.topic, &self.consumer).map_err(fatal)?;
+        let mut committed = self
+            .log
+            .cursor(&self.topic, &self.consumer)
+            .map_err(fatal)?;
         let mut next_read = committed;
         let mut outstanding: BTreeSet<u64> = BTreeSet::new();
         let mut requeued: VecDeque<(Instant, u64, u32)> = VecDeque::new();
@@ -118,9 +121,7 @@ impl Source for TopicSource {
                 .copied()
                 .unwrap_or(next_read)
                 .min(next_read);
-            if watermark != committed
-                && (last_commit.elapsed() >= COMMIT_INTERVAL || stopping)
-            {
+            if watermark != committed && (last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
                 self.log
                     .commit(&self.topic, &self.consumer, watermark)
                     .await
@@ -149,7 +150,8 @@ impl Source for TopicSource {
                     }
                     requeued.pop_front();
                     let entry = self.log.read(&self.topic, offset, 1).map_err(fatal)?;
-                    let Some((o, e)) = entry.into_iter().next().filter(|(o, _)| *o == offset) else {
+                    let Some((o, e)) = entry.into_iter().next().filter(|(o, _)| *o == offset)
+                    else {
                         outstanding.remove(&offset); // trimmed by retention
                         continue;
                     };

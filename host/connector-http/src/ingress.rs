@@ -41,7 +41,12 @@ pub struct Ingress {
 
 type Body = Full<Bytes>;
 
-fn problem(status: StatusCode, title: &str, detail: impl Into<String>, extra: Option<(&str, serde_json::Value)>) -> Response<Body> {
+fn problem(
+    status: StatusCode,
+    title: &str,
+    detail: impl Into<String>,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Response<Body> {
     let mut body = serde_json::json!({
         "type": "about:blank",
         "title": title,
@@ -67,7 +72,11 @@ fn text(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Respo
 }
 
 /// Serves the ingress on `listener` until `shutdown`; in-flight requests finish first.
-pub async fn serve(listener: TcpListener, ingress: Ingress, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    ingress: Ingress,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let tracker = tokio_util::task::TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -131,17 +140,33 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
             response
         }
         (_, p) if p.starts_with("/v1/events/") => {
-            let mut r = problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", "use POST to publish events", None);
-            r.headers_mut().insert(header::ALLOW, http::HeaderValue::from_static("POST"));
+            let mut r = problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+                "use POST to publish events",
+                None,
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, http::HeaderValue::from_static("POST"));
             r
         }
-        _ => problem(StatusCode::NOT_FOUND, "not found", format!("no endpoint at {path}"), None),
+        _ => problem(
+            StatusCode::NOT_FOUND,
+            "not found",
+            format!("no endpoint at {path}"),
+            None,
+        ),
     }
 }
 
 async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> Response<Body> {
     if let Err(e) = check_topic(topic) {
-        return problem(StatusCode::BAD_REQUEST, "invalid topic", e.to_string(), None);
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid topic",
+            e.to_string(),
+            None,
+        );
     }
     if !ingress.topics.is_empty() && !ingress.topics.contains(topic) {
         return problem(
@@ -169,10 +194,17 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return too_large(limit + 1, limit);
             }
-            return problem(StatusCode::BAD_REQUEST, "unreadable body", e.to_string(), None);
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "unreadable body",
+                e.to_string(),
+                None,
+            );
         }
     };
     let events = match decode(&parts.headers, bytes) {
@@ -180,18 +212,29 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
         Err(r) => return *r,
     };
     if events.is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "empty batch", "the batch holds no events", None);
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "empty batch",
+            "the batch holds no events",
+            None,
+        );
     }
     match ingress.log.append(topic, &events).await {
         Ok(offsets) => {
             metrics::counter!("weft_http_events_accepted_total", "topic" => topic.to_string())
                 .increment(events.len() as u64);
-            let body = serde_json::json!({"accepted": events.len(), "topic": topic, "offsets": offsets});
+            let body =
+                serde_json::json!({"accepted": events.len(), "topic": topic, "offsets": offsets});
             text(StatusCode::ACCEPTED, "application/json", body.to_string())
         }
         Err(e) => {
             tracing::error!(topic, error = %e, "storing accepted events failed");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable", e.to_string(), None)
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable",
+                e.to_string(),
+                None,
+            )
         }
     }
 }
@@ -200,7 +243,9 @@ fn too_large(size: usize, limit: usize) -> Response<Body> {
     problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload too large",
-        format!("request body of {size} bytes exceeds the limit of {limit} bytes (hub.max_body_bytes)"),
+        format!(
+            "request body of {size} bytes exceeds the limit of {limit} bytes (hub.max_body_bytes)"
+        ),
         None,
     )
 }
@@ -224,9 +269,13 @@ fn decode(headers: &HeaderMap, body: Bytes) -> Result<Vec<Event>, Box<Response<B
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let essence = content_type
-        .as_deref()
-        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let essence = content_type.as_deref().map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     match essence.as_deref() {
         Some("application/cloudevents+json") => Event::from_json_slice(&body)
             .map(|e| vec![e])
@@ -237,7 +286,9 @@ fn decode(headers: &HeaderMap, body: Bytes) -> Result<Vec<Event>, Box<Response<B
         Some(ct) if ct.starts_with("application/cloudevents") => Err(Box::new(problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported event format",
-            format!("`{ct}`: weft reads the JSON event format (application/cloudevents+json, application/cloudevents-batch+json)"),
+            format!(
+                "`{ct}`: weft reads the JSON event format (application/cloudevents+json, application/cloudevents-batch+json)"
+            ),
             None,
         ))),
         _ => {

@@ -65,10 +65,9 @@ fn client() -> HttpsClient {
 impl WebhookSink {
     /// Checks the config and builds the sink.
     pub fn new(config: WebhookConfig) -> Result<WebhookSink, SinkError> {
-        let uri: http::Uri = config
-            .url
-            .parse()
-            .map_err(|e| SinkError::Permanent(format!("invalid webhook url `{}`: {e}", config.url)))?;
+        let uri: http::Uri = config.url.parse().map_err(|e| {
+            SinkError::Permanent(format!("invalid webhook url `{}`: {e}", config.url))
+        })?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
@@ -78,11 +77,13 @@ impl WebhookSink {
                 )));
             }
         }
-        let key = config.secret.as_ref().filter(|s| !s.is_empty()).map(|s| match s.strip_prefix("whsec_") {
-            Some(b64) => base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .unwrap_or_else(|_| s.as_bytes().to_vec()),
-            None => s.as_bytes().to_vec(),
+        let key = config.secret.as_ref().filter(|s| !s.is_empty()).map(|s| {
+            match s.strip_prefix("whsec_") {
+                Some(b64) => base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap_or_else(|_| s.as_bytes().to_vec()),
+                None => s.as_bytes().to_vec(),
+            }
         });
         Ok(WebhookSink {
             config,
@@ -127,7 +128,10 @@ impl Sink for WebhookSink {
             req = req
                 .header("webhook-id", binary::percent_encode(&id))
                 .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sign(key, &binary::percent_encode(&id), ts, &body));
+                .header(
+                    "webhook-signature",
+                    sign(key, &binary::percent_encode(&id), ts, &body),
+                );
         }
         let req = req
             .body(Full::new(body))
@@ -152,9 +156,15 @@ impl Sink for WebhookSink {
             || status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS
         {
-            Err(SinkError::Transient(format!("{} answered {status}", self.config.url)))
+            Err(SinkError::Transient(format!(
+                "{} answered {status}",
+                self.config.url
+            )))
         } else {
-            Err(SinkError::Permanent(format!("{} answered {status}", self.config.url)))
+            Err(SinkError::Permanent(format!(
+                "{} answered {status}",
+                self.config.url
+            )))
         }
     }
 }

@@ -86,7 +86,12 @@ pub fn to_batch(events: &[Event]) -> Value {
 
 fn is_textual(ct: Option<&str>) -> bool {
     let Some(ct) = ct else { return false };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence.starts_with("text/") || essence.ends_with("/xml") || essence.ends_with("+xml")
 }
 
@@ -217,7 +222,9 @@ mod tests {
             Err(EventError::AttributeName("Bad_Name".into()))
         );
         assert_eq!(
-            parse(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1,"data_base64":"AA=="}"#),
+            parse(
+                r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1,"data_base64":"AA=="}"#
+            ),
             Err(EventError::DataAndBase64)
         );
         assert!(matches!(parse("{not json"), Err(EventError::Json(_))));
@@ -233,9 +240,13 @@ mod tests {
 
     #[test]
     fn batch_reports_the_failing_index() {
-        let ok = parse_batch(br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"}]"#).unwrap();
+        let ok =
+            parse_batch(br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"}]"#).unwrap();
         assert_eq!(ok.len(), 1);
-        let err = parse_batch(br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0"}]"#).unwrap_err();
+        let err = parse_batch(
+            br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0"}]"#,
+        )
+        .unwrap_err();
         assert_eq!(err.0, Some(1));
     }
 }

@@ -65,7 +65,9 @@ pub enum EventError {
     #[error("unsupported specversion `{0}` (weft speaks CloudEvents 1.0)")]
     SpecVersion(String),
     /// An attribute name breaks the naming rule.
-    #[error("invalid attribute name `{0}`: names must consist of lower-case letters a-z and digits 0-9")]
+    #[error(
+        "invalid attribute name `{0}`: names must consist of lower-case letters a-z and digits 0-9"
+    )]
     AttributeName(String),
     /// An attribute value has the wrong type or format.
     #[error("attribute `{name}` is invalid: {reason}")]
@@ -121,7 +123,11 @@ impl Event {
     /// Checks the event against the CloudEvents 1.0 rules: required attributes non-empty,
     /// attribute names, `time` as RFC 3339, `dataschema` as an absolute URI.
     pub fn validate(&self) -> Result<(), EventError> {
-        for (name, value) in [("id", &self.id), ("source", &self.source), ("type", &self.ty)] {
+        for (name, value) in [
+            ("id", &self.id),
+            ("source", &self.source),
+            ("type", &self.ty),
+        ] {
             if value.is_empty() {
                 return Err(EventError::Empty(name.to_string()));
             }
@@ -227,7 +233,11 @@ impl Event {
                 out.push((name, v));
             }
         }
-        out.extend(self.extensions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        out.extend(
+            self.extensions
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         out
     }
 
@@ -243,7 +253,9 @@ impl Event {
     /// Whether `datacontenttype` says the data is JSON (absent counts as JSON, per the
     /// JSON event format).
     pub fn data_is_json(&self) -> bool {
-        self.datacontenttype.as_deref().is_none_or(is_json_media_type)
+        self.datacontenttype
+            .as_deref()
+            .is_none_or(is_json_media_type)
     }
 }
 
@@ -291,7 +303,9 @@ mod tests {
         assert_eq!(e.validate(), Err(EventError::Empty("id".into())));
         let mut e = Event::new("1", "/s", "t");
         e.time = Some("yesterday".into());
-        assert!(matches!(e.validate(), Err(EventError::AttributeValue { name, .. }) if name == "time"));
+        assert!(
+            matches!(e.validate(), Err(EventError::AttributeValue { name, .. }) if name == "time")
+        );
         let mut e = Event::new("1", "/s", "t");
         e.dataschema = Some("not a uri".into());
         assert!(e.validate().is_err());

@@ -52,7 +52,15 @@ pub struct AttemptFailed<'a> {
 impl AttemptFailed<'_> {
     /// Logs and counts it.
     pub fn emit(&self) {
-        warn!(route = self.route, at = self.at, kind = self.kind, attempt = self.attempt, event_id = self.event_id, error = self.error, "route attempt failed");
+        warn!(
+            route = self.route,
+            at = self.at,
+            kind = self.kind,
+            attempt = self.attempt,
+            event_id = self.event_id,
+            error = self.error,
+            "route attempt failed"
+        );
         metrics::counter!("weft_events_failed_total", "route" => self.route.to_string(), "at" => self.at.to_string(), "kind" => self.kind.to_string())
             .increment(1);
     }
@@ -71,7 +79,12 @@ pub struct EventDeadLettered<'a> {
 impl EventDeadLettered<'_> {
     /// Logs and counts it.
     pub fn emit(&self) {
-        warn!(route = self.route, event_id = self.event_id, reason = self.reason, "event dead-lettered");
+        warn!(
+            route = self.route,
+            event_id = self.event_id,
+            reason = self.reason,
+            "event dead-lettered"
+        );
         metrics::counter!("weft_events_dead_lettered_total", "route" => self.route.to_string())
             .increment(1);
     }
@@ -88,7 +101,11 @@ pub struct DeadLetterFailed<'a> {
 impl DeadLetterFailed<'_> {
     /// Logs and counts it.
     pub fn emit(&self) {
-        error!(route = self.route, error = self.error, "dead-letter write failed; message handed back to its source");
+        error!(
+            route = self.route,
+            error = self.error,
+            "dead-letter write failed; message handed back to its source"
+        );
         metrics::counter!("weft_dead_letter_failures_total", "route" => self.route.to_string())
             .increment(1);
     }
@@ -105,7 +122,11 @@ pub struct DeliverySettled<'a> {
 impl DeliverySettled<'_> {
     /// Counts it.
     pub fn emit(&self) {
-        debug!(source = self.source, outcome = self.outcome, "delivery settled");
+        debug!(
+            source = self.source,
+            outcome = self.outcome,
+            "delivery settled"
+        );
         metrics::counter!("weft_deliveries_settled_total", "source" => self.source.to_string(), "outcome" => self.outcome)
             .increment(1);
     }

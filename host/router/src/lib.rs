@@ -98,7 +98,14 @@ pub async fn run_source(
     source_stop.cancel();
     rx.close();
     while let Some(d) = rx.recv().await {
-        settle(&name, d.ack, Settlement::Requeue { reason: "shutting down".into() }).await;
+        settle(
+            &name,
+            d.ack,
+            Settlement::Requeue {
+                reason: "shutting down".into(),
+            },
+        )
+        .await;
     }
     let drained = tokio::time::timeout(settings.drain_timeout, async {
         while tasks.join_next().await.is_some() {}
@@ -129,7 +136,12 @@ async fn settle(source: &str, ack: Box<dyn Acknowledge>, settlement: Settlement)
 }
 
 /// Processes one delivery through every route and settles it.
-async fn process(source: &str, routes: &[Arc<Route>], delivery: Delivery, abort: &CancellationToken) {
+async fn process(
+    source: &str,
+    routes: &[Arc<Route>],
+    delivery: Delivery,
+    abort: &CancellationToken,
+) {
     let Delivery {
         event,
         delivery_count,
@@ -139,7 +151,8 @@ async fn process(source: &str, routes: &[Arc<Route>], delivery: Delivery, abort:
     let event = match event {
         Ok(e) => e,
         Err(malformed) => {
-            let outcome = dead_letter_malformed(source, routes, &origin, delivery_count, &malformed).await;
+            let outcome =
+                dead_letter_malformed(source, routes, &origin, delivery_count, &malformed).await;
             settle(source, ack, outcome).await;
             return;
         }

@@ -52,8 +52,14 @@ pub enum RouteOutcome {
 }
 
 enum StageError {
-    Plugin { plugin: String, error: weft_runtime::InvokeError },
-    Sink { sink: String, error: SinkError },
+    Plugin {
+        plugin: String,
+        error: weft_runtime::InvokeError,
+    },
+    Sink {
+        sink: String,
+        error: SinkError,
+    },
 }
 
 impl StageError {
@@ -129,7 +135,7 @@ impl Route {
                         .collect();
                     outputs = Some(out);
                 }
-                let outs = outputs.as_ref().map(Vec::as_slice).unwrap_or_default();
+                let outs = outputs.as_deref().unwrap_or_default();
                 self.deliver(outs, &mut pending).await
             }
             .await;

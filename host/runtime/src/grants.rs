@@ -53,7 +53,11 @@ impl HttpGrant {
             return Err(err("a grant names a host, not a path"));
         }
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || p.chars().all(|c| c.is_ascii_digit() || c == '*') => (h, Some(p)),
+            Some((h, p))
+                if !h.ends_with(']') || p.chars().all(|c| c.is_ascii_digit() || c == '*') =>
+            {
+                (h, Some(p))
+            }
             _ => (rest, None),
         };
         if host.is_empty() {
@@ -65,7 +69,9 @@ impl HttpGrant {
         } else if let Some(suffix) = host.strip_prefix("*.") {
             HostPattern::Suffix(format!(".{suffix}"))
         } else if host.contains('*') {
-            return Err(err("`*` is only allowed as the whole host or as a leading `*.`"));
+            return Err(err(
+                "`*` is only allowed as the whole host or as a leading `*.`",
+            ));
         } else {
             HostPattern::Exact(host)
         };
@@ -73,7 +79,10 @@ impl HttpGrant {
             None => (None, false),
             Some("*") => (None, true),
             Some(p) => (
-                Some(p.parse::<u16>().map_err(|_| err("port must be a number or *"))?),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| err("port must be a number or *"))?,
+                ),
                 false,
             ),
         };
@@ -171,7 +180,13 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_named() {
-        for p in ["api.example.com", "ftp://x", "https://a/b", "https://a*b.com", "https://h:port"] {
+        for p in [
+            "api.example.com",
+            "ftp://x",
+            "https://a/b",
+            "https://a*b.com",
+            "https://h:port",
+        ] {
             let e = HttpGrant::parse(p).unwrap_err();
             assert_eq!(e.pattern, p);
         }

@@ -131,7 +131,8 @@ impl Runtime {
 }
 
 fn build_linker(engine: &wasmtime::Engine) -> Result<Linker<PluginState>, RuntimeError> {
-    let err = |e: wasmtime::Error| RuntimeError::Engine(format!("linking host capabilities: {e:#}"));
+    let err =
+        |e: wasmtime::Error| RuntimeError::Engine(format!("linking host capabilities: {e:#}"));
     let mut linker = Linker::<PluginState>::new(engine);
     // wasi:cli, clocks, random, io, filesystem, sockets: present because Rust's std imports
     // them, but the WasiCtx grants nothing (see PluginState::new).
@@ -143,9 +144,7 @@ fn build_linker(engine: &wasmtime::Engine) -> Result<Linker<PluginState>, Runtim
         .map_err(err)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)
         .map_err(err)?;
-    bindings::wasi::keyvalue::atomics::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| {
-        s
-    })
-    .map_err(err)?;
+    bindings::wasi::keyvalue::atomics::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)
+        .map_err(err)?;
     Ok(linker)
 }

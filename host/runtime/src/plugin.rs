@@ -284,7 +284,8 @@ impl LoadedPlugin {
         let mut total = 0;
         let mut events = Vec::with_capacity(outputs.len());
         for (index, out) in outputs.into_iter().enumerate() {
-            let event = from_wit(out).map_err(|reason| InvokeError::InvalidOutput { index, reason })?;
+            let event =
+                from_wit(out).map_err(|reason| InvokeError::InvalidOutput { index, reason })?;
             total += event.size();
             if total > limits.max_output_bytes {
                 return Err(InvokeError::OutputTooLarge(format!(

@@ -34,7 +34,11 @@ pub(crate) fn native_handle(event: &Event) -> Vec<Event> {
         datacontenttype: event.datacontenttype.clone(),
         dataschema: event.dataschema.clone(),
         data: event.data.clone(),
-        extensions: event.extensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        extensions: event
+            .extensions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     weft_plugin_passthrough::handle(sdk)
         .unwrap_or_default()
@@ -58,7 +62,9 @@ pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
     let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
     let wasm = bundled["bundled:passthrough"];
     let dir = tempfile::tempdir()?;
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(&dir.path().join("kv.redb"))?);
+    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
+        &dir.path().join("kv.redb"),
+    )?);
     let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
     let event = sample();
     let mut out = Vec::new();
@@ -96,7 +102,10 @@ pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
 
 /// Prints the measurements as a table with ratios to the native baseline.
 pub fn print(measurements: &[Measurement]) {
-    let native = measurements.first().map(|m| m.per_event).unwrap_or_default();
+    let native = measurements
+        .first()
+        .map(|m| m.per_event)
+        .unwrap_or_default();
     println!("{:<36} {:>14} {:>14}", "mode", "per event", "vs native");
     for m in measurements {
         let ratio = m.per_event.as_secs_f64() / native.as_secs_f64().max(1e-12);
@@ -119,9 +128,16 @@ pub struct Throughput {
     pub events_per_sec: f64,
 }
 
-async fn seed_stream(con: &mut redis::aio::MultiplexedConnection, stream: &str, events: usize) -> anyhow::Result<()> {
+async fn seed_stream(
+    con: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+    events: usize,
+) -> anyhow::Result<()> {
     let event = sample();
-    let fields = weft_connector_redis::binding::encode(&event, weft_connector_redis::binding::Binding::Binary);
+    let fields = weft_connector_redis::binding::encode(
+        &event,
+        weft_connector_redis::binding::Binding::Binary,
+    );
     let mut pipe = redis::pipe();
     for i in 0..events {
         let mut e = fields.clone();
@@ -131,12 +147,12 @@ async fn seed_stream(con: &mut redis::aio::MultiplexedConnection, stream: &str, 
             }
         }
         pipe.cmd("XADD").arg(stream).arg("*").arg(e).ignore();
-        if (i + 1) % 1000 == 0 {
+        if (i + 1).is_multiple_of(1000) {
             pipe.query_async::<()>(con).await?;
             pipe = redis::pipe();
         }
     }
-    if events % 1000 != 0 {
+    if !events.is_multiple_of(1000) {
         pipe.query_async::<()>(con).await?;
     }
     Ok(())
@@ -144,17 +160,36 @@ async fn seed_stream(con: &mut redis::aio::MultiplexedConnection, stream: &str, 
 
 /// The native baseline: the same redis crate, the same batching (XREADGROUP COUNT 256,
 /// pipelined XADD, batched XACK), the passthrough handler called natively.
-async fn native_redis(url: &str, input: &str, output: &str, events: usize) -> anyhow::Result<Duration> {
+async fn native_redis(
+    url: &str,
+    input: &str,
+    output: &str,
+    events: usize,
+) -> anyhow::Result<Duration> {
     let client = redis::Client::open(url)?;
     let mut con = client.get_multiplexed_async_connection().await?;
-    let _: Result<(), _> = redis::cmd("XGROUP").arg("CREATE").arg(input).arg("native").arg("0").arg("MKSTREAM").query_async(&mut con).await;
+    let _: Result<(), _> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(input)
+        .arg("native")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut con)
+        .await;
     let started = Instant::now();
     let mut done = 0;
     while done < events {
         let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
-            .arg("GROUP").arg("native").arg("c1")
-            .arg("COUNT").arg(256).arg("BLOCK").arg(100)
-            .arg("STREAMS").arg(input).arg(">")
+            .arg("GROUP")
+            .arg("native")
+            .arg("c1")
+            .arg("COUNT")
+            .arg(256)
+            .arg("BLOCK")
+            .arg(100)
+            .arg("STREAMS")
+            .arg(input)
+            .arg(">")
             .query_async(&mut con)
             .await?;
         let mut pipe = redis::pipe();
@@ -169,9 +204,13 @@ async fn native_redis(url: &str, input: &str, output: &str, events: usize) -> an
                         _ => None,
                     })
                     .collect();
-                let event = weft_connector_redis::binding::decode(&fields).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let event = weft_connector_redis::binding::decode(&fields)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 for out in native_handle(&event) {
-                    let f = weft_connector_redis::binding::encode(&out, weft_connector_redis::binding::Binding::Binary);
+                    let f = weft_connector_redis::binding::encode(
+                        &out,
+                        weft_connector_redis::binding::Binding::Binary,
+                    );
                     pipe.cmd("XADD").arg(output).arg("*").arg(f).ignore();
                 }
                 ids.push(entry.id);
@@ -181,7 +220,12 @@ async fn native_redis(url: &str, input: &str, output: &str, events: usize) -> an
             continue;
         }
         pipe.query_async::<()>(&mut con).await?;
-        let _: usize = redis::cmd("XACK").arg(input).arg("native").arg(&ids).query_async(&mut con).await?;
+        let _: usize = redis::cmd("XACK")
+            .arg(input)
+            .arg("native")
+            .arg(&ids)
+            .query_async(&mut con)
+            .await?;
         done += ids.len();
     }
     Ok(started.elapsed())
@@ -189,20 +233,33 @@ async fn native_redis(url: &str, input: &str, output: &str, events: usize) -> an
 
 /// weft itself: the Redis stream source, the router, the passthrough plugin in `mode`,
 /// the Redis stream sink.
-async fn weft_redis(url: &str, input: &str, output: &str, events: usize, mode: InstanceMode) -> anyhow::Result<Duration> {
+async fn weft_redis(
+    url: &str,
+    input: &str,
+    output: &str,
+    events: usize,
+    mode: InstanceMode,
+) -> anyhow::Result<Duration> {
     let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
     let dir = tempfile::tempdir()?;
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(&dir.path().join("kv.redb"))?);
+    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
+        &dir.path().join("kv.redb"),
+    )?);
     let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
     let mut spec = PluginSpec::new("passthrough.wasm");
     spec.mode = mode;
-    let plugin = Arc::new(runtime.load_bytes("passthrough", &spec, bundled["bundled:passthrough"], kv)?);
+    let plugin =
+        Arc::new(runtime.load_bytes("passthrough", &spec, bundled["bundled:passthrough"], kv)?);
     let source_cfg: weft_connector_redis::StreamSourceConfig = toml::from_str(&format!(
         "url = {url:?}\nstream = {input:?}\ngroup = \"weft\"\nconsumer = \"bench\"\nbatch_size = 256\n"
     ))?;
-    let sink_cfg: weft_connector_redis::StreamSinkConfig = toml::from_str(&format!("url = {url:?}\nstream = {output:?}\n"))?;
+    let sink_cfg: weft_connector_redis::StreamSinkConfig =
+        toml::from_str(&format!("url = {url:?}\nstream = {output:?}\n"))?;
     let sink = weft_connector_redis::stream_sink(sink_cfg).await?;
-    let named = weft_router::NamedSink { name: "out".into(), sink };
+    let named = weft_router::NamedSink {
+        name: "out".into(),
+        sink,
+    };
     let route = Arc::new(weft_router::Route {
         name: "bench".into(),
         filter: Default::default(),
@@ -218,7 +275,10 @@ async fn weft_redis(url: &str, input: &str, output: &str, events: usize, mode: I
         "bench".into(),
         source,
         vec![route],
-        weft_router::SourceSettings { max_in_flight: 256, drain_timeout: Duration::from_secs(10) },
+        weft_router::SourceSettings {
+            max_in_flight: 256,
+            drain_timeout: Duration::from_secs(10),
+        },
         stop.clone(),
     ));
     let client = redis::Client::open(url)?;
@@ -247,7 +307,10 @@ pub async fn run_redis(url: &str, events: usize) -> anyhow::Result<Vec<Throughpu
     let mut out = Vec::new();
     let runs: [(&str, Option<InstanceMode>); 3] = [
         ("native Rust consumer (same crate, same batching)", None),
-        ("weft, isolated instance per event", Some(InstanceMode::Isolated)),
+        (
+            "weft, isolated instance per event",
+            Some(InstanceMode::Isolated),
+        ),
         ("weft, warm instances", Some(InstanceMode::Warm)),
     ];
     for (i, (name, mode)) in runs.into_iter().enumerate() {
@@ -258,8 +321,15 @@ pub async fn run_redis(url: &str, events: usize) -> anyhow::Result<Vec<Throughpu
             None => native_redis(url, &input, &output, events).await?,
             Some(m) => weft_redis(url, &input, &output, events, m).await?,
         };
-        let _: () = redis::cmd("DEL").arg(&input).arg(&output).query_async(&mut con).await?;
-        out.push(Throughput { name: name.to_string(), events_per_sec: events as f64 / elapsed.as_secs_f64() });
+        let _: () = redis::cmd("DEL")
+            .arg(&input)
+            .arg(&output)
+            .query_async(&mut con)
+            .await?;
+        out.push(Throughput {
+            name: name.to_string(),
+            events_per_sec: events as f64 / elapsed.as_secs_f64(),
+        });
     }
     Ok(out)
 }
@@ -270,6 +340,11 @@ pub fn print_throughput(title: &str, results: &[Throughput]) {
     println!("{title}");
     println!("{:<52} {:>14} {:>10}", "pipeline", "events/s", "of native");
     for r in results {
-        println!("{:<52} {:>14.0} {:>9.1}%", r.name, r.events_per_sec, 100.0 * r.events_per_sec / native);
+        println!(
+            "{:<52} {:>14.0} {:>9.1}%",
+            r.name,
+            r.events_per_sec,
+            100.0 * r.events_per_sec / native
+        );
     }
 }

@@ -146,7 +146,7 @@ async fn seed_queue(connection: &Connection, queue: &str, events: usize) -> anyh
             .await
             .with_context(|| format!("failed to seed queue `{queue}`"))?;
         drop(confirm); // awaited together by wait_for_confirms
-        if (i + 1) % 2000 == 0 {
+        if (i + 1).is_multiple_of(2000) {
             channel.wait_for_confirms().await?;
         }
     }

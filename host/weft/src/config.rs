@@ -234,10 +234,12 @@ impl HubConfig {
         if self.listen.is_empty() {
             return Ok(None);
         }
-        self.listen
-            .parse()
-            .map(Some)
-            .map_err(|e| format!("`{}` is not an address like 127.0.0.1:8080: {e}", self.listen))
+        self.listen.parse().map(Some).map_err(|e| {
+            format!(
+                "`{}` is not an address like 127.0.0.1:8080: {e}",
+                self.listen
+            )
+        })
     }
 }
 
@@ -253,7 +255,9 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// A `${VAR}` is not set.
-    #[error("{path}:{line}: environment variable `{var}` is not set (use ${{{var}:-default}} for a default)")]
+    #[error(
+        "{path}:{line}: environment variable `{var}` is not set (use ${{{var}:-default}} for a default)"
+    )]
     Env {
         /// The file.
         path: String,
@@ -333,7 +337,11 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let col = span.start - text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1) + 1;
+            let col = span.start
+                - text[..span.start.min(text.len())]
+                    .rfind('\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
             format!("line {line}, column {col}: {message}")
         }
         None => message,
@@ -364,10 +372,21 @@ mod tests {
         // SAFETY-free: set_var is unsafe in edition 2024, so use a variable the test
         // environment always has.
         let home = std::env::var("PATH").unwrap();
-        let out = substitute_env("a = \"${PATH}\"\nb = \"${WEFT_SURELY_UNSET_VAR:-dflt}\"\n# ${NOPE}\nc = \"$${X}\"\n", "f").unwrap();
-        assert_eq!(out, format!("a = \"{home}\"\nb = \"dflt\"\n# ${{NOPE}}\nc = \"${{X}}\"\n"));
-        let err = substitute_env("x = 1\ny = \"${WEFT_SURELY_UNSET_VAR}\"\n", "f.toml").unwrap_err();
-        assert_eq!(err.to_string(), "f.toml:2: environment variable `WEFT_SURELY_UNSET_VAR` is not set (use ${WEFT_SURELY_UNSET_VAR:-default} for a default)");
+        let out = substitute_env(
+            "a = \"${PATH}\"\nb = \"${WEFT_SURELY_UNSET_VAR:-dflt}\"\n# ${NOPE}\nc = \"$${X}\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            format!("a = \"{home}\"\nb = \"dflt\"\n# ${{NOPE}}\nc = \"${{X}}\"\n")
+        );
+        let err =
+            substitute_env("x = 1\ny = \"${WEFT_SURELY_UNSET_VAR}\"\n", "f.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.toml:2: environment variable `WEFT_SURELY_UNSET_VAR` is not set (use ${WEFT_SURELY_UNSET_VAR:-default} for a default)"
+        );
     }
 
     #[test]

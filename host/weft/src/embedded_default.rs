@@ -39,7 +39,11 @@ to = ["stdout", "topic:orders.normalized"]
 /// them.
 pub fn bundled() -> Result<BundledPlugins, String> {
     let mut map = BundledPlugins::new();
-    for (name, bytes) in [("json-map", JSON_MAP), ("dedupe", DEDUPE), ("passthrough", PASSTHROUGH)] {
+    for (name, bytes) in [
+        ("json-map", JSON_MAP),
+        ("dedupe", DEDUPE),
+        ("passthrough", PASSTHROUGH),
+    ] {
         if bytes.is_empty() {
             return Err(format!(
                 "this weft binary was built without its bundled plugins (missing `{name}`): install the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and rebuild"
@@ -52,7 +56,8 @@ pub fn bundled() -> Result<BundledPlugins, String> {
 
 /// The default config, parsed.
 pub fn config() -> Config {
-    crate::config::parse(DEFAULT_CONFIG, "<embedded default>").expect("the embedded default config parses")
+    crate::config::parse(DEFAULT_CONFIG, "<embedded default>")
+        .expect("the embedded default config parses")
 }
 
 /// The sample order posted at start.

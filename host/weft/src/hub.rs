@@ -78,7 +78,10 @@ pub async fn run_until(
         for p in &problems {
             tracing::error!("{p}");
         }
-        bail!("the configuration has {} problem(s); run `weft validate` for details", problems.len());
+        bail!(
+            "the configuration has {} problem(s); run `weft validate` for details",
+            problems.len()
+        );
     }
     let metrics = weft_telemetry::install_metrics().map_err(anyhow::Error::msg)?;
     let data_dir = base_dir.join(&config.hub.data_dir);
@@ -89,14 +92,25 @@ pub async fn run_until(
 
     // plugin state backends
     let embedded_kv: Arc<dyn KvBackend> = Arc::new(
-        EmbeddedKv::open(&data_dir.join("kv.redb")).context("failed to open the embedded KV store")?,
+        EmbeddedKv::open(&data_dir.join("kv.redb"))
+            .context("failed to open the embedded KV store")?,
     );
     let redis_kv: Option<Arc<dyn KvBackend>> = match &config.kv.redis {
-        Some(r) if config.plugins.values().any(|p| p.kv == KvBackendKind::Redis) => Some(Arc::new(
-            RedisKv::connect(&r.url)
-                .await
-                .with_context(|| format!("failed to connect to the Redis KV backend at {}", redact(&r.url)))?,
-        )),
+        Some(r)
+            if config
+                .plugins
+                .values()
+                .any(|p| p.kv == KvBackendKind::Redis) =>
+        {
+            Some(Arc::new(RedisKv::connect(&r.url).await.with_context(
+                || {
+                    format!(
+                        "failed to connect to the Redis KV backend at {}",
+                        redact(&r.url)
+                    )
+                },
+            )?))
+        }
         _ => None,
     };
 
@@ -153,10 +167,14 @@ pub async fn run_until(
             plugins: spec.plugins.iter().map(|p| plugins[p].clone()).collect(),
             sinks: spec.to.iter().map(|s| sinks[s].clone()).collect(),
             retry: spec.retry.clone(),
-            dead_letter: sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)].clone(),
+            dead_letter: sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)]
+                .clone(),
         });
         for from in &spec.from {
-            by_source.entry(from.clone()).or_default().push(route.clone());
+            by_source
+                .entry(from.clone())
+                .or_default()
+                .push(route.clone());
         }
     }
 
@@ -195,14 +213,24 @@ pub async fn run_until(
                 metrics: Arc::new(move || metrics.render()),
             };
             tracing::info!(%addr, "HTTP ingress listening: POST /v1/events/{{topic}}, GET /healthz /readyz /metrics");
-            Some(tokio::spawn(weft_connector_http::serve(listener, ingress, http_stop.clone())))
+            Some(tokio::spawn(weft_connector_http::serve(
+                listener,
+                ingress,
+                http_stop.clone(),
+            )))
         }
         None => None,
     };
     ready.store(true, Ordering::Relaxed);
-    tracing::info!(routes = config.routes.len(), plugins = plugins.len(), "weft is ready");
+    tracing::info!(
+        routes = config.routes.len(),
+        plugins = plugins.len(),
+        "weft is ready"
+    );
     if let Some((topic, event)) = options.sample {
-        log.append(&topic, &[event]).await.context("failed to store the sample event")?;
+        log.append(&topic, &[event])
+            .await
+            .context("failed to store the sample event")?;
         tracing::info!(%topic, "sample event posted");
     }
 
@@ -227,7 +255,9 @@ pub async fn run_until(
         }
         match task.await {
             Ok(Ok(())) => tracing::info!(source = %name, "source drained"),
-            Ok(Err(e)) => tracing::error!(source = %name, error = %e, "source failed while draining"),
+            Ok(Err(e)) => {
+                tracing::error!(source = %name, error = %e, "source failed while draining")
+            }
             Err(e) => tracing::error!(source = %name, error = %e, "source task panicked"),
         }
     }

@@ -5,6 +5,7 @@
 //! the quick start and `weft --help` for the commands.
 
 mod bench;
+mod bench_amqp;
 mod config;
 mod embedded_default;
 mod hub;
@@ -68,6 +69,11 @@ enum Command {
         /// (e.g. redis://127.0.0.1:6379), next to a native consumer.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
+        /// Also measure end-to-end throughput queue → plugin → confirmed publish → ack
+        /// against this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/%2f), next to a
+        /// native lapin consumer/publisher.
+        #[arg(long, value_name = "URI")]
+        amqp: Option<String>,
     },
 }
 
@@ -129,7 +135,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -217,10 +226,18 @@ async fn dispatch(command: Command) -> ExitCode {
                 println!("{}: {p}", config.display());
             }
             if errors > 0 {
-                println!("{}: {errors} error(s); the configuration is not valid", config.display());
+                println!(
+                    "{}: {errors} error(s); the configuration is not valid",
+                    config.display()
+                );
                 ExitCode::from(EXIT_CONFIG)
             } else {
-                println!("{}: valid ({} route(s), {} plugin(s))", config.display(), cfg.routes.len(), cfg.plugins.len());
+                println!(
+                    "{}: valid ({} route(s), {} plugin(s))",
+                    config.display(),
+                    cfg.routes.len(),
+                    cfg.plugins.len()
+                );
                 ExitCode::SUCCESS
             }
         }
@@ -272,10 +289,17 @@ async fn dispatch(command: Command) -> ExitCode {
             ExitCode::from(code as u8)
         }
         Command::Config(ConfigCommand::Schema) => {
-            println!("{}", serde_json::to_string_pretty(&config::schema()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config::schema()).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
-        Command::Bench { events, redis } => {
+        Command::Bench {
+            events,
+            redis,
+            amqp,
+        } => {
             match bench::run(events.max(1)).await {
                 Ok(m) => bench::print(&m),
                 Err(e) => {
@@ -286,7 +310,23 @@ async fn dispatch(command: Command) -> ExitCode {
             if let Some(url) = redis {
                 println!();
                 match bench::run_redis(&url, events.max(1)).await {
-                    Ok(r) => bench::print_throughput("Redis stream → passthrough plugin → Redis stream", &r),
+                    Ok(r) => bench::print_throughput(
+                        "Redis stream → passthrough plugin → Redis stream",
+                        &r,
+                    ),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            if let Some(uri) = amqp {
+                println!();
+                match bench_amqp::run_amqp(&uri, events.max(1)).await {
+                    Ok(r) => bench::print_throughput(
+                        "RabbitMQ queue → passthrough plugin → confirmed publish → ack",
+                        &r,
+                    ),
                     Err(e) => {
                         eprintln!("error: {e:#}");
                         return ExitCode::FAILURE;

@@ -21,19 +21,29 @@ pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<
     }
     let valid = !name.is_empty()
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
         bail!("plugin name `{name}` must start with a-z and contain only a-z, 0-9, - and _");
     }
-    let target = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(name));
+    let target = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(name));
     if target.exists() {
-        bail!("{} already exists; choose another name or --dir", target.display());
+        bail!(
+            "{} already exists; choose another name or --dir",
+            target.display()
+        );
     }
     let sdk = std::fs::canonicalize(SDK_DIR)
         .map(|p| format!("weft-sdk = {{ path = {:?} }}", p.display().to_string()))
         .unwrap_or_else(|_| "weft-sdk = \"0.1\"".to_string());
     let cargo = TEMPLATE_CARGO
-        .replace("name = \"weft-plugin-template\"", &format!("name = \"{name}\""))
+        .replace(
+            "name = \"weft-plugin-template\"",
+            &format!("name = \"{name}\""),
+        )
         .replace(
             "description = \"A weft plugin: the starting point `weft plugin new` copies.\"",
             &format!("description = \"The {name} weft plugin.\""),
@@ -53,9 +63,15 @@ pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<
 pub fn build_plugin(dir: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
-        bail!("{} has no Cargo.toml: give the plugin's directory", dir.display());
+        bail!(
+            "{} has no Cargo.toml: give the plugin's directory",
+            dir.display()
+        );
     }
-    eprintln!("building {} for wasm32-wasip2 ({profile}) ...", dir.display());
+    eprintln!(
+        "building {} for wasm32-wasip2 ({profile}) ...",
+        dir.display()
+    );
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--target", "wasm32-wasip2", "--profile", profile])
         .arg("--manifest-path")
@@ -95,7 +111,10 @@ pub fn build_plugin(dir: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     let wasm = wasm.context("cargo built no .wasm: is crate-type = [\"cdylib\"] set in [lib]?")?;
     let bytes = std::fs::read(&wasm)?;
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" || bytes[4..8] == [1, 0, 0, 0] {
-        bail!("{} is a core module, not a component: build for wasm32-wasip2", wasm.display());
+        bail!(
+            "{} is a core module, not a component: build for wasm32-wasip2",
+            wasm.display()
+        );
     }
     eprintln!("built {} ({} KiB)", wasm.display(), bytes.len() / 1024);
     Ok(wasm)
@@ -149,7 +168,10 @@ async fn run_plugin_inner(options: RunPluginOptions) -> anyhow::Result<i32> {
         spec.mode = InstanceMode::Warm;
     }
     let tmp = tempfile::tempdir()?;
-    let kv_dir = options.kv_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let kv_dir = options
+        .kv_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(&kv_dir.join("kv.redb"))?);
     let runtime = Runtime::new(&weft_runtime::EngineOptions {
         max_memory_mib: spec.limits.memory_mib.max(64),
@@ -188,7 +210,8 @@ async fn run_plugin_inner(options: RunPluginOptions) -> anyhow::Result<i32> {
             Err(e) => {
                 any_failed = true;
                 let kind = if e.is_transient() { "retry" } else { "reject" };
-                let failure = serde_json::json!({"failure": {"kind": kind, "message": e.to_string()}});
+                let failure =
+                    serde_json::json!({"failure": {"kind": kind, "message": e.to_string()}});
                 writeln!(stdout, "{failure}")?;
             }
         }

@@ -58,7 +58,10 @@ fn names<T>(map: &std::collections::BTreeMap<String, T>) -> String {
     if map.is_empty() {
         "none defined".to_string()
     } else {
-        format!("defined: {}", map.keys().cloned().collect::<Vec<_>>().join(", "))
+        format!(
+            "defined: {}",
+            map.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
@@ -77,11 +80,20 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         let at = format!("plugins.{name}");
         let path = base_dir.join(&plugin.path);
         match std::fs::metadata(&path) {
-            Err(e) => f.error(format!("{at}.path"), format!("cannot read plugin file {}: {e}", path.display())),
-            Ok(m) if !m.is_file() => f.error(format!("{at}.path"), format!("{} is not a file", path.display())),
+            Err(e) => f.error(
+                format!("{at}.path"),
+                format!("cannot read plugin file {}: {e}", path.display()),
+            ),
+            Ok(m) if !m.is_file() => f.error(
+                format!("{at}.path"),
+                format!("{} is not a file", path.display()),
+            ),
             Ok(_) => {
                 if let Err(e) = std::fs::File::open(&path) {
-                    f.error(format!("{at}.path"), format!("cannot read plugin file {}: {e}", path.display()));
+                    f.error(
+                        format!("{at}.path"),
+                        format!("cannot read plugin file {}: {e}", path.display()),
+                    );
                 }
             }
         }
@@ -92,13 +104,19 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         }
         let l = &plugin.limits;
         if l.memory_mib == 0 || l.memory_mib > 4096 {
-            f.error(format!("{at}.limits.memory_mib"), "must be between 1 and 4096");
+            f.error(
+                format!("{at}.limits.memory_mib"),
+                "must be between 1 and 4096",
+            );
         }
         if l.cpu_ms == 0 {
             f.error(format!("{at}.limits.cpu_ms"), "must be at least 1");
         }
         if plugin.kv == weft_runtime::KvBackendKind::Redis && config.kv.redis.is_none() {
-            f.error(format!("{at}.kv"), "kv = \"redis\" needs a [kv.redis] section with the Redis url");
+            f.error(
+                format!("{at}.kv"),
+                "kv = \"redis\" needs a [kv.redis] section with the Redis url",
+            );
         }
     }
     for (name, source) in &config.sources {
@@ -140,7 +158,10 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         }
     }
     if config.routes.is_empty() {
-        f.warning("routes", "no routes: the hub accepts events but does nothing with them");
+        f.warning(
+            "routes",
+            "no routes: the hub accepts events but does nothing with them",
+        );
     }
     let mut route_names = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
@@ -148,7 +169,10 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         if route.name.is_empty() {
             f.error(format!("{at}.name"), "must not be empty");
         } else if !route_names.insert(route.name.clone()) {
-            f.error(format!("{at}.name"), format!("duplicate route name `{}`", route.name));
+            f.error(
+                format!("{at}.name"),
+                format!("duplicate route name `{}`", route.name),
+            );
         }
         if route.from.is_empty() {
             f.error(format!("{at}.from"), "a route needs at least one source");
@@ -160,12 +184,21 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
                     f.error(loc, e.to_string());
                 }
             } else if !config.sources.contains_key(from) {
-                f.error(loc, format!("no source named `{from}` ({}; or use topic:NAME)", names(&config.sources)));
+                f.error(
+                    loc,
+                    format!(
+                        "no source named `{from}` ({}; or use topic:NAME)",
+                        names(&config.sources)
+                    ),
+                );
             }
         }
         for (j, plugin) in route.plugins.iter().enumerate() {
             if !config.plugins.contains_key(plugin) {
-                f.error(format!("{at}.plugins[{j}]"), format!("no plugin named `{plugin}` ({})", names(&config.plugins)));
+                f.error(
+                    format!("{at}.plugins[{j}]"),
+                    format!("no plugin named `{plugin}` ({})", names(&config.plugins)),
+                );
             }
         }
         if route.to.is_empty() {
@@ -190,7 +223,13 @@ fn check_sink_ref(f: &mut Findings, config: &Config, location: &str, name: &str)
             f.error(location, e.to_string());
         }
     } else if name != "stdout" && !config.sinks.contains_key(name) {
-        f.error(location, format!("no sink named `{name}` ({}; or use topic:NAME or stdout)", names(&config.sinks)));
+        f.error(
+            location,
+            format!(
+                "no sink named `{name}` ({}; or use topic:NAME or stdout)",
+                names(&config.sinks)
+            ),
+        );
     }
 }
 
@@ -276,7 +315,10 @@ pub async fn check_connections(config: &Config, problems: &mut Vec<Problem>) {
         results.push((at, r));
     }
     if let Some(r) = &config.kv.redis {
-        results.push(("kv.redis.url".into(), weft_connector_redis::check_connection(&r.url).await));
+        results.push((
+            "kv.redis.url".into(),
+            weft_connector_redis::check_connection(&r.url).await,
+        ));
     }
     for (location, result) in results {
         if let Err(e) = result {

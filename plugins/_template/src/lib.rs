@@ -26,7 +26,10 @@ mod tests {
     fn adds_the_configured_greeting() {
         let host = TestHost::new().with_config("greeting", "hej");
         let out = host
-            .call(handle, json_event("order.created", serde_json::json!({"id": 7})))
+            .call(
+                handle,
+                json_event("order.created", serde_json::json!({"id": 7})),
+            )
             .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].ty, "order.created.greeted");

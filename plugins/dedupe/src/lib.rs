@@ -40,8 +40,13 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].extension("weftseq"), Some("1"));
         assert!(host.call(handle, e).unwrap().is_empty());
-        let out = host.call(handle, Event::new("2", "/erp", "order.created")).unwrap();
+        let out = host
+            .call(handle, Event::new("2", "/erp", "order.created"))
+            .unwrap();
         assert_eq!(out[0].extension("weftseq"), Some("2"));
-        assert_eq!(host.kv("dedupe", "count/order.created"), Some(b"2".to_vec()));
+        assert_eq!(
+            host.kv("dedupe", "count/order.created"),
+            Some(b"2".to_vec())
+        );
     }
 }

@@ -20,10 +20,16 @@ pub fn handle(event: Event) -> HandlerResult {
         .replace("{type}", &encode(&event.ty));
     let response = weft_sdk::http::get(&url).map_err(Failure::retry)?;
     if response.status >= 500 {
-        return Err(Failure::retry(format!("{url} answered {}", response.status)));
+        return Err(Failure::retry(format!(
+            "{url} answered {}",
+            response.status
+        )));
     }
     if !response.is_success() {
-        return Err(Failure::reject(format!("{url} answered {}", response.status)));
+        return Err(Failure::reject(format!(
+            "{url} answered {}",
+            response.status
+        )));
     }
     let answer: serde_json::Value = response.json().map_err(Failure::reject)?;
     let mut data: serde_json::Value = match event.data {
@@ -31,7 +37,9 @@ pub fn handle(event: Event) -> HandlerResult {
         None => serde_json::json!({}),
     };
     if !data.is_object() {
-        return Err(Failure::reject("http-enrich: event data must be a JSON object"));
+        return Err(Failure::reject(
+            "http-enrich: event data must be a JSON object",
+        ));
     }
     data[field.as_str()] = answer;
     Ok(vec![event.with_json(&data)])
@@ -66,7 +74,10 @@ mod tests {
                 Ok(Response::new(200, r#"{"rate":"7.8"}"#))
             });
         let out = host
-            .call(handle, json_event("quote", serde_json::json!({"qty": 3})).with_subject("EUR/CNY"))
+            .call(
+                handle,
+                json_event("quote", serde_json::json!({"qty": 3})).with_subject("EUR/CNY"),
+            )
             .unwrap();
         let data: serde_json::Value = out[0].data_json().unwrap();
         assert_eq!(data["enrichment"]["rate"], "7.8");
@@ -78,10 +89,16 @@ mod tests {
         let host = TestHost::new()
             .with_config("url", "https://x.example/")
             .with_http(|_| Ok(Response::new(503, "")));
-        assert!(matches!(host.call(handle, Event::new("1", "/s", "t")), Err(Failure::Retry(_))));
+        assert!(matches!(
+            host.call(handle, Event::new("1", "/s", "t")),
+            Err(Failure::Retry(_))
+        ));
         let host = TestHost::new()
             .with_config("url", "https://x.example/")
             .with_http(|_| Ok(Response::new(404, "")));
-        assert!(matches!(host.call(handle, Event::new("1", "/s", "t")), Err(Failure::Reject(_))));
+        assert!(matches!(
+            host.call(handle, Event::new("1", "/s", "t")),
+            Err(Failure::Reject(_))
+        ));
     }
 }

@@ -22,9 +22,11 @@ pub fn handle(event: Event) -> HandlerResult {
     let input: Value = event.data_json().map_err(Failure::reject)?;
     let mut output = Value::Object(Map::new());
     for (target, pointer) in &mapping {
-        let pointer = pointer
-            .as_str()
-            .ok_or_else(|| Failure::reject(format!("json-map: mapping for `{target}` must be a JSON pointer string")))?;
+        let pointer = pointer.as_str().ok_or_else(|| {
+            Failure::reject(format!(
+                "json-map: mapping for `{target}` must be a JSON pointer string"
+            ))
+        })?;
         let value = input.pointer(pointer).cloned();
         if value.is_none() && drop_missing {
             continue;
@@ -71,7 +73,10 @@ mod tests {
             .unwrap();
         assert_eq!(out[0].ty, "com.example.order.normalized");
         let data: Value = out[0].data_json().unwrap();
-        assert_eq!(data, json!({"order": {"id": "A-1", "total": "12.50"}, "buyer": "ACME", "gone": null}));
+        assert_eq!(
+            data,
+            json!({"order": {"id": "A-1", "total": "12.50"}, "buyer": "ACME", "gone": null})
+        );
     }
 
     #[test]

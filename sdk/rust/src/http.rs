@@ -144,18 +144,22 @@ mod imp {
             "OPTIONS" => Method::Options,
             other => Method::Other(other.to_string()),
         };
-        out.set_method(&method).map_err(|_| HttpError("invalid method".into()))?;
+        out.set_method(&method)
+            .map_err(|_| HttpError("invalid method".into()))?;
         let scheme = match scheme {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
             other => Scheme::Other(other.to_string()),
         };
-        out.set_scheme(Some(&scheme)).map_err(|_| HttpError("invalid scheme".into()))?;
+        out.set_scheme(Some(&scheme))
+            .map_err(|_| HttpError("invalid scheme".into()))?;
         out.set_authority(Some(authority))
             .map_err(|_| HttpError(format!("invalid authority `{authority}`")))?;
         out.set_path_with_query(Some(path))
             .map_err(|_| HttpError(format!("invalid path `{path}`")))?;
-        let body = out.body().map_err(|_| HttpError("body already taken".into()))?;
+        let body = out
+            .body()
+            .map_err(|_| HttpError("body already taken".into()))?;
         {
             let stream = body.write().map_err(|_| HttpError("body stream".into()))?;
             for chunk in req.body.chunks(4096) {
@@ -164,7 +168,8 @@ mod imp {
                     .map_err(|err| e("writing request body", err))?;
             }
         }
-        let pending = outgoing_handler::handle(out, None).map_err(|err| e("request refused", err))?;
+        let pending =
+            outgoing_handler::handle(out, None).map_err(|err| e("request refused", err))?;
         OutgoingBody::finish(body, None).map_err(|err| e("finishing request body", err))?;
         pending.subscribe().block();
         let resp = pending
@@ -179,8 +184,12 @@ mod imp {
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let incoming = resp.consume().map_err(|_| HttpError("response body taken".into()))?;
-        let stream = incoming.stream().map_err(|_| HttpError("response body stream".into()))?;
+        let incoming = resp
+            .consume()
+            .map_err(|_| HttpError("response body taken".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|_| HttpError("response body stream".into()))?;
         let mut data = Vec::new();
         loop {
             match stream.blocking_read(64 * 1024) {

@@ -81,7 +81,7 @@ macro_rules! export_handler {
                     $crate::__private::call($handler, event)
                 }
             }
-            $crate::bindings::__export_plugin!(WeftPlugin with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin!(WeftPlugin with_types_in $crate::bindings);
         };
     };
 }

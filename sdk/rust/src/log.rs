@@ -61,8 +61,13 @@ mod imp {
     use super::Level;
     pub fn log(level: Level, context: &str, message: &str) {
         crate::testing::with_host(|h| {
-            h.logs
-                .push((level, format!("{context}{}{message}", if context.is_empty() { "" } else { ": " })))
+            h.logs.push((
+                level,
+                format!(
+                    "{context}{}{message}",
+                    if context.is_empty() { "" } else { ": " }
+                ),
+            ))
         });
     }
 }

@@ -72,7 +72,10 @@ impl TestHost {
     }
 
     /// Answers the handler's HTTP requests with `responder`.
-    pub fn with_http(self, responder: impl Fn(&Request) -> Result<Response, String> + 'static) -> Self {
+    pub fn with_http(
+        self,
+        responder: impl Fn(&Request) -> Result<Response, String> + 'static,
+    ) -> Self {
         self.state.borrow_mut().http = Some(Rc::new(responder));
         self
     }

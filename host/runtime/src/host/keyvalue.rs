@@ -27,14 +27,19 @@ impl PluginState {
 }
 
 impl store::Host for PluginState {
-    async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<BucketHandle>, Error>> {
+    async fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<BucketHandle>, Error>> {
         if self.open_buckets >= MAX_OPEN_BUCKETS {
             return Ok(Err(Error::Other(format!(
                 "too many open buckets (limit {MAX_OPEN_BUCKETS})"
             ))));
         }
         if identifier.is_empty() || identifier.len() > 256 {
-            return Ok(Err(Error::Other("bucket name must be 1..=256 bytes".into())));
+            return Ok(Err(Error::Other(
+                "bucket name must be 1..=256 bytes".into(),
+            )));
         }
         self.open_buckets += 1;
         Ok(Ok(self.table.push(BucketHandle { name: identifier })?))
@@ -42,27 +47,64 @@ impl store::Host for PluginState {
 }
 
 impl store::HostBucket for PluginState {
-    async fn get(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let b = self.bucket_name(&bucket)?;
-        Ok(self.kv.get(&self.plugin.name, &b, &key).await.map_err(to_wit))
+        Ok(self
+            .kv
+            .get(&self.plugin.name, &b, &key)
+            .await
+            .map_err(to_wit))
     }
 
-    async fn set(&mut self, bucket: Resource<BucketHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let b = self.bucket_name(&bucket)?;
-        Ok(self.kv.set(&self.plugin.name, &b, &key, value).await.map_err(to_wit))
+        Ok(self
+            .kv
+            .set(&self.plugin.name, &b, &key, value)
+            .await
+            .map_err(to_wit))
     }
 
-    async fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let b = self.bucket_name(&bucket)?;
-        Ok(self.kv.delete(&self.plugin.name, &b, &key).await.map_err(to_wit))
+        Ok(self
+            .kv
+            .delete(&self.plugin.name, &b, &key)
+            .await
+            .map_err(to_wit))
     }
 
-    async fn exists(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+    async fn exists(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
         let b = self.bucket_name(&bucket)?;
-        Ok(self.kv.exists(&self.plugin.name, &b, &key).await.map_err(to_wit))
+        Ok(self
+            .kv
+            .exists(&self.plugin.name, &b, &key)
+            .await
+            .map_err(to_wit))
     }
 
-    async fn list_keys(&mut self, bucket: Resource<BucketHandle>, cursor: Option<u64>) -> wasmtime::Result<Result<KeyResponse, Error>> {
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        cursor: Option<u64>,
+    ) -> wasmtime::Result<Result<KeyResponse, Error>> {
         let b = self.bucket_name(&bucket)?;
         Ok(self
             .kv
@@ -83,7 +125,12 @@ impl store::HostBucket for PluginState {
 }
 
 impl atomics::Host for PluginState {
-    async fn increment(&mut self, bucket: Resource<BucketHandle>, key: String, delta: u64) -> wasmtime::Result<Result<u64, Error>> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        delta: u64,
+    ) -> wasmtime::Result<Result<u64, Error>> {
         let b = self.bucket_name(&bucket)?;
         Ok(self
             .kv

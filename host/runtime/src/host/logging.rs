@@ -18,7 +18,12 @@ fn cut(s: &str) -> &str {
 }
 
 impl Host for PluginState {
-    async fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        level: Level,
+        context: String,
+        message: String,
+    ) -> wasmtime::Result<()> {
         let plugin = self.plugin.name.as_str();
         let (context, message) = (cut(&context), cut(&message));
         match level {

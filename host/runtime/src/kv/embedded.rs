@@ -40,7 +40,9 @@ impl EmbeddedKv {
 
     fn write<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<R, KvError> + Send + 'static,
+        f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<R, KvError>
+        + Send
+        + 'static,
     ) -> impl Future<Output = Result<R, KvError>> + Send {
         let db = self.db.clone();
         async move {
@@ -60,7 +62,9 @@ impl EmbeddedKv {
 
     fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<R, KvError> + Send + 'static,
+        f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<R, KvError>
+        + Send
+        + 'static,
     ) -> Result<R, KvError> {
         let tx = self.db.begin_read().map_err(backend)?;
         let table = tx.open_table(KV).map_err(backend)?;
@@ -73,7 +77,11 @@ impl KvBackend for EmbeddedKv {
     async fn get(&self, ns: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         check(key, None)?;
         let k = full_key(ns, bucket, key);
-        self.read(move |t| Ok(t.get(k.as_str()).map_err(backend)?.map(|v| v.value().to_vec())))
+        self.read(move |t| {
+            Ok(t.get(k.as_str())
+                .map_err(backend)?
+                .map(|v| v.value().to_vec()))
+        })
     }
 
     async fn set(&self, ns: &str, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
@@ -100,7 +108,12 @@ impl KvBackend for EmbeddedKv {
         Ok(self.get(ns, bucket, key).await?.is_some())
     }
 
-    async fn list_keys(&self, ns: &str, bucket: &str, cursor: Option<u64>) -> Result<KeyPage, KvError> {
+    async fn list_keys(
+        &self,
+        ns: &str,
+        bucket: &str,
+        cursor: Option<u64>,
+    ) -> Result<KeyPage, KvError> {
         let prefix = full_key(ns, bucket, "");
         let skip = cursor.unwrap_or(0) as usize;
         self.read(move |t| {
@@ -125,7 +138,13 @@ impl KvBackend for EmbeddedKv {
         })
     }
 
-    async fn increment(&self, ns: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, KvError> {
+    async fn increment(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        delta: u64,
+    ) -> Result<u64, KvError> {
         check(key, None)?;
         let k = full_key(ns, bucket, key);
         let key = key.to_string();
@@ -158,10 +177,16 @@ mod tests {
             kv.set("a", "default", "k", b"1".to_vec()).await.unwrap();
             assert_eq!(kv.increment("a", "default", "n", 5).await.unwrap(), 5);
             assert_eq!(kv.get("b", "default", "k").await.unwrap(), None);
-            assert_eq!(kv.list_keys("b", "default", None).await.unwrap().keys.len(), 0);
+            assert_eq!(
+                kv.list_keys("b", "default", None).await.unwrap().keys.len(),
+                0
+            );
         }
         let kv = EmbeddedKv::open(&path).unwrap();
-        assert_eq!(kv.get("a", "default", "k").await.unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            kv.get("a", "default", "k").await.unwrap(),
+            Some(b"1".to_vec())
+        );
         assert_eq!(kv.increment("a", "default", "n", 2).await.unwrap(), 7);
         let page = kv.list_keys("a", "default", None).await.unwrap();
         assert_eq!(page.keys, vec!["k".to_string(), "n".to_string()]);

@@ -51,9 +51,20 @@ pub trait KvBackend: Send + Sync + 'static {
     /// Whether a key exists.
     async fn exists(&self, ns: &str, bucket: &str, key: &str) -> Result<bool, KvError>;
     /// One page of keys.
-    async fn list_keys(&self, ns: &str, bucket: &str, cursor: Option<u64>) -> Result<KeyPage, KvError>;
+    async fn list_keys(
+        &self,
+        ns: &str,
+        bucket: &str,
+        cursor: Option<u64>,
+    ) -> Result<KeyPage, KvError>;
     /// Atomically adds `delta` and returns the new value.
-    async fn increment(&self, ns: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, KvError>;
+    async fn increment(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        delta: u64,
+    ) -> Result<u64, KvError>;
 }
 
 /// Checks a key and value against the limits.

@@ -33,7 +33,11 @@ impl RedisKv {
 impl KvBackend for RedisKv {
     async fn get(&self, ns: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         check(key, None)?;
-        self.conn.clone().get(full_key(ns, bucket, key)).await.map_err(backend)
+        self.conn
+            .clone()
+            .get(full_key(ns, bucket, key))
+            .await
+            .map_err(backend)
     }
 
     async fn set(&self, ns: &str, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
@@ -63,7 +67,12 @@ impl KvBackend for RedisKv {
             .map_err(backend)
     }
 
-    async fn list_keys(&self, ns: &str, bucket: &str, cursor: Option<u64>) -> Result<KeyPage, KvError> {
+    async fn list_keys(
+        &self,
+        ns: &str,
+        bucket: &str,
+        cursor: Option<u64>,
+    ) -> Result<KeyPage, KvError> {
         let prefix = full_key(ns, bucket, "");
         let pattern = format!("{}*", redis_glob_escape(&prefix));
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -84,7 +93,13 @@ impl KvBackend for RedisKv {
         })
     }
 
-    async fn increment(&self, ns: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, KvError> {
+    async fn increment(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        delta: u64,
+    ) -> Result<u64, KvError> {
         check(key, None)?;
         let delta = i64::try_from(delta)
             .map_err(|_| KvError::Invalid("increment delta exceeds i64::MAX".into()))?;
