@@ -291,3 +291,42 @@ async fn a_file_that_is_not_a_plugin_is_refused_clearly() {
         "{msg}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_plugins_are_cached_on_disk_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let kv: Arc<dyn KvBackend> = Arc::new(EmbeddedKv::open(&dir.path().join("kv.redb")).unwrap());
+    let spec = PluginSpec::new(support::plugin_wasm("weft-test-probe"));
+    let files = |p: &std::path::Path| -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p)
+                .map(|rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+                .unwrap_or(0)
+        }
+        walk(p)
+    };
+    {
+        let runtime = Runtime::new(&EngineOptions { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
+        runtime.load("probe", &spec, std::path::Path::new("/"), kv.clone()).unwrap();
+    }
+    let after_first = poll_files(&cache, files);
+    assert!(after_first > 0, "nothing was written to the compilation cache");
+    // a second runtime (a restart) loads from the cache: no new entries
+    let runtime = Runtime::new(&EngineOptions { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
+    let plugin = runtime.load("probe", &spec, std::path::Path::new("/"), kv).unwrap();
+    assert_eq!(plugin.invoke(&event("echo", json!({}))).await.unwrap().len(), 1);
+    assert_eq!(files(&cache), after_first, "the restart compiled again");
+}
+
+/// The cache is written by a background worker: wait until it has files.
+fn poll_files(cache: &std::path::Path, files: impl Fn(&std::path::Path) -> usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = files(cache);
+        if n > 0 || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -52,8 +52,11 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             RuntimeError::Engine(format!("cannot create cache dir {}: {e}", dir.display()))
         })?;
+        // wasmtime's cache wants an absolute path
+        let dir = std::path::absolute(dir)
+            .map_err(|e| RuntimeError::Engine(format!("cache dir {}: {e}", dir.display())))?;
         let mut cache_config = CacheConfig::new();
-        cache_config.with_directory(dir);
+        cache_config.with_directory(&dir);
         let cache = Cache::new(cache_config)
             .map_err(|e| RuntimeError::Engine(format!("compilation cache: {e:#}")))?;
         config.cache(Some(cache));

@@ -40,6 +40,9 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Override `hub.listen` (e.g. 127.0.0.1:9090).
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Check a configuration: fields, references, plugin files and grants. Prints every
     /// problem with its location; exits 0 when valid, 78 when not.
@@ -158,8 +161,8 @@ fn base_dir(config: &Path) -> PathBuf {
 
 async fn dispatch(command: Command) -> ExitCode {
     match command {
-        Command::Run { config } => {
-            let (cfg, base, options) = match config {
+        Command::Run { config, listen } => {
+            let (mut cfg, base, options) = match config {
                 Some(path) => match config::load(&path) {
                     Ok(c) => (c, base_dir(&path), hub::RunOptions::default()),
                     Err(e) => {
@@ -183,6 +186,9 @@ async fn dispatch(command: Command) -> ExitCode {
                     (embedded_default::config(), PathBuf::from("."), options)
                 }
             };
+            if let Some(listen) = listen {
+                cfg.hub.listen = listen;
+            }
             let format = if cfg.hub.log_format == "json" {
                 weft_telemetry::LogFormat::Json
             } else {

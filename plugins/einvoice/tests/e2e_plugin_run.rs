@@ -85,13 +85,17 @@ fn run(weft: &Path, config: &[&str], lines: &[String]) -> (i32, Vec<Value>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn weft");
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for l in lines {
+    // Feed stdin from another thread: the plugin's output fills the stdout pipe while the
+    // input is still being written, so writing first and reading after would deadlock.
+    let mut stdin = child.stdin.take().unwrap();
+    let input: Vec<String> = lines.to_vec();
+    let writer = std::thread::spawn(move || {
+        for l in input {
             writeln!(stdin, "{l}").unwrap();
         }
-    }
+    });
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let values = stdout
         .lines()
