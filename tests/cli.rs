@@ -273,7 +273,9 @@ fn config_schema_is_json_schema() {
 #[test]
 fn without_a_config_the_demo_runs_a_sample_order_through_the_bundled_plugins() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     let out_path = dir.path().join("stdout.txt");
     let mut child = Command::new(support::weft_bin())
         .args(["run", "--listen", &addr.to_string()])
@@ -283,7 +285,9 @@ fn without_a_config_the_demo_runs_a_sample_order_through_the_bundled_plugins() {
         .spawn()
         .unwrap();
     let sample = support::poll(Duration::from_secs(60), || {
-        std::fs::read_to_string(&out_path).ok().and_then(|s| s.lines().next().map(str::to_string))
+        std::fs::read_to_string(&out_path)
+            .ok()
+            .and_then(|s| s.lines().next().map(str::to_string))
     });
     let posted = support::post_event(
         addr,
@@ -292,16 +296,26 @@ fn without_a_config_the_demo_runs_a_sample_order_through_the_bundled_plugins() {
     );
     let lines = support::poll(Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-        let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
         (lines.len() >= 2).then_some(lines)
     });
     let _ = child.kill();
     let _ = child.wait();
-    let sample: Value = serde_json::from_str(&sample.expect("the sample order reaches stdout")).unwrap();
+    let sample: Value =
+        serde_json::from_str(&sample.expect("the sample order reaches stdout")).unwrap();
     assert_eq!(sample["type"], "com.example.order.normalized");
     assert_eq!(sample["data"]["order"]["id"], "PO-1001");
     assert_eq!(posted.status, 202);
     let lines = lines.expect("the posted order reaches stdout");
-    assert_eq!(lines[1]["data"], json!({"order": {"id": "PO-42", "total": "99.00", "currency": null}, "buyer": "Acme"}));
-    assert!(dir.path().join(".weft").is_dir(), "the embedded log lives in ./.weft");
+    assert_eq!(
+        lines[1]["data"],
+        json!({"order": {"id": "PO-42", "total": "99.00", "currency": null}, "buyer": "Acme"})
+    );
+    assert!(
+        dir.path().join(".weft").is_dir(),
+        "the embedded log lives in ./.weft"
+    );
 }

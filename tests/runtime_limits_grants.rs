@@ -301,21 +301,53 @@ async fn compiled_plugins_are_cached_on_disk_for_the_next_start() {
     let files = |p: &std::path::Path| -> usize {
         fn walk(p: &std::path::Path) -> usize {
             std::fs::read_dir(p)
-                .map(|rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                walk(&e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
                 .unwrap_or(0)
         }
         walk(p)
     };
     {
-        let runtime = Runtime::new(&EngineOptions { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
-        runtime.load("probe", &spec, std::path::Path::new("/"), kv.clone()).unwrap();
+        let runtime = Runtime::new(&EngineOptions {
+            cache_dir: Some(cache.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        runtime
+            .load("probe", &spec, std::path::Path::new("/"), kv.clone())
+            .unwrap();
     }
     let after_first = poll_files(&cache, files);
-    assert!(after_first > 0, "nothing was written to the compilation cache");
+    assert!(
+        after_first > 0,
+        "nothing was written to the compilation cache"
+    );
     // a second runtime (a restart) loads from the cache: no new entries
-    let runtime = Runtime::new(&EngineOptions { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
-    let plugin = runtime.load("probe", &spec, std::path::Path::new("/"), kv).unwrap();
-    assert_eq!(plugin.invoke(&event("echo", json!({}))).await.unwrap().len(), 1);
+    let runtime = Runtime::new(&EngineOptions {
+        cache_dir: Some(cache.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let plugin = runtime
+        .load("probe", &spec, std::path::Path::new("/"), kv)
+        .unwrap();
+    assert_eq!(
+        plugin
+            .invoke(&event("echo", json!({})))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(files(&cache), after_first, "the restart compiled again");
 }
 
