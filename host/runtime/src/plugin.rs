@@ -116,6 +116,7 @@ pub struct LoadedPlugin {
     grants: Arc<PluginGrants>,
     mode: InstanceMode,
     warm: Mutex<Vec<WarmInstance>>,
+    duration: metrics::Histogram,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -149,6 +150,7 @@ impl LoadedPlugin {
             reason: format!("not a weft plugin (it must export weft:plugin/handler@0.1.0): {e:#}"),
         })?;
         Ok(LoadedPlugin {
+            duration: metrics::histogram!("weft_plugin_duration_seconds", "plugin" => name.clone()),
             name,
             engine: component.engine().clone(),
             pre,
@@ -261,8 +263,7 @@ impl LoadedPlugin {
             Ok(Err(e)) => return Err(self.classify(&instance.store, e)),
             Ok(Ok(r)) => r,
         };
-        metrics::histogram!("weft_plugin_duration_seconds", "plugin" => self.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        self.duration.record(started.elapsed().as_secs_f64());
         // The call returned normally: the instance is healthy and may be reused.
         if self.mode == InstanceMode::Warm
             && let Ok(mut idle) = self.warm.lock()

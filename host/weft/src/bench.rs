@@ -57,15 +57,42 @@ pub(crate) fn native_handle(event: &Event) -> Vec<Event> {
         .collect()
 }
 
+/// The bundled passthrough plugin loaded in `mode`, with the runtime (and its epoch
+/// ticker) and the KV directory it needs kept alive alongside.
+pub(crate) struct BenchPlugin {
+    /// The loaded plugin.
+    pub plugin: Arc<weft_runtime::LoadedPlugin>,
+    _runtime: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchPlugin {
+    /// Loads the bundled passthrough plugin.
+    pub(crate) fn passthrough(mode: InstanceMode) -> anyhow::Result<BenchPlugin> {
+        let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
+        let dir = tempfile::tempdir()?;
+        let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
+            &dir.path().join("kv.redb"),
+        )?);
+        let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
+        let mut spec = PluginSpec::new("passthrough.wasm");
+        spec.mode = mode;
+        let plugin = Arc::new(runtime.load_bytes(
+            "passthrough",
+            &spec,
+            bundled["bundled:passthrough"],
+            kv,
+        )?);
+        Ok(BenchPlugin {
+            plugin,
+            _runtime: runtime,
+            _dir: dir,
+        })
+    }
+}
+
 /// Runs the benchmark with `events` events per mode.
 pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
-    let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
-    let wasm = bundled["bundled:passthrough"];
-    let dir = tempfile::tempdir()?;
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
-        &dir.path().join("kv.redb"),
-    )?);
-    let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
     let event = sample();
     let mut out = Vec::new();
 
@@ -82,9 +109,8 @@ pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
         ("wasm, isolated instance per event", InstanceMode::Isolated),
         ("wasm, warm instance", InstanceMode::Warm),
     ] {
-        let mut spec = PluginSpec::new("passthrough.wasm");
-        spec.mode = mode;
-        let plugin = runtime.load_bytes("passthrough", &spec, wasm, kv.clone())?;
+        let passthrough = BenchPlugin::passthrough(mode)?;
+        let plugin = &passthrough.plugin;
         for _ in 0..(events / 10).max(10) {
             plugin.invoke(&event).await?; // warm-up
         }
@@ -240,16 +266,8 @@ async fn weft_redis(
     events: usize,
     mode: InstanceMode,
 ) -> anyhow::Result<Duration> {
-    let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
-    let dir = tempfile::tempdir()?;
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
-        &dir.path().join("kv.redb"),
-    )?);
-    let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
-    let mut spec = PluginSpec::new("passthrough.wasm");
-    spec.mode = mode;
-    let plugin =
-        Arc::new(runtime.load_bytes("passthrough", &spec, bundled["bundled:passthrough"], kv)?);
+    let passthrough = BenchPlugin::passthrough(mode)?;
+    let plugin = passthrough.plugin.clone();
     let source_cfg: weft_connector_redis::StreamSourceConfig = toml::from_str(&format!(
         "url = {url:?}\nstream = {input:?}\ngroup = \"weft\"\nconsumer = \"bench\"\nbatch_size = 256\n"
     ))?;

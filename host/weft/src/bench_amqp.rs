@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use weft_connector::{Acknowledge, ConnectorError, Delivery, Settlement, Source};
 use weft_connector_amqp::binding::{self, ContentMode, HeaderSeparator};
-use weft_runtime::{InstanceMode, PluginSpec, Runtime};
+use weft_runtime::InstanceMode;
 
 use crate::bench::{Throughput, native_handle, sample};
 
@@ -352,16 +352,8 @@ async fn weft_amqp(
     events: usize,
     mode: InstanceMode,
 ) -> anyhow::Result<Duration> {
-    let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
-    let dir = tempfile::tempdir()?;
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
-        &dir.path().join("kv.redb"),
-    )?);
-    let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
-    let mut spec = PluginSpec::new("passthrough.wasm");
-    spec.mode = mode;
-    let plugin =
-        Arc::new(runtime.load_bytes("passthrough", &spec, bundled["bundled:passthrough"], kv)?);
+    let passthrough = crate::bench::BenchPlugin::passthrough(mode)?;
+    let plugin = passthrough.plugin.clone();
 
     let mut source_config = weft_connector_amqp::SourceConfig::new(uri, topology.input.as_str());
     source_config.connection_name = Some("weft-bench-source".into());
