@@ -7,13 +7,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
+    PoolingAllocationConfig,
 };
 
 use crate::RuntimeError;
 
 /// How often the epoch advances; the CPU limit is counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(2);
+
+/// Bytes of each linear-memory slot reset in place (not released to the kernel) when an
+/// instance ends: covers a plugin's stack, data and the heap it typically touches.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// The same for tables.
+const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
+/// Slots released to the kernel together (one `madvise` batch).
+const DECOMMIT_BATCH: usize = 16;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -74,7 +83,14 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
             .max_tables_per_component(16)
             .table_elements(100_000)
             .max_memory_size((options.max_memory_mib as usize) * 1024 * 1024)
-            .max_unused_warm_slots(n / 4);
+            .max_unused_warm_slots(n / 4)
+            // Reset a used memory slot by rewriting only its dirty pages (found with
+            // Linux's PAGEMAP_SCAN where the kernel has it) instead of `madvise`: the
+            // next instance on the slot takes no page faults and no TLB shootdown.
+            .pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
+            .decommit_batch_size(DECOMMIT_BATCH);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
