@@ -7,6 +7,28 @@ use std::time::{Duration, Instant};
 use weft_event::Event;
 use weft_runtime::{InstanceMode, PluginSpec, Runtime};
 
+/// Which instance modes a benchmark measures (the native baseline always runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Modes {
+    /// Isolated and warm.
+    Both,
+    /// Only a fresh instance per event.
+    Isolated,
+    /// Only warm instances.
+    Warm,
+}
+
+impl Modes {
+    /// Whether `mode` is measured.
+    pub fn includes(self, mode: InstanceMode) -> bool {
+        match self {
+            Modes::Both => true,
+            Modes::Isolated => mode == InstanceMode::Isolated,
+            Modes::Warm => mode == InstanceMode::Warm,
+        }
+    }
+}
+
 /// One measured line.
 pub struct Measurement {
     /// What was measured.
@@ -92,7 +114,7 @@ impl BenchPlugin {
 }
 
 /// Runs the benchmark with `events` events per mode.
-pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
+pub async fn run(events: usize, modes: Modes) -> anyhow::Result<Vec<Measurement>> {
     let event = sample();
     let mut out = Vec::new();
 
@@ -109,6 +131,9 @@ pub async fn run(events: usize) -> anyhow::Result<Vec<Measurement>> {
         ("wasm, isolated instance per event", InstanceMode::Isolated),
         ("wasm, warm instance", InstanceMode::Warm),
     ] {
+        if !modes.includes(mode) {
+            continue;
+        }
         let passthrough = BenchPlugin::passthrough(mode)?;
         let plugin = &passthrough.plugin;
         for _ in 0..(events / 10).max(10) {
@@ -318,7 +343,11 @@ async fn weft_redis(
 }
 
 /// End-to-end Redis throughput, native baseline and weft, in the same run.
-pub async fn run_redis(url: &str, events: usize) -> anyhow::Result<Vec<Throughput>> {
+pub async fn run_redis(
+    url: &str,
+    events: usize,
+    modes: Modes,
+) -> anyhow::Result<Vec<Throughput>> {
     let client = redis::Client::open(url)?;
     let mut con = client.get_multiplexed_async_connection().await?;
     let tag = std::process::id();
@@ -332,6 +361,9 @@ pub async fn run_redis(url: &str, events: usize) -> anyhow::Result<Vec<Throughpu
         ("weft, warm instances", Some(InstanceMode::Warm)),
     ];
     for (i, (name, mode)) in runs.into_iter().enumerate() {
+        if mode.is_some_and(|m| !modes.includes(m)) {
+            continue;
+        }
         let input = format!("weft-bench:{tag}:{i}:in");
         let output = format!("weft-bench:{tag}:{i}:out");
         seed_stream(&mut con, &input, events).await?;

@@ -428,7 +428,11 @@ async fn weft_amqp(
 /// instances, in the same run, `events` events each. `uri` is the broker
 /// (`amqp://user:pass@host:5672/%2f`); the runs create and delete their own queues and
 /// exchange.
-pub async fn run_amqp(uri: &str, events: usize) -> anyhow::Result<Vec<Throughput>> {
+pub async fn run_amqp(
+    uri: &str,
+    events: usize,
+    modes: crate::bench::Modes,
+) -> anyhow::Result<Vec<Throughput>> {
     anyhow::ensure!(events > 0, "the benchmark needs at least one event");
     let admin = Connection::connect(
         uri,
@@ -452,6 +456,9 @@ pub async fn run_amqp(uri: &str, events: usize) -> anyhow::Result<Vec<Throughput
     ];
     let mut out = Vec::new();
     for (i, (name, mode)) in runs.into_iter().enumerate() {
+        if mode.is_some_and(|m| !modes.includes(m)) {
+            continue;
+        }
         let topology = Topology::new(&tag, i);
         let result = async {
             let channel = admin.create_channel().await?;

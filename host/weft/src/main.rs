@@ -77,6 +77,9 @@ enum Command {
         /// native lapin consumer/publisher.
         #[arg(long, value_name = "URI")]
         amqp: Option<String>,
+        /// Which instance modes to measure (the native baseline always runs).
+        #[arg(long, value_enum, default_value_t = bench::Modes::Both)]
+        mode: bench::Modes,
     },
 }
 
@@ -305,8 +308,9 @@ async fn dispatch(command: Command) -> ExitCode {
             events,
             redis,
             amqp,
+            mode,
         } => {
-            match bench::run(events.max(1)).await {
+            match bench::run(events.max(1), mode).await {
                 Ok(m) => bench::print(&m),
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -315,7 +319,7 @@ async fn dispatch(command: Command) -> ExitCode {
             }
             if let Some(url) = redis {
                 println!();
-                match bench::run_redis(&url, events.max(1)).await {
+                match bench::run_redis(&url, events.max(1), mode).await {
                     Ok(r) => bench::print_throughput(
                         "Redis stream → passthrough plugin → Redis stream",
                         &r,
@@ -328,7 +332,7 @@ async fn dispatch(command: Command) -> ExitCode {
             }
             if let Some(uri) = amqp {
                 println!();
-                match bench_amqp::run_amqp(&uri, events.max(1)).await {
+                match bench_amqp::run_amqp(&uri, events.max(1), mode).await {
                     Ok(r) => bench::print_throughput(
                         "RabbitMQ queue → passthrough plugin → confirmed publish → ack",
                         &r,
