@@ -313,7 +313,8 @@ async fn with_wall_limit<F: std::future::Future>(limit: Duration, call: F) -> Op
         if let std::task::Poll::Ready(output) = call.as_mut().poll(cx) {
             return std::task::Poll::Ready(Some(output));
         }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(started + limit)));
+        let timer =
+            timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(started + limit)));
         match timer.as_mut().poll(cx) {
             std::task::Poll::Ready(()) => std::task::Poll::Ready(None),
             std::task::Poll::Pending => std::task::Poll::Pending,

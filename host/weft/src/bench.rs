@@ -343,11 +343,7 @@ async fn weft_redis(
 }
 
 /// End-to-end Redis throughput, native baseline and weft, in the same run.
-pub async fn run_redis(
-    url: &str,
-    events: usize,
-    modes: Modes,
-) -> anyhow::Result<Vec<Throughput>> {
+pub async fn run_redis(url: &str, events: usize, modes: Modes) -> anyhow::Result<Vec<Throughput>> {
     let client = redis::Client::open(url)?;
     let mut con = client.get_multiplexed_async_connection().await?;
     let tag = std::process::id();
