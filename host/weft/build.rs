@@ -52,7 +52,7 @@ fn main() {
 }
 
 fn build(root: &Path) -> Result<PathBuf, String> {
-    let target_dir = root.join("target/bundled-plugins");
+    let target_dir = root.join("target/wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)

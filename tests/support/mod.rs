@@ -26,7 +26,7 @@ pub fn weft_bin() -> PathBuf {
 pub fn plugin_wasm(package: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let target = root().join("target/test-plugins");
+        let target = root().join("target/wasm-plugins");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
             .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])

@@ -92,24 +92,85 @@ impl BenchPlugin {
     /// Loads the bundled passthrough plugin.
     pub(crate) fn passthrough(mode: InstanceMode) -> anyhow::Result<BenchPlugin> {
         let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
+        let mut spec = PluginSpec::new("passthrough.wasm");
+        spec.mode = mode;
+        BenchPlugin::load("passthrough", &spec, bundled["bundled:passthrough"])
+    }
+
+    /// Loads any component with `spec` (its path is only used in messages).
+    pub(crate) fn load(name: &str, spec: &PluginSpec, wasm: &[u8]) -> anyhow::Result<BenchPlugin> {
         let dir = tempfile::tempdir()?;
         let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
             &dir.path().join("kv.redb"),
         )?);
         let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;
-        let mut spec = PluginSpec::new("passthrough.wasm");
-        spec.mode = mode;
-        let plugin = Arc::new(runtime.load_bytes(
-            "passthrough",
-            &spec,
-            bundled["bundled:passthrough"],
-            kv,
-        )?);
+        let plugin = Arc::new(runtime.load_bytes(name, spec, wasm, kv)?);
         Ok(BenchPlugin {
             plugin,
             _runtime: runtime,
             _dir: dir,
         })
+    }
+}
+
+/// Mean time per event of `plugin` on `event`, after a warm-up of a tenth of `events`.
+async fn time_per_event(
+    plugin: &weft_runtime::LoadedPlugin,
+    event: &Event,
+    events: usize,
+) -> anyhow::Result<Duration> {
+    for _ in 0..(events / 10).max(10) {
+        plugin.invoke(event).await?; // warm-up
+    }
+    let started = Instant::now();
+    for _ in 0..events {
+        std::hint::black_box(plugin.invoke(event).await?);
+    }
+    Ok(started.elapsed() / events as u32)
+}
+
+/// Per-event time of a user's plugin (`wasm`) on one input event, in the selected modes:
+/// "how fast is my plugin inside the sandbox?".
+pub async fn run_plugin(
+    wasm: &std::path::Path,
+    event: &Event,
+    config: &[(String, String)],
+    events: usize,
+    modes: Modes,
+) -> anyhow::Result<Vec<Measurement>> {
+    let bytes = std::fs::read(wasm)
+        .map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", wasm.display()))?;
+    let mut out = Vec::new();
+    for (name, mode) in [
+        ("isolated instance per event", InstanceMode::Isolated),
+        ("warm instance", InstanceMode::Warm),
+    ] {
+        if !modes.includes(mode) {
+            continue;
+        }
+        let mut spec = PluginSpec::new(wasm);
+        spec.mode = mode;
+        spec.config = config.iter().cloned().collect();
+        let loaded = BenchPlugin::load("plugin", &spec, &bytes)?;
+        out.push(Measurement {
+            name,
+            per_event: time_per_event(&loaded.plugin, event, events).await?,
+        });
+    }
+    Ok(out)
+}
+
+/// Prints per-event times without a baseline.
+pub fn print_plugin(wasm: &std::path::Path, measurements: &[Measurement]) {
+    println!("{}", wasm.display());
+    println!("{:<36} {:>14} {:>14}", "mode", "per event", "events/s");
+    for m in measurements {
+        println!(
+            "{:<36} {:>11.3} µs {:>14.0}",
+            m.name,
+            m.per_event.as_secs_f64() * 1e6,
+            1.0 / m.per_event.as_secs_f64().max(1e-12)
+        );
     }
 }
 
@@ -135,17 +196,9 @@ pub async fn run(events: usize, modes: Modes) -> anyhow::Result<Vec<Measurement>
             continue;
         }
         let passthrough = BenchPlugin::passthrough(mode)?;
-        let plugin = &passthrough.plugin;
-        for _ in 0..(events / 10).max(10) {
-            plugin.invoke(&event).await?; // warm-up
-        }
-        let started = Instant::now();
-        for _ in 0..events {
-            std::hint::black_box(plugin.invoke(&event).await?);
-        }
         out.push(Measurement {
             name,
-            per_event: started.elapsed() / events as u32,
+            per_event: time_per_event(&passthrough.plugin, &event, events).await?,
         });
     }
     Ok(out)

@@ -80,6 +80,15 @@ enum Command {
         /// Which instance modes to measure (the native baseline always runs).
         #[arg(long, value_enum, default_value_t = bench::Modes::Both)]
         mode: bench::Modes,
+        /// Measure this plugin (.wasm component) instead, on the event in --input.
+        #[arg(long, value_name = "WASM", requires = "input")]
+        plugin: Option<PathBuf>,
+        /// The CloudEvent (structured JSON) that --plugin is measured on.
+        #[arg(long, value_name = "EVENT.json", requires = "plugin")]
+        input: Option<PathBuf>,
+        /// Plugin configuration for --plugin, as key=value (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        plugin_config: Vec<(String, String)>,
     },
 }
 
@@ -309,7 +318,34 @@ async fn dispatch(command: Command) -> ExitCode {
             redis,
             amqp,
             mode,
+            plugin,
+            input,
+            plugin_config,
         } => {
+            if let (Some(wasm), Some(input)) = (plugin, input) {
+                let event = match std::fs::read(&input)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| weft_event::Event::from_json_slice(&b).map_err(|e| e.to_string()))
+                {
+                    Ok(e) => e,
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", input.display());
+                        return ExitCode::from(2);
+                    }
+                };
+                return match bench::run_plugin(&wasm, &event, &plugin_config, events.max(1), mode)
+                    .await
+                {
+                    Ok(m) => {
+                        bench::print_plugin(&wasm, &m);
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             match bench::run(events.max(1), mode).await {
                 Ok(m) => bench::print(&m),
                 Err(e) => {
@@ -346,4 +382,12 @@ async fn dispatch(command: Command) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Parses `key=value`.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
 }

@@ -37,7 +37,9 @@ fn weft_bin() -> Option<PathBuf> {
 fn component() -> PathBuf {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
-        let dir = target_dir().join("test-plugins");
+        // the same directory and profile as the hub's own test and bundled plugins, so
+        // the wasm dependencies are compiled once
+        let dir = target_dir().join("wasm-plugins");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args([
@@ -46,14 +48,15 @@ fn component() -> PathBuf {
                 "weft-plugin-einvoice",
                 "--target",
                 "wasm32-wasip2",
-                "--release",
+                "--profile",
+                "plugin",
                 "--target-dir",
             ])
             .arg(&dir)
             .status()
             .expect("running cargo to build the plugin");
         assert!(status.success(), "building the einvoice component failed");
-        let wasm = dir.join("wasm32-wasip2/release/weft_plugin_einvoice.wasm");
+        let wasm = dir.join("wasm32-wasip2/plugin/weft_plugin_einvoice.wasm");
         assert!(wasm.is_file(), "{} was not built", wasm.display());
         wasm
     })
