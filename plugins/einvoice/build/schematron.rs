@@ -1367,17 +1367,26 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
         let _ = writeln!(o, "({ns:?}, {l:?}),");
     }
     o.push_str("];\n");
-    let mut sorted: Vec<(usize, &(String, String))> = b.names.iter().enumerate().collect();
-    sorted.sort_by(|a, b| (&a.1.1, &a.1.0).cmp(&(&b.1.1, &b.1.0)));
+    let (nss, name_ns) = crate::syntax::names::namespaces(&b.names);
+    let _ = writeln!(o, "pub static NAMESPACES: [&str; {}] = {:?};", nss.len(), nss);
     let _ = writeln!(
         o,
-        "pub static NAME_LOOKUP: [(&str, &str, u32); {}] = [",
-        sorted.len()
+        "pub static NAME_NS: [u32; {}] = {:?};",
+        name_ns.len(),
+        name_ns
     );
-    for (i, (ns, l)) in &sorted {
-        let _ = writeln!(o, "({l:?}, {ns:?}, {i}),");
-    }
-    o.push_str("];\n");
+    let keys: Vec<(u32, &str)> = name_ns
+        .iter()
+        .zip(&b.names)
+        .map(|(&n, (_, l))| (n, l.as_str()))
+        .collect();
+    let table = crate::syntax::names::table(&keys);
+    let _ = writeln!(
+        o,
+        "pub static NAME_TABLE: [u32; {}] = {:?};",
+        table.len(),
+        table
+    );
     let _ = writeln!(o, "pub static FUNCS: [Func; {}] = [", funcs.len());
     for f in &funcs {
         let params: Vec<String> = f.params.iter().map(|t| ty(*t)).collect();

@@ -98,7 +98,9 @@ pub static PROGRAM: Program = Program {
     lists: &generated::LISTS,
     strs: &generated::STRS,
     names: &generated::NAMES,
-    name_lookup: &generated::NAME_LOOKUP,
+    namespaces: &generated::NAMESPACES,
+    name_ns: &generated::NAME_NS,
+    name_table: &generated::NAME_TABLE,
     funcs: &generated::FUNCS,
     sets: &generated::SETS,
     req_names: &generated::REQ_NAMES,
@@ -510,7 +512,6 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
         let mut by_name_cache: HashMap<u32, Vec<u16>, BuildFx> = HashMap::default();
         for &id in visit {
             let n = N { id, attr: 0 };
-            let node = x.node(id);
             let name = x.name_of(n.id);
             let by = lookup(pattern.by_name, name);
             if by.is_empty() && pattern.any_elem.is_empty() {
@@ -542,11 +543,8 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                 r.fire(pattern, &mut cands.into_iter(), n, out);
             }
             if has_attr_rules {
-                for (k, a) in node.attributes().enumerate() {
-                    let by = lookup(
-                        pattern.by_attr,
-                        PROGRAM.name_id(a.namespace().unwrap_or(""), a.name()),
-                    );
+                for (k, &a) in x.attr_ids(id).iter().enumerate() {
+                    let by = lookup(pattern.by_attr, (a != u32::MAX).then_some(a));
                     if by.is_empty() && pattern.any_attr.is_empty() {
                         continue;
                     }

@@ -18,12 +18,52 @@ pub type Seq<'a> = Vec<Item<'a>>;
 
 const NO_NAME: u32 = u32::MAX;
 
+/// Resolves the expanded names of one document to program name ids, numbering each
+/// distinct namespace string of the document once.
+struct NsResolver {
+    prog: &'static Program,
+    /// (address, length) of a namespace string seen → its namespace number or NO_NAME.
+    seen: Vec<(usize, usize, u32)>,
+}
+
+impl NsResolver {
+    fn new(prog: &'static Program) -> Self {
+        NsResolver {
+            prog,
+            seen: Vec::new(),
+        }
+    }
+
+    fn ns_number(&mut self, ns: &str) -> u32 {
+        let key = (ns.as_ptr() as usize, ns.len());
+        for &(p, l, i) in &self.seen {
+            if (p, l) == key {
+                return i;
+            }
+        }
+        let i = self.prog.ns_number(ns).unwrap_or(NO_NAME);
+        self.seen.push((key.0, key.1, i));
+        i
+    }
+
+    fn name_id(&mut self, ns: Option<&str>, local: &str) -> u32 {
+        let ns = self.ns_number(ns.unwrap_or(""));
+        if ns == NO_NAME {
+            return NO_NAME;
+        }
+        self.prog.name_in(ns, local).unwrap_or(NO_NAME)
+    }
+}
+
 /// A parsed document prepared for evaluation: each element's name resolved to the
 /// program's name ids once, so name tests compare integers.
 pub struct XDoc<'a, 'i> {
     /// The document.
     pub doc: &'a Document<'i>,
     names: Vec<u32>,
+    /// Name ids of the attributes of node `id`: `attr_names[attr_first[id]..attr_first[id + 1]]`.
+    attr_names: Vec<u32>,
+    attr_first: Vec<u32>,
     /// Per node: the id of its last descendant (ids are in pre-order).
     end: Vec<u32>,
     /// Per node: the id of its parent (its own id for the document node).
@@ -52,23 +92,30 @@ impl<'a, 'i> XDoc<'a, 'i> {
         let mut names = Vec::new();
         let mut by_name = Vec::new();
         let mut nodes = Vec::new();
+        let mut attr_names = Vec::new();
+        let mut attr_first = Vec::new();
+        let mut nsr = NsResolver::new(prog);
         for n in doc.descendants() {
             let id = n.id().get_usize();
             if names.len() <= id {
                 names.resize(id + 1, NO_NAME);
+                attr_first.resize(id + 1, attr_names.len() as u32);
             }
+            attr_first[id] = attr_names.len() as u32;
             if n.is_element() {
                 let tn = n.tag_name();
-                let nid = prog
-                    .name_id(tn.namespace().unwrap_or(""), tn.name())
-                    .unwrap_or(NO_NAME);
+                let nid = nsr.name_id(tn.namespace(), tn.name());
                 names[id] = nid;
                 if nid != NO_NAME {
                     by_name.push((nid, id as u32));
                 }
+                for a in n.attributes() {
+                    attr_names.push(nsr.name_id(a.namespace(), a.name()));
+                }
             }
             nodes.push(n);
         }
+        attr_first.push(attr_names.len() as u32);
         by_name.sort_unstable();
         let mut name_start = vec![0u32; prog.names.len() + 1];
         {
@@ -118,6 +165,8 @@ impl<'a, 'i> XDoc<'a, 'i> {
         XDoc {
             doc,
             names,
+            attr_names,
+            attr_first,
             end,
             parent_id,
             by_name,
@@ -148,16 +197,34 @@ impl<'a, 'i> XDoc<'a, 'i> {
     fn attr_index(&self) -> &Vec<(u32, u32, u32)> {
         self.by_attr.get_or_init(|| {
             let mut v = Vec::new();
-            for n in self.doc.descendants().filter(|n| n.is_element()) {
-                for (k, a) in n.attributes().enumerate() {
-                    if let Some(id) = self.prog.name_id(a.namespace().unwrap_or(""), a.name()) {
-                        v.push((id, n.id().get_usize() as u32, k as u32 + 1));
+            for &e in &self.elements {
+                for (k, &id) in self.attr_ids(e).iter().enumerate() {
+                    if id != NO_NAME {
+                        v.push((id, e, k as u32 + 1));
                     }
                 }
             }
             v.sort_unstable();
             v
         })
+    }
+
+    /// The program name ids of the attributes of node `id`, in order (`u32::MAX` for a
+    /// name no rule mentions).
+    pub fn attr_ids(&self, id: u32) -> &[u32] {
+        let i = id as usize;
+        match (self.attr_first.get(i), self.attr_first.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.attr_names[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The program name id of attribute `n` (`None` if no rule mentions its name).
+    pub fn attr_name_of(&self, n: N) -> Option<u32> {
+        self.attr_ids(n.id)
+            .get((n.attr as usize).wrapping_sub(1))
+            .copied()
+            .filter(|&a| a != NO_NAME)
     }
 
     /// Elements named `name` with ids in `lo..=hi`, in document order.
@@ -281,15 +348,17 @@ impl<'a, 'i> XDoc<'a, 'i> {
         }
     }
 
-    fn attr_test(&self, a: &roxmltree::Attribute<'a, 'i>, test: Test) -> bool {
+    /// Whether attribute `n` passes `test`.
+    fn attr_test(&self, n: N, test: Test) -> bool {
         match test {
-            Test::Name(id) => {
-                let (ns, local) = self.prog.names[id as usize];
-                a.name() == local && a.namespace().unwrap_or("") == ns
-            }
+            Test::Name(id) => self.attr_name_of(n) == Some(id),
             Test::AnyName | Test::AnyNode => true,
-            Test::NsAny(s) => a.namespace().unwrap_or("") == self.prog.strs[s as usize],
-            Test::LocalAny(s) => a.name() == self.prog.strs[s as usize],
+            Test::NsAny(s) => self
+                .attribute(n)
+                .is_some_and(|a| a.namespace().unwrap_or("") == self.prog.strs[s as usize]),
+            Test::LocalAny(s) => self
+                .attribute(n)
+                .is_some_and(|a| a.name() == self.prog.strs[s as usize]),
             _ => false,
         }
     }
@@ -305,16 +374,14 @@ impl<'a, 'i> XDoc<'a, 'i> {
                     | Axis::DescendantOrSelf
                     | Axis::AncestorOrSelf
             ) {
-                return match self.attribute(n) {
-                    Some(a) => {
-                        if matches!(axis, Axis::Attribute | Axis::DescendantAttribute) {
-                            self.attr_test(&a, test)
-                        } else {
-                            // on other axes the principal kind is element: only node() matches
-                            test == Test::AnyNode
-                        }
-                    }
-                    None => false,
+                if n.attr as usize > self.attr_ids(n.id).len() {
+                    return false;
+                }
+                return if matches!(axis, Axis::Attribute | Axis::DescendantAttribute) {
+                    self.attr_test(n, test)
+                } else {
+                    // on other axes the principal kind is element: only node() matches
+                    test == Test::AnyNode
                 };
             }
             return false;
@@ -369,12 +436,12 @@ impl<'a, 'i> XDoc<'a, 'i> {
                 }
                 Axis::Attribute => {}
                 Axis::DescendantAttribute
-                    if self.attr_test(
-                        &self
-                            .attribute(n)
-                            .ok_or_else(|| super::XError("bad attribute".into()))?,
-                        test,
-                    ) && f(n)? =>
+                    if {
+                        if n.attr as usize > self.attr_ids(n.id).len() {
+                            return Err(super::XError("bad attribute".into()));
+                        }
+                        self.attr_test(n, test)
+                    } && f(n)? =>
                 {
                     return Ok(true);
                 }
@@ -455,13 +522,10 @@ impl<'a, 'i> XDoc<'a, 'i> {
                     }
                 } else {
                     for e in node.descendants().filter(|e| e.is_element()) {
-                        for (k, a) in e.attributes().enumerate() {
-                            if self.attr_test(&a, test)
-                                && f(N {
-                                    id: e.id().get_usize() as u32,
-                                    attr: k as u32 + 1,
-                                })?
-                            {
+                        let id = e.id().get_usize() as u32;
+                        for k in 1..=self.attr_ids(id).len() as u32 {
+                            let m = N { id, attr: k };
+                            if self.attr_test(m, test) && f(m)? {
                                 return Ok(true);
                             }
                         }
@@ -505,14 +569,21 @@ impl<'a, 'i> XDoc<'a, 'i> {
                 }
             }
             Axis::Attribute => {
-                if node.is_element() {
-                    for (k, a) in node.attributes().enumerate() {
-                        if self.attr_test(&a, test)
+                if let Test::Name(name) = test {
+                    for (k, &a) in self.attr_ids(n.id).iter().enumerate() {
+                        if a == name
                             && f(N {
                                 id: n.id,
                                 attr: k as u32 + 1,
                             })?
                         {
+                            return Ok(true);
+                        }
+                    }
+                } else {
+                    for k in 1..=self.attr_ids(n.id).len() as u32 {
+                        let m = N { id: n.id, attr: k };
+                        if self.attr_test(m, test) && f(m)? {
                             return Ok(true);
                         }
                     }

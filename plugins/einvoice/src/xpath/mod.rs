@@ -40,8 +40,13 @@ pub struct Program {
     pub strs: &'static [&'static str],
     /// Expanded names by id: (namespace URI, local name).
     pub names: &'static [(&'static str, &'static str)],
-    /// Names sorted by (local, namespace) with their ids, for lookup.
-    pub name_lookup: &'static [(&'static str, &'static str, u32)],
+    /// The distinct namespaces of `names`, numbered.
+    pub namespaces: &'static [&'static str],
+    /// Per name id: the number of its namespace in `namespaces`.
+    pub name_ns: &'static [u32],
+    /// Hash table of the names by (namespace number, local name), see
+    /// [`syntax::names::table`].
+    pub name_table: &'static [u32],
     /// User functions.
     pub funcs: &'static [Func],
     /// Sorted code lists (for [`syntax::ast::X::InSet`]).
@@ -53,10 +58,32 @@ pub struct Program {
 impl Program {
     /// The id of an expanded name, if any expression mentions it.
     pub fn name_id(&self, ns: &str, local: &str) -> Option<u32> {
-        self.name_lookup
-            .binary_search_by(|&(l, n, _)| (l, n).cmp(&(local, ns)))
-            .ok()
-            .map(|i| self.name_lookup[i].2)
+        self.name_in(self.ns_number(ns)?, local)
+    }
+
+    /// The number of a namespace in [`Program::namespaces`], if any name has it.
+    pub fn ns_number(&self, ns: &str) -> Option<u32> {
+        self.namespaces
+            .iter()
+            .position(|&n| n == ns)
+            .map(|i| i as u32)
+    }
+
+    /// The id of the name `local` in namespace number `ns`.
+    #[inline]
+    pub fn name_in(&self, ns: u32, local: &str) -> Option<u32> {
+        let mask = self.name_table.len().checked_sub(1)?;
+        let mut i = syntax::names::hash(ns, local) as usize & mask;
+        loop {
+            let id = self.name_table[i];
+            if id == syntax::names::EMPTY {
+                return None;
+            }
+            if self.name_ns[id as usize] == ns && self.names[id as usize].1 == local {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// A child list as a slice.
@@ -131,18 +158,21 @@ pub mod testing {
                 )
             })
             .collect();
-        let mut lookup: Vec<(&'static str, &'static str, u32)> = names
-            .iter()
-            .enumerate()
-            .map(|(i, (n, l))| (*l, *n, i as u32))
+        let (nss, name_ns) = super::syntax::names::namespaces(&names);
+        let keys: Vec<(u32, &str)> = name_ns.iter().zip(&names).map(|(&n, (_, l))| (n, *l)).collect();
+        let table = super::syntax::names::table(&keys);
+        let nss: Vec<&'static str> = nss
+            .into_iter()
+            .map(|s| &*Box::leak(s.into_boxed_str()))
             .collect();
-        lookup.sort();
         let prog = Program {
             nodes: Box::leak(b.nodes.into_boxed_slice()),
             lists: Box::leak(b.lists.into_boxed_slice()),
             strs: Box::leak(strs.into_boxed_slice()),
             names: Box::leak(names.into_boxed_slice()),
-            name_lookup: Box::leak(lookup.into_boxed_slice()),
+            namespaces: Box::leak(nss.into_boxed_slice()),
+            name_ns: Box::leak(name_ns.into_boxed_slice()),
+            name_table: Box::leak(table.into_boxed_slice()),
             funcs: Box::leak(Vec::<Func>::new().into_boxed_slice()),
             sets: &[],
             req_names: &[],

@@ -2,5 +2,6 @@
 //! compiles the Schematron rule files ahead of time.
 
 pub mod ast;
+pub mod names;
 #[cfg_attr(not(test), allow(dead_code))]
 pub mod parse;
