@@ -193,6 +193,19 @@ fn structured_batch_and_binary_modes_flow_through_a_plugin_to_the_sink() {
         "{}",
         m.body
     );
+    let value = |series: &str| -> f64 {
+        m.body
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {}", m.body))
+    };
+    // four events reached the sink, each counted once on the happy path
+    assert_eq!(
+        value("weft_events_emitted_total{route=\"probe\",sink=\"out\"}"),
+        4.0
+    );
+    assert_eq!(value("weft_events_received_total{route=\"probe\"}"), 4.0);
     assert!(
         m.body.contains("weft_plugin_duration_seconds_bucket"),
         "{}",

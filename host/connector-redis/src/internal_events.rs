@@ -215,11 +215,17 @@ impl Reconnected<'_> {
 /// A sink wrote an event (`XADD` replied with an id).
 pub(crate) struct SinkWritten<'a> {
     pub stream: &'a str,
+    /// The sink's counter, registered on its first write and kept.
+    pub counter: &'a std::sync::OnceLock<weft_telemetry::metrics::Counter>,
 }
 
 impl SinkWritten<'_> {
     pub fn emit(self) {
-        counter!("weft_redis_sink_written_total", "stream" => self.stream.to_owned()).increment(1);
+        self.counter
+            .get_or_init(
+                || counter!("weft_redis_sink_written_total", "stream" => self.stream.to_owned()),
+            )
+            .increment(1);
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) struct StreamSink {
     stream: String,
     binding: Binding,
     maxlen: Option<(bool, u64)>,
+    written: std::sync::OnceLock<weft_telemetry::metrics::Counter>,
 }
 
 impl StreamSink {
@@ -39,6 +40,7 @@ impl StreamSink {
             stream: config.stream,
             binding: config.binding,
             maxlen: config.maxlen.map(|n| (config.maxlen_exact, n)),
+            written: std::sync::OnceLock::new(),
         })
     }
 }
@@ -89,6 +91,7 @@ impl Sink for StreamSink {
             Ok(_) => {
                 SinkWritten {
                     stream: &self.stream,
+                    counter: &self.written,
                 }
                 .emit();
                 Ok(())

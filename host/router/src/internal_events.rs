@@ -5,32 +5,38 @@ use tracing::{debug, error, warn};
 
 /// An event entered a route.
 pub struct EventReceived<'a> {
-    /// Route name.
-    pub route: &'a str,
+    /// The route's `weft_events_received_total` counter.
+    pub counter: &'a metrics::Counter,
 }
 
 impl EventReceived<'_> {
     /// Counts it.
     pub fn emit(&self) {
-        metrics::counter!("weft_events_received_total", "route" => self.route.to_string())
-            .increment(1);
+        self.counter.increment(1);
     }
+}
+
+/// The `weft_events_received_total` counter of a route (registered once, used per event).
+pub fn received_counter(route: &str) -> metrics::Counter {
+    metrics::counter!("weft_events_received_total", "route" => route.to_string())
 }
 
 /// A route delivered an event to a sink.
 pub struct EventEmitted<'a> {
-    /// Route name.
-    pub route: &'a str,
-    /// Sink name.
-    pub sink: &'a str,
+    /// The route's `weft_events_emitted_total` counter for that sink.
+    pub counter: &'a metrics::Counter,
 }
 
 impl EventEmitted<'_> {
     /// Counts it.
     pub fn emit(&self) {
-        metrics::counter!("weft_events_emitted_total", "route" => self.route.to_string(), "sink" => self.sink.to_string())
-            .increment(1);
+        self.counter.increment(1);
     }
+}
+
+/// The `weft_events_emitted_total` counter of a route and sink.
+pub fn emitted_counter(route: &str, sink: &str) -> metrics::Counter {
+    metrics::counter!("weft_events_emitted_total", "route" => route.to_string(), "sink" => sink.to_string())
 }
 
 /// One attempt of a route failed.
@@ -117,6 +123,8 @@ pub struct DeliverySettled<'a> {
     pub source: &'a str,
     /// `ack` or `requeue`.
     pub outcome: &'static str,
+    /// The source's `weft_deliveries_settled_total` counter for that outcome.
+    pub counter: &'a metrics::Counter,
 }
 
 impl DeliverySettled<'_> {
@@ -127,7 +135,25 @@ impl DeliverySettled<'_> {
             outcome = self.outcome,
             "delivery settled"
         );
-        metrics::counter!("weft_deliveries_settled_total", "source" => self.source.to_string(), "outcome" => self.outcome)
-            .increment(1);
+        self.counter.increment(1);
+    }
+}
+
+/// The `weft_deliveries_settled_total` counters of a source, by outcome.
+pub struct SettledCounters {
+    /// Acknowledged.
+    pub ack: metrics::Counter,
+    /// Handed back.
+    pub requeue: metrics::Counter,
+}
+
+impl SettledCounters {
+    /// Registers the counters of `source`.
+    pub fn new(source: &str) -> Self {
+        let counter = |outcome: &'static str| metrics::counter!("weft_deliveries_settled_total", "source" => source.to_string(), "outcome" => outcome);
+        SettledCounters {
+            ack: counter("ack"),
+            requeue: counter("requeue"),
+        }
     }
 }

@@ -29,7 +29,7 @@ use weft_event::Event;
 pub use route::{NamedSink, Route, RouteOutcome, dead_letter_record};
 pub use spec::{RetryPolicy, RouteSpec};
 
-use internal_events::{DeliverySettled, EventDeadLettered};
+use internal_events::{DeliverySettled, EventDeadLettered, SettledCounters};
 
 /// How a source is consumed.
 #[derive(Debug, Clone)]
@@ -67,6 +67,7 @@ pub async fn run_source(
     let abort = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let name: Arc<str> = source_name.into();
+    let counters = Arc::new(SettledCounters::new(&name));
     loop {
         let permit = tokio::select! {
             biased;
@@ -87,8 +88,9 @@ pub async fn run_source(
         let routes = routes.clone();
         let name = name.clone();
         let abort = abort.clone();
+        let counters = counters.clone();
         tasks.spawn(async move {
-            process(&name, &routes, delivery, &abort).await;
+            process(&name, &counters, &routes, delivery, &abort).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -100,6 +102,7 @@ pub async fn run_source(
     while let Some(d) = rx.recv().await {
         settle(
             &name,
+            &counters,
             d.ack,
             Settlement::Requeue {
                 reason: "shutting down".into(),
@@ -123,13 +126,20 @@ pub async fn run_source(
     }
 }
 
-async fn settle(source: &str, ack: Box<dyn Acknowledge>, settlement: Settlement) {
+async fn settle(
+    source: &str,
+    counters: &SettledCounters,
+    ack: Box<dyn Acknowledge>,
+    settlement: Settlement,
+) {
+    let (outcome, counter) = match settlement {
+        Settlement::Ack => ("ack", &counters.ack),
+        Settlement::Requeue { .. } => ("requeue", &counters.requeue),
+    };
     DeliverySettled {
         source,
-        outcome: match settlement {
-            Settlement::Ack => "ack",
-            Settlement::Requeue { .. } => "requeue",
-        },
+        outcome,
+        counter,
     }
     .emit();
     ack.settle(settlement).await;
@@ -138,6 +148,7 @@ async fn settle(source: &str, ack: Box<dyn Acknowledge>, settlement: Settlement)
 /// Processes one delivery through every route and settles it.
 async fn process(
     source: &str,
+    counters: &SettledCounters,
     routes: &[Arc<Route>],
     delivery: Delivery,
     abort: &CancellationToken,
@@ -153,7 +164,7 @@ async fn process(
         Err(malformed) => {
             let outcome =
                 dead_letter_malformed(source, routes, &origin, delivery_count, &malformed).await;
-            settle(source, ack, outcome).await;
+            settle(source, counters, ack, outcome).await;
             return;
         }
     };
@@ -171,7 +182,7 @@ async fn process(
         None => Settlement::Ack,
         Some(reason) => Settlement::Requeue { reason },
     };
-    settle(source, ack, settlement).await;
+    settle(source, counters, ack, settlement).await;
 }
 
 async fn dead_letter_malformed(

@@ -9,6 +9,7 @@ use weft_runtime::LoadedPlugin;
 
 use crate::internal_events::{
     AttemptFailed, DeadLetterFailed, EventDeadLettered, EventEmitted, EventReceived,
+    emitted_counter, received_counter,
 };
 use crate::spec::RetryPolicy;
 
@@ -35,6 +36,10 @@ pub struct Route {
     pub retry: RetryPolicy,
     /// Dead-letter destination.
     pub dead_letter: NamedSink,
+    /// Happy-path counters, registered once instead of looked up per event.
+    received: metrics::Counter,
+    /// `weft_events_emitted_total` per sink, in the order of `sinks`.
+    emitted: Vec<metrics::Counter>,
 }
 
 /// How a route ended for one event.
@@ -91,6 +96,31 @@ impl StageError {
 }
 
 impl Route {
+    /// A route from its parts. Registers its metrics, so the metrics recorder must be
+    /// installed first.
+    pub fn new(
+        name: String,
+        filter: Filter,
+        plugins: Vec<Arc<LoadedPlugin>>,
+        sinks: Vec<NamedSink>,
+        retry: RetryPolicy,
+        dead_letter: NamedSink,
+    ) -> Route {
+        Route {
+            received: received_counter(&name),
+            emitted: sinks
+                .iter()
+                .map(|s| emitted_counter(&name, &s.name))
+                .collect(),
+            name,
+            filter,
+            plugins,
+            sinks,
+            retry,
+            dead_letter,
+        }
+    }
+
     /// Runs the plugin chain on one event.
     async fn transform(&self, event: &Event) -> Result<Vec<Event>, StageError> {
         let mut current = vec![event.clone()];
@@ -119,7 +149,10 @@ impl Route {
         if !self.filter.matches(event) {
             return RouteOutcome::Skipped;
         }
-        EventReceived { route: &self.name }.emit();
+        EventReceived {
+            counter: &self.received,
+        }
+        .emit();
         let attempts = self.retry.attempts.max(1);
         let mut outputs: Option<Vec<Event>> = None;
         // (output index, sink index) pairs still to deliver
@@ -183,8 +216,7 @@ impl Route {
         for (o, s, r) in results {
             match r {
                 Ok(()) => EventEmitted {
-                    route: &self.name,
-                    sink: &self.sinks[s].name,
+                    counter: &self.emitted[s],
                 }
                 .emit(),
                 Err(error) => {

@@ -356,14 +356,14 @@ async fn weft_redis(
         name: "out".into(),
         sink,
     };
-    let route = Arc::new(weft_router::Route {
-        name: "bench".into(),
-        filter: Default::default(),
-        plugins: vec![plugin],
-        sinks: vec![named.clone()],
-        retry: Default::default(),
-        dead_letter: named,
-    });
+    let route = Arc::new(weft_router::Route::new(
+        "bench".into(),
+        Default::default(),
+        vec![plugin],
+        vec![named.clone()],
+        Default::default(),
+        named,
+    ));
     let source = weft_connector_redis::stream_source(source_cfg)?;
     let stop = tokio_util::sync::CancellationToken::new();
     let started = Instant::now();

@@ -368,14 +368,14 @@ async fn weft_amqp(
         name: "out".into(),
         sink,
     };
-    let route = Arc::new(weft_router::Route {
-        name: "bench".into(),
-        filter: Default::default(),
-        plugins: vec![plugin],
-        sinks: vec![named.clone()],
-        retry: Default::default(),
-        dead_letter: named,
-    });
+    let route = Arc::new(weft_router::Route::new(
+        "bench".into(),
+        Default::default(),
+        vec![plugin],
+        vec![named.clone()],
+        Default::default(),
+        named,
+    ));
     let counter = Arc::new(Counter::default());
     let source = Box::new(CountingSource {
         inner: weft_connector_amqp::source(source_config)

@@ -161,15 +161,14 @@ pub async fn run_until(
     // routes grouped by source
     let mut by_source: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for spec in &config.routes {
-        let route = Arc::new(Route {
-            name: spec.name.clone(),
-            filter: spec.filter.clone().unwrap_or_default(),
-            plugins: spec.plugins.iter().map(|p| plugins[p].clone()).collect(),
-            sinks: spec.to.iter().map(|s| sinks[s].clone()).collect(),
-            retry: spec.retry.clone(),
-            dead_letter: sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)]
-                .clone(),
-        });
+        let route = Arc::new(Route::new(
+            spec.name.clone(),
+            spec.filter.clone().unwrap_or_default(),
+            spec.plugins.iter().map(|p| plugins[p].clone()).collect(),
+            spec.to.iter().map(|s| sinks[s].clone()).collect(),
+            spec.retry.clone(),
+            sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)].clone(),
+        ));
         for from in &spec.from {
             by_source
                 .entry(from.clone())

@@ -322,6 +322,12 @@ async fn dispatch(command: Command) -> ExitCode {
             input,
             plugin_config,
         } => {
+            // the pipelines pay for logging and metrics exactly as under `weft run`
+            weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "warn");
+            if let Err(e) = weft_telemetry::install_metrics() {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             if let (Some(wasm), Some(input)) = (plugin, input) {
                 let event = match std::fs::read(&input)
                     .map_err(|e| e.to_string())
