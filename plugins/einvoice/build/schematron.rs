@@ -1368,7 +1368,12 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
     }
     o.push_str("];\n");
     let (nss, name_ns) = crate::syntax::names::namespaces(&b.names);
-    let _ = writeln!(o, "pub static NAMESPACES: [&str; {}] = {:?};", nss.len(), nss);
+    let _ = writeln!(
+        o,
+        "pub static NAMESPACES: [&str; {}] = {:?};",
+        nss.len(),
+        nss
+    );
     let _ = writeln!(
         o,
         "pub static NAME_NS: [u32; {}] = {:?};",

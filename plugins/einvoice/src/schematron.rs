@@ -509,7 +509,10 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
         };
         // candidate rules per element name, wildcard rules screened by the parts of their
         // predicates that only read the element's name
-        let mut by_name_cache: HashMap<u32, Vec<u16>, BuildFx> = HashMap::default();
+        // per name id: the range of its candidates in `cand_store`
+        let mut by_name_cache: Vec<Option<(u32, u32)>> = Vec::new();
+        let mut cand_store: Vec<u16> = Vec::new();
+        let mut scratch: Vec<u16> = Vec::new();
         for &id in visit {
             let n = N { id, attr: 0 };
             let name = x.name_of(n.id);
@@ -521,26 +524,37 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                 r.fire(pattern, &mut Candidates { by, any: &[] }, n, out);
                 continue;
             }
-            let cands = match name.and_then(|nm| by_name_cache.get(&nm)) {
-                Some(c) => c.clone(),
+            let cached = name.and_then(|nm| by_name_cache.get(nm as usize).copied().flatten());
+            let cands: &[u16] = match cached {
+                Some((s, e)) => &cand_store[s as usize..e as usize],
                 None => {
-                    let c: Vec<u16> = Candidates {
-                        by,
-                        any: pattern.any_elem,
+                    scratch.clear();
+                    scratch.extend(
+                        Candidates {
+                            by,
+                            any: pattern.any_elem,
+                        }
+                        .filter(|&ri| {
+                            by.iter().any(|&(_, b)| b == ri)
+                                || r.name_screen(pattern.rules[ri as usize].context, n)
+                        }),
+                    );
+                    match name {
+                        Some(nm) => {
+                            let s = cand_store.len() as u32;
+                            cand_store.extend_from_slice(&scratch);
+                            if by_name_cache.len() <= nm as usize {
+                                by_name_cache.resize(nm as usize + 1, None);
+                            }
+                            by_name_cache[nm as usize] = Some((s, cand_store.len() as u32));
+                            &cand_store[s as usize..]
+                        }
+                        None => &scratch,
                     }
-                    .filter(|&ri| {
-                        by.iter().any(|&(_, b)| b == ri)
-                            || r.name_screen(pattern.rules[ri as usize].context, n)
-                    })
-                    .collect();
-                    if let Some(nm) = name {
-                        by_name_cache.insert(nm, c.clone());
-                    }
-                    c
                 }
             };
             if !cands.is_empty() {
-                r.fire(pattern, &mut cands.into_iter(), n, out);
+                r.fire(pattern, &mut cands.iter().copied(), n, out);
             }
             if has_attr_rules {
                 for (k, &a) in x.attr_ids(id).iter().enumerate() {

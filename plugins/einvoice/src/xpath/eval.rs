@@ -2068,6 +2068,15 @@ impl<'a, 'i> Eval<'a, 'i> {
                 one(b)
             }
             F::Count => {
+                if self.simple_path(args[0]) {
+                    // child and attribute steps reach each node once: count as they stream
+                    let mut k = 0i64;
+                    self.stream(args[0], ctx, &mut |_, _| {
+                        k += 1;
+                        Ok(false)
+                    })?;
+                    return d(Dec::int(k));
+                }
                 let v = self.eval(args[0], ctx)?;
                 d(Dec::int(v.len() as i64))
             }

@@ -159,7 +159,11 @@ pub mod testing {
             })
             .collect();
         let (nss, name_ns) = super::syntax::names::namespaces(&names);
-        let keys: Vec<(u32, &str)> = name_ns.iter().zip(&names).map(|(&n, (_, l))| (n, *l)).collect();
+        let keys: Vec<(u32, &str)> = name_ns
+            .iter()
+            .zip(&names)
+            .map(|(&n, (_, l))| (n, *l))
+            .collect();
         let table = super::syntax::names::table(&keys);
         let nss: Vec<&'static str> = nss
             .into_iter()
