@@ -362,3 +362,41 @@ fn poll_files(cache: &std::path::Path, files: impl Fn(&std::path::Path) -> usize
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_on_the_host_past_the_wall_limit_fails_that_event_only() {
+    // a granted server that accepts the connection and never answers
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let s = setup();
+    let plugin = probe(&s, "waiter", |p| {
+        p.allow_http = vec![format!("http://127.0.0.1:{port}")];
+        p.limits.wall_ms = 300;
+    });
+    let started = std::time::Instant::now();
+    let err = plugin
+        .invoke(&event(
+            "http",
+            json!({"url": format!("http://127.0.0.1:{port}/slow")}),
+        ))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err, InvokeError::WallLimit { limit_ms: 300 }, "{err}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "stopped after {took:?}"
+    );
+    // the same plugin still handles the next event
+    let out = plugin
+        .invoke(&event("echo", json!({"n": 1})))
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
+}

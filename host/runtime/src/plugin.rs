@@ -254,7 +254,7 @@ impl LoadedPlugin {
             .bindings
             .weft_plugin_handler()
             .call_handle(&mut instance.store, &input);
-        let result = match with_wall_limit(wall, call).await {
+        let result = match with_wall_limit(started, wall, call).await {
             None => {
                 return Err(InvokeError::WallLimit {
                     limit_ms: limits.wall_ms,
@@ -300,21 +300,24 @@ impl LoadedPlugin {
     }
 }
 
-/// Runs `call` for at most `limit` of wall-clock time; `None` when the limit expired.
+/// Runs `call` until `limit` after `started`; `None` when the limit expired.
 ///
 /// Most calls finish in their first poll (the guest computes and returns without
 /// waiting on the host), so the timer is armed only when the call first has to wait:
 /// a fast event pays for no timer registration at all.
-async fn with_wall_limit<F: std::future::Future>(limit: Duration, call: F) -> Option<F::Output> {
-    let started = tokio::time::Instant::now();
+async fn with_wall_limit<F: std::future::Future>(
+    started: Instant,
+    limit: Duration,
+    call: F,
+) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::from_std(started + limit);
     let mut call = std::pin::pin!(call);
     let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(output) = call.as_mut().poll(cx) {
             return std::task::Poll::Ready(Some(output));
         }
-        let timer =
-            timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(started + limit)));
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         match timer.as_mut().poll(cx) {
             std::task::Poll::Ready(()) => std::task::Poll::Ready(None),
             std::task::Poll::Pending => std::task::Poll::Pending,
