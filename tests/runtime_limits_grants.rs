@@ -298,23 +298,11 @@ async fn compiled_plugins_are_cached_on_disk_for_the_next_start() {
     let cache = dir.path().join("cache");
     let kv: Arc<dyn KvBackend> = Arc::new(EmbeddedKv::open(&dir.path().join("kv.redb")).unwrap());
     let spec = PluginSpec::new(support::plugin_wasm("weft-test-probe"));
-    let files = |p: &std::path::Path| -> usize {
-        fn walk(p: &std::path::Path) -> usize {
-            std::fs::read_dir(p)
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| {
-                            if e.path().is_dir() {
-                                walk(&e.path())
-                            } else {
-                                1
-                            }
-                        })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        walk(p)
+    let files = |p: &std::path::Path| -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        let mut found = Vec::new();
+        compiled_artifacts(p, &mut found);
+        found.sort();
+        found
     };
     {
         let runtime = Runtime::new(&EngineOptions {
@@ -328,7 +316,7 @@ async fn compiled_plugins_are_cached_on_disk_for_the_next_start() {
     }
     let after_first = poll_files(&cache, files);
     assert!(
-        after_first > 0,
+        !after_first.is_empty(),
         "nothing was written to the compilation cache"
     );
     // a second runtime (a restart) loads from the cache: no new entries
@@ -348,18 +336,44 @@ async fn compiled_plugins_are_cached_on_disk_for_the_next_start() {
             .len(),
         1
     );
+    // same artifacts, none rewritten
     assert_eq!(files(&cache), after_first, "the restart compiled again");
 }
 
-/// The cache is written by a background worker: wait until it has files.
-fn poll_files(cache: &std::path::Path, files: impl Fn(&std::path::Path) -> usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = files(cache);
-        if n > 0 || Instant::now() > deadline {
-            return n;
+/// Compiled artifacts under `dir` with their modification times. The cache worker also
+/// writes usage statistics (`.stats`, on every hit too) through `.wip-atomic-write-*`
+/// temporaries, in the background: those are not counted.
+fn compiled_artifacts(
+    dir: &std::path::Path,
+    found: &mut Vec<(std::path::PathBuf, std::time::SystemTime)>,
+) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let extension = path.extension().and_then(|x| x.to_str());
+        if path.is_dir() {
+            compiled_artifacts(&path, found);
+        } else if !extension.is_some_and(|x| x == "stats" || x.starts_with("wip-")) {
+            let modified = entry.metadata().and_then(|m| m.modified()).unwrap();
+            found.push((path, modified));
         }
-        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The cache is written by a background worker: wait until it has files and they stopped
+/// changing.
+fn poll_files<T: PartialEq>(
+    cache: &std::path::Path,
+    files: impl Fn(&std::path::Path) -> Vec<T>,
+) -> Vec<T> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = files(cache);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let found = files(cache);
+        if (!found.is_empty() && found == last) || Instant::now() > deadline {
+            return found;
+        }
+        last = found;
     }
 }
 
