@@ -18,6 +18,13 @@ pub type Seq<'a> = Vec<Item<'a>>;
 
 const NO_NAME: u32 = u32::MAX;
 
+/// Compiled regular expressions by pattern, then flags: kept across documents.
+type RegexCache = HashMap<String, Vec<(String, Rc<Regex>)>>;
+
+thread_local! {
+    static REGEXES: std::cell::RefCell<RegexCache> = std::cell::RefCell::default();
+}
+
 /// Resolves the expanded names of one document to program name ids, numbering each
 /// distinct namespace string of the document once.
 struct NsResolver {
@@ -649,7 +656,8 @@ impl<'a, 'i> XDoc<'a, 'i> {
         if n.is_attr() {
             return Some(N { id: n.id, attr: 0 });
         }
-        self.node(n.id).parent().map(|p| self.handle(p))
+        let p = *self.parent_id.get(n.id as usize)?;
+        (p != n.id).then_some(N { id: p, attr: 0 })
     }
 }
 
@@ -690,7 +698,6 @@ pub struct Eval<'a, 'i> {
     rctx: Option<Ctx<'a>>,
     locals: Vec<Option<Rc<Seq<'a>>>>,
     base: usize,
-    regexes: HashMap<(String, String), Rc<Regex>>,
     depth: u32,
 }
 
@@ -795,7 +802,6 @@ impl<'a, 'i> Eval<'a, 'i> {
             rctx: None,
             locals: Vec::new(),
             base: 0,
-            regexes: HashMap::new(),
             depth: 0,
         }
     }
@@ -826,16 +832,24 @@ impl<'a, 'i> Eval<'a, 'i> {
     }
 
     fn regex(&mut self, pat: &str, flags: &str) -> XResult<Rc<Regex>> {
-        let key = (pat.to_string(), flags.to_string());
-        if let Some(r) = self.regexes.get(&key) {
-            return Ok(r.clone());
-        }
-        let r = Rc::new(
-            Regex::new(pat, flags)
-                .map_err(|e| super::XError(format!("invalid regular expression `{pat}`: {e}")))?,
-        );
-        self.regexes.insert(key, r.clone());
-        Ok(r)
+        REGEXES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some(r) = cache
+                .get(pat)
+                .and_then(|v| v.iter().find(|(f, _)| f == flags))
+            {
+                return Ok(r.1.clone());
+            }
+            let r =
+                Rc::new(Regex::new(pat, flags).map_err(|e| {
+                    super::XError(format!("invalid regular expression `{pat}`: {e}"))
+                })?);
+            cache
+                .entry(pat.to_string())
+                .or_default()
+                .push((flags.to_string(), r.clone()));
+            Ok(r)
+        })
     }
 
     // -----------------------------------------------------------------------------------
