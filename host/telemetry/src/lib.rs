@@ -29,14 +29,18 @@ pub enum LogFormat {
 }
 
 /// Installs the global `tracing` subscriber. The filter comes from `RUST_LOG`, else
-/// `default_filter` (e.g. `info`). Logs go to stderr so stdout stays free for events.
+/// `default_filter` (e.g. `info`). Logs go to stderr so stdout stays free for events;
+/// colours only when stderr is a terminal.
 /// Calling it twice is harmless.
 pub fn init_tracing(format: LogFormat, default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // colours only for a person at a terminal, not in files or log collectors
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
