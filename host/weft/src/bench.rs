@@ -352,18 +352,7 @@ async fn weft_redis(
     let sink_cfg: weft_connector_redis::StreamSinkConfig =
         toml::from_str(&format!("url = {url:?}\nstream = {output:?}\n"))?;
     let sink = weft_connector_redis::stream_sink(sink_cfg).await?;
-    let named = weft_router::NamedSink {
-        name: "out".into(),
-        sink,
-    };
-    let route = Arc::new(weft_router::Route::new(
-        "bench".into(),
-        Default::default(),
-        vec![plugin],
-        vec![named.clone()],
-        Default::default(),
-        named,
-    ));
+    let route = bench_route(plugin, sink);
     let source = weft_connector_redis::stream_source(source_cfg)?;
     let stop = tokio_util::sync::CancellationToken::new();
     let started = Instant::now();
@@ -393,6 +382,26 @@ async fn weft_redis(
     stop.cancel();
     let _ = task.await;
     Ok(elapsed)
+}
+
+/// The route every throughput benchmark runs: no filter, the plugin, one sink (also the
+/// dead letter), default retry.
+pub(crate) fn bench_route(
+    plugin: Arc<weft_runtime::LoadedPlugin>,
+    sink: Arc<dyn weft_connector::Sink>,
+) -> Arc<weft_router::Route> {
+    let named = weft_router::NamedSink {
+        name: "out".into(),
+        sink,
+    };
+    Arc::new(weft_router::Route::new(
+        "bench".into(),
+        Default::default(),
+        vec![plugin],
+        vec![named.clone()],
+        Default::default(),
+        named,
+    ))
 }
 
 /// End-to-end Redis throughput, native baseline and weft, in the same run.

@@ -364,18 +364,7 @@ async fn weft_amqp(
     let sink = weft_connector_amqp::sink(sink_config)
         .await
         .context("failed to set up the bench sink")?;
-    let named = weft_router::NamedSink {
-        name: "out".into(),
-        sink,
-    };
-    let route = Arc::new(weft_router::Route::new(
-        "bench".into(),
-        Default::default(),
-        vec![plugin],
-        vec![named.clone()],
-        Default::default(),
-        named,
-    ));
+    let route = crate::bench::bench_route(plugin, sink);
     let counter = Arc::new(Counter::default());
     let source = Box::new(CountingSource {
         inner: weft_connector_amqp::source(source_config)
