@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use weft_sdk::xml as roxmltree;
 
 use crate::xpath::eval::{BuildFx, Ctx};
-use crate::xpath::syntax::ast::{Axis, Ix, Test, X};
+use crate::xpath::syntax::ast::{Axis, F, Ix, Test, X};
 use crate::xpath::{Eval, Func, Item, N, Program, XDoc, XResult};
 
 /// Severity of an assert.
@@ -132,9 +132,46 @@ pub struct Finding {
 struct Runner<'e, 'a, 'i> {
     ev: &'e mut Eval<'a, 'i>,
     x: &'a XDoc<'a, 'i>,
-    /// Name-only predicate results per (predicate, element name id); elements whose name
-    /// no rule mentions are evaluated each time.
+    /// Name-only predicate results per (predicate, element name id) that hold for every
+    /// document (the predicate does not read the prefix through `name()`); elements whose
+    /// name no rule mentions are evaluated each time.
     memo: HashMap<u64, bool, BuildFx>,
+    /// The same for predicates that read `name()`: valid for this document only.
+    doc_memo: HashMap<u64, bool, BuildFx>,
+    /// Set when a name screen evaluated a predicate that reads `name()`.
+    tainted: bool,
+}
+
+/// What [`run`] keeps across documents: it depends on the program and element names only.
+#[derive(Default)]
+struct Persist {
+    memo: HashMap<u64, bool, BuildFx>,
+    /// Per pattern (by address): candidate rules per element name id.
+    cands: HashMap<usize, PatternCands, BuildFx>,
+}
+
+/// Candidate rules of one pattern per element name id: `store[s..e]` for `by_name[id]`.
+#[derive(Default)]
+struct PatternCands {
+    by_name: Vec<Option<(u32, u32)>>,
+    store: Vec<u16>,
+}
+
+thread_local! {
+    static PERSIST: std::cell::RefCell<Persist> = std::cell::RefCell::default();
+}
+
+/// Whether a name-only expression calls `name()` (whose value depends on the prefix).
+fn reads_prefix(ix: Ix) -> bool {
+    match PROGRAM.nodes[ix as usize] {
+        X::Call(F::Name, _, _) => true,
+        X::Call(_, s, l) => PROGRAM.list(s, l).iter().any(|&c| reads_prefix(c)),
+        X::And(a, b) | X::Or(a, b) | X::GCmp(_, a, b) | X::VCmp(_, a, b) => {
+            reads_prefix(a) || reads_prefix(b)
+        }
+        X::InSet(_, _, a) => reads_prefix(a),
+        _ => false,
+    }
 }
 
 impl<'a> Runner<'_, 'a, '_> {
@@ -191,6 +228,9 @@ impl<'a> Runner<'_, 'a, '_> {
     /// Evaluates the name-only conjuncts of `p` (true when there are none).
     fn name_part(&mut self, p: Ix, n: N) -> bool {
         if generated::FLAGS[p as usize] & crate::xpath::eval::FLAG_NAME_ONLY != 0 {
+            if reads_prefix(p) {
+                self.tainted = true;
+            }
             return self.ev.ebv(p, &Ctx::node(n)).unwrap_or(true);
         }
         match self.node(p) {
@@ -207,11 +247,15 @@ impl<'a> Runner<'_, 'a, '_> {
             && let Some(name) = self.x.name_of(n.id)
         {
             let key = ((p as u64) << 32) | name as u64;
-            if let Some(&b) = self.memo.get(&key) {
+            if let Some(&b) = self.memo.get(&key).or_else(|| self.doc_memo.get(&key)) {
                 return Ok(b);
             }
             let b = self.ev.ebv(p, &Ctx::node(n))?;
-            self.memo.insert(key, b);
+            if reads_prefix(p) {
+                self.doc_memo.insert(key, b);
+            } else {
+                self.memo.insert(key, b);
+            }
             return Ok(b);
         }
         if let X::And(a, b) = self.node(p) {
@@ -489,10 +533,13 @@ fn lookup(table: &[(u32, u16)], name: Option<u32>) -> &[(u32, u16)] {
 /// Runs `schema` over the document and appends its findings to `out`.
 pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<Finding>) {
     let mut ev = Eval::new(x, &generated::FLAGS, schema.globals);
+    let mut persist = PERSIST.with(|p| std::mem::take(&mut *p.borrow_mut()));
     let mut r = Runner {
         ev: &mut ev,
         x,
-        memo: HashMap::default(),
+        memo: std::mem::take(&mut persist.memo),
+        doc_memo: HashMap::default(),
+        tainted: false,
     };
     let root = x.root();
     for pattern in schema.patterns {
@@ -508,8 +555,12 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
             &named
         };
         // candidate rules per element name, wildcard rules screened by the parts of their
-        // predicates that only read the element's name
-        // per name id: the range of its candidates in `cand_store`
+        // predicates that only read the element's name: kept across documents in `pc`, or
+        // (screens that read prefixes) per name id for this document in `cand_store`
+        let pc = persist
+            .cands
+            .entry(pattern as *const Pattern as usize)
+            .or_default();
         let mut by_name_cache: Vec<Option<(u32, u32)>> = Vec::new();
         let mut cand_store: Vec<u16> = Vec::new();
         let mut scratch: Vec<u16> = Vec::new();
@@ -524,10 +575,13 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                 r.fire(pattern, &mut Candidates { by, any: &[] }, n, out);
                 continue;
             }
+            let kept = name.and_then(|nm| pc.by_name.get(nm as usize).copied().flatten());
             let cached = name.and_then(|nm| by_name_cache.get(nm as usize).copied().flatten());
-            let cands: &[u16] = match cached {
-                Some((s, e)) => &cand_store[s as usize..e as usize],
-                None => {
+            let cands: &[u16] = match (kept, cached) {
+                (Some((s, e)), _) => &pc.store[s as usize..e as usize],
+                (None, Some((s, e))) => &cand_store[s as usize..e as usize],
+                (None, None) => {
+                    r.tainted = false;
                     scratch.clear();
                     scratch.extend(
                         Candidates {
@@ -540,6 +594,15 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                         }),
                     );
                     match name {
+                        Some(nm) if !r.tainted => {
+                            let s = pc.store.len() as u32;
+                            pc.store.extend_from_slice(&scratch);
+                            if pc.by_name.len() <= nm as usize {
+                                pc.by_name.resize(nm as usize + 1, None);
+                            }
+                            pc.by_name[nm as usize] = Some((s, pc.store.len() as u32));
+                            &pc.store[s as usize..]
+                        }
                         Some(nm) => {
                             let s = cand_store.len() as u32;
                             cand_store.extend_from_slice(&scratch);
@@ -579,6 +642,8 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
             }
         }
     }
+    persist.memo = std::mem::take(&mut r.memo);
+    PERSIST.with(|p| *p.borrow_mut() = persist);
 }
 
 /// The conventional prefix of a namespace in locations.
