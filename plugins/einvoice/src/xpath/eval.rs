@@ -486,12 +486,12 @@ impl<'a, 'i> XDoc<'a, 'i> {
             return Ok(false);
         }
         match axis {
-            Axis::Child if matches!(test, Test::Name(_)) && self.end[n.id as usize] - n.id > 12 => {
+            Axis::Child if matches!(test, Test::Name(_)) => {
                 let Test::Name(name) = test else {
                     unreachable!()
                 };
-                for &(_, id) in self.named_in(name, n.id + 1, self.end[n.id as usize]) {
-                    if self.parent_id[id as usize] == n.id && f(N { id, attr: 0 })? {
+                for &(nm, id) in self.element_children(n.id) {
+                    if nm == name && f(N { id, attr: 0 })? {
                         return Ok(true);
                     }
                 }
