@@ -57,6 +57,10 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
         .wasm_gc(false)
         .epoch_interruption(true)
         .max_wasm_stack(1024 * 1024);
+    if std::env::var_os("WEFT_PERFMAP").is_some_and(|v| v == "1") {
+        // /tmp/perf-<pid>.map names the compiled plugin functions for `perf report`
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Some(dir) = &options.cache_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             RuntimeError::Engine(format!("cannot create cache dir {}: {e}", dir.display()))
