@@ -9,6 +9,8 @@ wasmtime::component::bindgen!({
     world: "weft:plugin/plugin",
     imports: { default: async | trappable },
     exports: { default: async },
+    // the event passed to `handle` is lowered from borrowed fields: no host-side copy
+    ownership: Borrowing { duplicate_if_necessary: true },
     with: {
         "wasi:io": wasmtime_wasi::p2::bindings::io,
         "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,

@@ -247,13 +247,14 @@ impl LoadedPlugin {
         };
         instance.store.data_mut().ticks = 0;
         instance.store.set_epoch_deadline(1);
-        let input = to_wit(event);
+        let extensions = extension_pairs(event);
+        let input = to_wit(event, &extensions);
         let wall = Duration::from_millis(limits.wall_ms);
         let started = Instant::now();
         let call = instance
             .bindings
             .weft_plugin_handler()
-            .call_handle(&mut instance.store, &input);
+            .call_handle(&mut instance.store, input);
         let result = match with_wall_limit(started, wall, call).await {
             None => {
                 return Err(InvokeError::WallLimit {
@@ -326,27 +327,32 @@ async fn with_wall_limit<F: std::future::Future>(
     .await
 }
 
-/// Converts a host event to the WIT record.
-pub fn to_wit(e: &Event) -> wit::Event {
-    wit::Event {
-        id: e.id.clone(),
-        source: e.source.clone(),
-        type_: e.ty.clone(),
-        subject: e.subject.clone(),
-        time: e.time.clone(),
-        datacontenttype: e.datacontenttype.clone(),
-        dataschema: e.dataschema.clone(),
-        data: e.data.clone(),
-        extensions: e
-            .extensions
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+/// Borrows a host event as the WIT record passed to `handle`; `extensions` are the event's
+/// extension attributes as string pairs (see [`extension_pairs`]).
+pub fn to_wit<'a>(e: &'a Event, extensions: &'a [(&'a str, &'a str)]) -> wit::EventParam<'a> {
+    wit::EventParam {
+        id: &e.id,
+        source: &e.source,
+        type_: &e.ty,
+        subject: e.subject.as_deref(),
+        time: e.time.as_deref(),
+        datacontenttype: e.datacontenttype.as_deref(),
+        dataschema: e.dataschema.as_deref(),
+        data: e.data.as_deref(),
+        extensions,
     }
 }
 
+/// The extension attributes of `e` as borrowed string pairs, for [`to_wit`].
+pub fn extension_pairs(e: &Event) -> Vec<(&str, &str)> {
+    e.extensions
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// Converts and validates a WIT record from a plugin.
-pub fn from_wit(e: wit::Event) -> Result<Event, String> {
+pub fn from_wit(e: wit::EventResult) -> Result<Event, String> {
     let mut event = Event {
         id: e.id,
         source: e.source,
