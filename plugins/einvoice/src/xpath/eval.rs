@@ -21,8 +21,13 @@ const NO_NAME: u32 = u32::MAX;
 /// Compiled regular expressions by pattern, then flags: kept across documents.
 type RegexCache = HashMap<String, Vec<(String, Rc<Regex>)>>;
 
+/// Sorted string literals of constant sequence expressions (by expression index), or
+/// `None` where the expression is not a sequence of string literals: kept across documents.
+type ConstSets = HashMap<Ix, Option<Rc<[&'static str]>>>;
+
 thread_local! {
     static REGEXES: std::cell::RefCell<RegexCache> = std::cell::RefCell::default();
+    static CONST_SETS: std::cell::RefCell<ConstSets> = std::cell::RefCell::default();
 }
 
 /// Resolves the expanded names of one document to program name ids, numbering each
@@ -831,6 +836,33 @@ impl<'a, 'i> Eval<'a, 'i> {
         self.p.strs[i as usize]
     }
 
+    /// The sorted strings of global `g` when its expression is a sequence of string
+    /// literals (such as a code list folded at build time).
+    fn const_set(&self, g: u16) -> Option<Rc<[&'static str]>> {
+        let ix = *self.globals.get(g as usize)?;
+        let p = self.p;
+        CONST_SETS.with(|c| {
+            c.borrow_mut()
+                .entry(ix)
+                .or_insert_with(|| {
+                    let X::Seq(s, l) = p.nodes[ix as usize] else {
+                        return None;
+                    };
+                    let mut v = Vec::new();
+                    for &i in p.list(s, l) {
+                        let X::Str(k) = p.nodes[i as usize] else {
+                            return None;
+                        };
+                        v.push(p.strs[k as usize]);
+                    }
+                    v.sort_unstable();
+                    v.dedup();
+                    Some(v.into())
+                })
+                .clone()
+        })
+    }
+
     fn regex(&mut self, pat: &str, flags: &str) -> XResult<Rc<Regex>> {
         REGEXES.with(|cache| {
             let mut cache = cache.borrow_mut();
@@ -1246,6 +1278,17 @@ impl<'a, 'i> Eval<'a, 'i> {
             return Ok(false);
         }
         let l: Seq<'a> = l.into_iter().map(|i| self.atomize(i)).collect();
+        // `x = $codes` with a constant list of strings: string equality against a sorted set
+        if op == Cmp::Eq
+            && let X::VarG(g) = self.node(b)
+            && l.iter().all(|x| matches!(x, Item::U(_) | Item::S(_)))
+            && let Some(set) = self.const_set(g)
+        {
+            return Ok(l.iter().any(|x| match x {
+                Item::U(s) | Item::S(s) => set.binary_search(&&**s).is_ok(),
+                _ => false,
+            }));
+        }
         if let Some(rv) = self.var_ref(b)? {
             for y in rv.iter() {
                 let y = match y {
