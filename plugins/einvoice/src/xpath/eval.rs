@@ -1580,64 +1580,14 @@ impl<'a, 'i> Eval<'a, 'i> {
                 out
             }
             X::And(..) | X::Or(..) | X::GCmp(..) => vec![Item::B(self.ebv(ix, ctx)?)],
-            X::VCmp(op, a, b) => {
-                let l = self.eval(a, ctx)?;
-                let r = self.eval(b, ctx)?;
-                let (Some(x), Some(y)) = (l.into_iter().next(), r.into_iter().next()) else {
-                    return Ok(Vec::new());
-                };
-                let x = match self.atomize(x) {
-                    Item::U(s) => Item::S(s),
-                    o => o,
-                };
-                let y = match self.atomize(y) {
-                    Item::U(s) => Item::S(s),
-                    o => o,
-                };
-                vec![Item::B(self.vcmp_items(op, &x, &y)?)]
-            }
             X::Bin(Arith::Mod, a, b)
                 if matches!(self.node(a), X::Cast(_, Ty::Integer, _))
                     && self.big_mod(a, b, ctx)?.is_some() =>
             {
                 self.big_mod(a, b, ctx)?.into_iter().collect()
             }
-            X::Bin(op, a, b) => {
-                let l = self.eval(a, ctx)?;
-                let r = self.eval(b, ctx)?;
-                let (Some(x), Some(y)) = (l.into_iter().next(), r.into_iter().next()) else {
-                    return Ok(Vec::new());
-                };
-                let x = self.to_num(&self.atomize(x))?;
-                let y = self.to_num(&self.atomize(y))?;
-                match (x, y) {
-                    (Item::D(x), Item::D(y)) => {
-                        let r = match op {
-                            Arith::Add => x.checked_add(y),
-                            Arith::Sub => x.checked_sub(y),
-                            Arith::Mul => x.checked_mul(y),
-                            Arith::Div => x.checked_div(y),
-                            Arith::IDiv => x.idiv(y),
-                            Arith::Mod => x.checked_rem(y),
-                        };
-                        match r {
-                            Some(d) => vec![Item::D(d)],
-                            None if y.is_zero() => return err("division by zero"),
-                            None => return err("numeric overflow"),
-                        }
-                    }
-                    _ => vec![Item::NaN],
-                }
-            }
-            X::Neg(a) => {
-                let v = self.eval(a, ctx)?;
-                match v.into_iter().next() {
-                    None => Vec::new(),
-                    Some(it) => match self.to_num(&self.atomize(it))? {
-                        Item::D(d) => vec![Item::D(-d)],
-                        _ => vec![Item::NaN],
-                    },
-                }
+            X::VCmp(..) | X::Bin(..) | X::Neg(_) | X::Cast(..) => {
+                self.one(ix, ctx)?.into_iter().collect()
             }
             X::Range(a, b) => {
                 let l = self.eval(a, ctx)?;
@@ -1732,14 +1682,6 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let v = self.eval(val, ctx)?;
                 self.set_local(slot, v);
                 self.eval(ret, ctx)?
-            }
-            X::Cast(e, ty, opt) => {
-                let v = self.eval(e, ctx)?;
-                match v.into_iter().next() {
-                    None if opt => Vec::new(),
-                    None => return err("cast of an empty sequence"),
-                    Some(it) => vec![self.cast(&it, ty)?],
-                }
             }
             X::Castable(e, ty, opt) => {
                 let v = self.eval(e, ctx)?;
@@ -1919,9 +1861,106 @@ impl<'a, 'i> Eval<'a, 'i> {
         })
     }
 
+    /// The first item of `ix`'s value, as `eval(ix)` followed by taking its first item, without
+    /// building sequences for literals, variables, arithmetic, casts and conditionals.
+    fn first(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<Option<Item<'a>>> {
+        match self.node(ix) {
+            X::Str(i) => Ok(Some(Item::S(Txt::B(self.str(i))))),
+            X::Int(i) => Ok(Some(Item::D(Dec::int(i)))),
+            X::Dec(m, s) => Ok(Some(Item::D(Dec::new(m as i128, s as u32)))),
+            X::Dot => Ok(Some(ctx.item.clone())),
+            X::VarG(_) | X::VarR(_) | X::VarL(_) => match self.var_ref(ix)? {
+                Some(v) => Ok(v.first().cloned()),
+                None => Ok(self.eval(ix, ctx)?.into_iter().next()),
+            },
+            X::Bin(Arith::Mod, a, _) if matches!(self.node(a), X::Cast(_, Ty::Integer, _)) => {
+                Ok(self.eval(ix, ctx)?.into_iter().next())
+            }
+            X::VCmp(..) | X::Bin(..) | X::Neg(_) | X::Cast(..) => {
+                self.depth += 1;
+                if self.depth > 400 {
+                    self.depth -= 1;
+                    return err("expression nested too deeply");
+                }
+                let r = self.one(ix, ctx);
+                self.depth -= 1;
+                r
+            }
+            X::If(c, t, e) => {
+                if self.ebv(c, ctx)? {
+                    self.first(t, ctx)
+                } else {
+                    self.first(e, ctx)
+                }
+            }
+            _ => Ok(self.eval(ix, ctx)?.into_iter().next()),
+        }
+    }
+
+    /// Value comparisons, arithmetic, negation and casts: at most one item.
+    fn one(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<Option<Item<'a>>> {
+        Ok(match self.node(ix) {
+            X::VCmp(op, a, b) => {
+                let l = self.first(a, ctx)?;
+                let r = self.first(b, ctx)?;
+                let (Some(x), Some(y)) = (l, r) else {
+                    return Ok(None);
+                };
+                let x = match self.atomize(x) {
+                    Item::U(s) => Item::S(s),
+                    o => o,
+                };
+                let y = match self.atomize(y) {
+                    Item::U(s) => Item::S(s),
+                    o => o,
+                };
+                Some(Item::B(self.vcmp_items(op, &x, &y)?))
+            }
+            X::Cast(e, ty, opt) => match self.first(e, ctx)? {
+                None if opt => None,
+                None => return err("cast of an empty sequence"),
+                Some(it) => Some(self.cast(&it, ty)?),
+            },
+            X::Bin(op, a, b) => {
+                let l = self.first(a, ctx)?;
+                let r = self.first(b, ctx)?;
+                let (Some(x), Some(y)) = (l, r) else {
+                    return Ok(None);
+                };
+                let x = self.to_num(&self.atomize(x))?;
+                let y = self.to_num(&self.atomize(y))?;
+                match (x, y) {
+                    (Item::D(x), Item::D(y)) => {
+                        let r = match op {
+                            Arith::Add => x.checked_add(y),
+                            Arith::Sub => x.checked_sub(y),
+                            Arith::Mul => x.checked_mul(y),
+                            Arith::Div => x.checked_div(y),
+                            Arith::IDiv => x.idiv(y),
+                            Arith::Mod => x.checked_rem(y),
+                        };
+                        match r {
+                            Some(d) => Some(Item::D(d)),
+                            None if y.is_zero() => return err("division by zero"),
+                            None => return err("numeric overflow"),
+                        }
+                    }
+                    _ => Some(Item::NaN),
+                }
+            }
+            X::Neg(a) => match self.first(a, ctx)? {
+                None => None,
+                Some(it) => match self.to_num(&self.atomize(it))? {
+                    Item::D(d) => Some(Item::D(-d)),
+                    _ => Some(Item::NaN),
+                },
+            },
+            _ => self.eval(ix, ctx)?.into_iter().next(),
+        })
+    }
+
     fn num_arg(&mut self, ix: Ix, ctx: &Ctx<'a>) -> XResult<Option<Item<'a>>> {
-        let v = self.eval(ix, ctx)?;
-        match v.into_iter().next() {
+        match self.first(ix, ctx)? {
             None => Ok(None),
             Some(it) => Ok(Some(self.to_num(&self.atomize(it))?)),
         }
