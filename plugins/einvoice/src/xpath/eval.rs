@@ -925,8 +925,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                 None => Txt::B(""),
             });
         }
-        let s = self.eval(ix, ctx)?;
-        Ok(match s.into_iter().next() {
+        Ok(match self.first(ix, ctx)? {
             Some(it) => self.string_of(&it),
             None => Txt::B(""),
         })
@@ -1893,6 +1892,14 @@ impl<'a, 'i> Eval<'a, 'i> {
                     self.first(e, ctx)
                 }
             }
+            _ if self.simple_path(ix) => {
+                let mut first = None;
+                self.stream(ix, ctx, &mut |_, m| {
+                    first = Some(m);
+                    Ok(true)
+                })?;
+                Ok(first.map(Item::N))
+            }
             _ => Ok(self.eval(ix, ctx)?.into_iter().next()),
         }
     }
@@ -2115,7 +2122,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                 let target = if args.is_empty() {
                     Some(ctx.item.clone())
                 } else {
-                    self.eval(args[0], ctx)?.into_iter().next()
+                    self.first(args[0], ctx)?
                 };
                 let n = match target {
                     None => return s(Txt::B("")),
@@ -2238,12 +2245,12 @@ impl<'a, 'i> Eval<'a, 'i> {
                 Some(_) => Ok(vec![Item::NaN]),
             },
             F::Number => {
-                let v = if args.is_empty() {
-                    vec![ctx.item.clone()]
+                let first = if args.is_empty() {
+                    Some(ctx.item.clone())
                 } else {
-                    self.eval(args[0], ctx)?
+                    self.first(args[0], ctx)?
                 };
-                let first = v.into_iter().next().map(|i| self.atomize(i));
+                let first = first.map(|i| self.atomize(i));
                 Ok(vec![self.number_of(first.as_ref())])
             }
             F::Data => {
