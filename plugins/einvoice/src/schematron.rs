@@ -154,7 +154,74 @@ struct Persist {
 #[derive(Default)]
 struct PatternCands {
     by_name: Vec<Option<(u32, u32)>>,
-    store: Vec<u16>,
+    store: Vec<Cand>,
+    /// The alternatives of rule contexts that `Cand`s index.
+    alts: Vec<Ix>,
+}
+
+/// A candidate rule for an element name: its index and `alts[s..e]`, the alternatives of
+/// its context (`a | b | …`) that can match an element with that name, in order.
+#[derive(Clone, Copy)]
+struct Cand {
+    rule: u16,
+    s: u32,
+    e: u32,
+}
+
+impl PatternCands {
+    /// Records candidate `rules` for elements named `name` (all alternatives kept when
+    /// the name is unknown) and returns their range in `store`.
+    fn add(&mut self, rules: &[u16], pattern: &Pattern, name: Option<u32>) -> (u32, u32) {
+        let start = self.store.len() as u32;
+        for &ri in rules {
+            let s = self.alts.len() as u32;
+            let mut all = Vec::new();
+            union_alts(pattern.rules[ri as usize].context, &mut all);
+            self.alts.extend(
+                all.into_iter()
+                    .filter(|&a| name.is_none_or(|nm| may_match_name(a, nm))),
+            );
+            let e = self.alts.len() as u32;
+            if s < e {
+                self.store.push(Cand { rule: ri, s, e });
+            }
+        }
+        (start, self.store.len() as u32)
+    }
+
+    fn clear(&mut self) {
+        self.by_name.clear();
+        self.store.clear();
+        self.alts.clear();
+    }
+}
+
+/// The alternatives of a union, in order.
+fn union_alts(ix: Ix, out: &mut Vec<Ix>) {
+    match PROGRAM.nodes[ix as usize] {
+        X::Union(a, b) => {
+            union_alts(a, out);
+            union_alts(b, out);
+        }
+        _ => out.push(ix),
+    }
+}
+
+/// False only when matching pattern `ix` against any element named `name` is certainly
+/// `Ok(false)`: its last step tests another name, and [`Runner::matches`] checks that test
+/// before evaluating anything.
+fn may_match_name(ix: Ix, name: u32) -> bool {
+    match PROGRAM.nodes[ix as usize] {
+        X::Union(a, b) => may_match_name(a, name) || may_match_name(b, name),
+        X::Step(Axis::Child, Test::Name(id), _, _) => id == name,
+        X::Filter(e, _, _) => may_match_name(e, name),
+        X::Path(_, r) => match PROGRAM.nodes[r as usize] {
+            X::Step(Axis::Descendant, Test::Name(id), _, _) => id == name,
+            X::Step(Axis::Child, ..) => may_match_name(r, name),
+            _ => true,
+        },
+        _ => true,
+    }
 }
 
 thread_local! {
@@ -469,27 +536,64 @@ impl<'a> Runner<'_, 'a, '_> {
             if !self.shape(rule.context, n) || !self.matches(rule.context, n).unwrap_or(false) {
                 continue;
             }
-            let ctx = Ctx::node(n);
-            self.ev.enter_rule(ctx.clone(), rule.lets, rule.slots);
-            for a in rule.asserts {
-                let (fired, error) = match self.ev.ebv(a.test, &ctx) {
-                    Ok(b) => (b == a.report, None),
-                    Err(e) => (true, Some(e)),
-                };
-                if fired {
-                    let mut message = a.message.to_string();
-                    if let Some(e) = error {
-                        message.push_str(&format!(" (the rule could not be evaluated: {e})"));
+            self.assert_rule(rule, n, out);
+            return;
+        }
+    }
+
+    /// [`Self::fire`] for an element with candidates whose context alternatives were
+    /// screened by name: a rule matches when an alternative does, in order (an error while
+    /// matching an alternative means no match, as for the whole union).
+    fn fire_cands(
+        &mut self,
+        pattern: &'static Pattern,
+        cands: &[Cand],
+        alts: &[Ix],
+        n: N,
+        out: &mut Vec<Finding>,
+    ) {
+        for c in cands {
+            let mut hit = false;
+            for &a in &alts[c.s as usize..c.e as usize] {
+                if !self.shape(a, n) {
+                    continue;
+                }
+                match self.matches(a, n) {
+                    Ok(true) => {
+                        hit = true;
+                        break;
                     }
-                    out.push(Finding {
-                        id: a.id,
-                        flag: a.flag,
-                        message,
-                        location: location(self.x, n),
-                    });
+                    Ok(false) => {}
+                    Err(_) => break,
                 }
             }
-            return;
+            if hit {
+                self.assert_rule(&pattern.rules[c.rule as usize], n, out);
+                return;
+            }
+        }
+    }
+
+    fn assert_rule(&mut self, rule: &'static Rule, n: N, out: &mut Vec<Finding>) {
+        let ctx = Ctx::node(n);
+        self.ev.enter_rule(ctx.clone(), rule.lets, rule.slots);
+        for a in rule.asserts {
+            let (fired, error) = match self.ev.ebv(a.test, &ctx) {
+                Ok(b) => (b == a.report, None),
+                Err(e) => (true, Some(e)),
+            };
+            if fired {
+                let mut message = a.message.to_string();
+                if let Some(e) = error {
+                    message.push_str(&format!(" (the rule could not be evaluated: {e})"));
+                }
+                out.push(Finding {
+                    id: a.id,
+                    flag: a.flag,
+                    message,
+                    location: location(self.x, n),
+                });
+            }
         }
     }
 }
@@ -561,9 +665,9 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
             .cands
             .entry(pattern as *const Pattern as usize)
             .or_default();
-        let mut by_name_cache: Vec<Option<(u32, u32)>> = Vec::new();
-        let mut cand_store: Vec<u16> = Vec::new();
+        let mut doc_cands = PatternCands::default();
         let mut scratch: Vec<u16> = Vec::new();
+        let mut unnamed = PatternCands::default();
         for &id in visit {
             let n = N { id, attr: 0 };
             let name = x.name_of(n.id);
@@ -571,15 +675,11 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
             if by.is_empty() && pattern.any_elem.is_empty() {
                 continue;
             }
-            if pattern.any_elem.is_empty() {
-                r.fire(pattern, &mut Candidates { by, any: &[] }, n, out);
-                continue;
-            }
             let kept = name.and_then(|nm| pc.by_name.get(nm as usize).copied().flatten());
-            let cached = name.and_then(|nm| by_name_cache.get(nm as usize).copied().flatten());
-            let cands: &[u16] = match (kept, cached) {
-                (Some((s, e)), _) => &pc.store[s as usize..e as usize],
-                (None, Some((s, e))) => &cand_store[s as usize..e as usize],
+            let cached = name.and_then(|nm| doc_cands.by_name.get(nm as usize).copied().flatten());
+            let (store, range) = match (kept, cached) {
+                (Some(k), _) => (&*pc, k),
+                (None, Some(c)) => (&doc_cands, c),
                 (None, None) => {
                     r.tainted = false;
                     scratch.clear();
@@ -593,31 +693,27 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                                 || r.name_screen(pattern.rules[ri as usize].context, n)
                         }),
                     );
-                    match name {
-                        Some(nm) if !r.tainted => {
-                            let s = pc.store.len() as u32;
-                            pc.store.extend_from_slice(&scratch);
-                            if pc.by_name.len() <= nm as usize {
-                                pc.by_name.resize(nm as usize + 1, None);
-                            }
-                            pc.by_name[nm as usize] = Some((s, pc.store.len() as u32));
-                            &pc.store[s as usize..]
+                    let target = match name {
+                        Some(_) if !r.tainted => &mut *pc,
+                        Some(_) => &mut doc_cands,
+                        None => {
+                            unnamed.clear();
+                            &mut unnamed
                         }
-                        Some(nm) => {
-                            let s = cand_store.len() as u32;
-                            cand_store.extend_from_slice(&scratch);
-                            if by_name_cache.len() <= nm as usize {
-                                by_name_cache.resize(nm as usize + 1, None);
-                            }
-                            by_name_cache[nm as usize] = Some((s, cand_store.len() as u32));
-                            &cand_store[s as usize..]
+                    };
+                    let range = target.add(&scratch, pattern, name);
+                    if let Some(nm) = name {
+                        if target.by_name.len() <= nm as usize {
+                            target.by_name.resize(nm as usize + 1, None);
                         }
-                        None => &scratch,
+                        target.by_name[nm as usize] = Some(range);
                     }
+                    (&*target, range)
                 }
             };
+            let cands = &store.store[range.0 as usize..range.1 as usize];
             if !cands.is_empty() {
-                r.fire(pattern, &mut cands.iter().copied(), n, out);
+                r.fire_cands(pattern, cands, &store.alts, n, out);
             }
             if has_attr_rules {
                 for (k, &a) in x.attr_ids(id).iter().enumerate() {
