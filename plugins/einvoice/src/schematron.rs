@@ -166,6 +166,8 @@ struct Cand {
     rule: u16,
     s: u32,
     e: u32,
+    /// The last alternative is a bare `name` step (no predicates): reaching it is a match.
+    certain: bool,
 }
 
 impl PatternCands {
@@ -177,13 +179,29 @@ impl PatternCands {
             let s = self.alts.len() as u32;
             let mut all = Vec::new();
             union_alts(pattern.rules[ri as usize].context, &mut all);
-            self.alts.extend(
-                all.into_iter()
-                    .filter(|&a| name.is_none_or(|nm| may_match_name(a, nm))),
-            );
+            let mut certain = false;
+            for a in all {
+                if let Some(nm) = name {
+                    if !may_match_name(a, nm) {
+                        continue;
+                    }
+                    if matches!(PROGRAM.nodes[a as usize], X::Step(Axis::Child, Test::Name(id), _, 0) if id == nm)
+                    {
+                        self.alts.push(a);
+                        certain = true;
+                        break;
+                    }
+                }
+                self.alts.push(a);
+            }
             let e = self.alts.len() as u32;
             if s < e {
-                self.store.push(Cand { rule: ri, s, e });
+                self.store.push(Cand {
+                    rule: ri,
+                    s,
+                    e,
+                    certain,
+                });
             }
         }
         (start, self.store.len() as u32)
@@ -553,20 +571,20 @@ impl<'a> Runner<'_, 'a, '_> {
         out: &mut Vec<Finding>,
     ) {
         for c in cands {
-            let mut hit = false;
-            for &a in &alts[c.s as usize..c.e as usize] {
-                if !self.shape(a, n) {
-                    continue;
-                }
-                match self.matches(a, n) {
-                    Ok(true) => {
-                        hit = true;
-                        break;
+            let end = c.e as usize - usize::from(c.certain);
+            let hit = 'm: {
+                for &a in &alts[c.s as usize..end] {
+                    if !self.shape(a, n) {
+                        continue;
                     }
-                    Ok(false) => {}
-                    Err(_) => break,
+                    match self.matches(a, n) {
+                        Ok(true) => break 'm true,
+                        Ok(false) => {}
+                        Err(_) => break 'm false,
+                    }
                 }
-            }
+                c.certain
+            };
             if hit {
                 self.assert_rule(&pattern.rules[c.rule as usize], n, out);
                 return;
