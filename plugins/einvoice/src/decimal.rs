@@ -17,8 +17,19 @@ const DIV_SCALE: u32 = 18;
 /// Scales above this are reduced after multiplication to keep the mantissa in range.
 const MAX_SCALE: u32 = 30;
 
+/// Powers of ten that fit an `i128`.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 fn pow10(n: u32) -> Option<i128> {
-    10i128.checked_pow(n)
+    POW10.get(n as usize).copied()
 }
 
 impl Dec {
@@ -51,6 +62,37 @@ impl Dec {
             }
             _ => false,
         };
+        if b.len() - i <= 19 {
+            // at most 19 digits: a u64 cannot overflow (no 128-bit multiplications)
+            let mut m: u64 = 0;
+            let mut s: u32 = 0;
+            let mut digits = 0;
+            let mut seen_point = false;
+            for &c in &b[i..] {
+                if c == b'.' {
+                    if seen_point {
+                        return None;
+                    }
+                    seen_point = true;
+                } else if c.is_ascii_digit() {
+                    digits += 1;
+                    m = m * 10 + (c - b'0') as u64;
+                    if seen_point {
+                        s += 1;
+                    }
+                } else {
+                    return None;
+                }
+            }
+            if digits == 0 {
+                return None;
+            }
+            let m = m as i128;
+            return Some(Dec {
+                m: if neg { -m } else { m },
+                s,
+            });
+        }
         let mut m: i128 = 0;
         let mut s: u32 = 0;
         let mut digits = 0;
@@ -161,7 +203,9 @@ impl Dec {
     }
 
     fn rescale(self, s: u32) -> Option<Dec> {
-        if s >= self.s {
+        if s == self.s {
+            Some(self)
+        } else if s > self.s {
             Some(Dec {
                 m: self.m.checked_mul(pow10(s - self.s)?)?,
                 s,

@@ -1368,13 +1368,17 @@ impl<'a, 'i> Eval<'a, 'i> {
     fn gcmp_items(&self, op: Cmp, a: &Item<'a>, b: &Item<'a>) -> XResult<bool> {
         use Item::*;
         let ord = match (a, b) {
-            (U(x) | S(x), U(y) | S(y)) => Some((**x).cmp(&**y)),
-            (U(x), D(_) | NaN) => return self.gcmp_items(op, &self.to_num(&U(x.clone()))?, b),
-            (D(_) | NaN, U(y)) => return self.gcmp_items(op, a, &self.to_num(&U(y.clone()))?),
-            (U(x), B(_)) => return self.gcmp_items(op, &self.cast(&U(x.clone()), Ty::Boolean)?, b),
-            (B(_), U(y)) => return self.gcmp_items(op, a, &self.cast(&U(y.clone()), Ty::Boolean)?),
-            (U(x), Date(_)) => return self.gcmp_items(op, &self.cast(&U(x.clone()), Ty::Date)?, b),
-            (Date(_), U(y)) => return self.gcmp_items(op, a, &self.cast(&U(y.clone()), Ty::Date)?),
+            (U(x) | S(x), U(y) | S(y)) => match op {
+                Cmp::Eq => return Ok(**x == **y),
+                Cmp::Ne => return Ok(**x != **y),
+                _ => Some((**x).cmp(&**y)),
+            },
+            (U(_), D(_) | NaN) => return self.gcmp_items(op, &self.to_num(a)?, b),
+            (D(_) | NaN, U(_)) => return self.gcmp_items(op, a, &self.to_num(b)?),
+            (U(_), B(_)) => return self.gcmp_items(op, &self.cast(a, Ty::Boolean)?, b),
+            (B(_), U(_)) => return self.gcmp_items(op, a, &self.cast(b, Ty::Boolean)?),
+            (U(_), Date(_)) => return self.gcmp_items(op, &self.cast(a, Ty::Date)?, b),
+            (Date(_), U(_)) => return self.gcmp_items(op, a, &self.cast(b, Ty::Date)?),
             _ => return self.vcmp_items(op, a, b),
         };
         Ok(ord.is_some_and(|o| cmp_holds(op, o)))
@@ -1383,7 +1387,11 @@ impl<'a, 'i> Eval<'a, 'i> {
     fn vcmp_items(&self, op: Cmp, a: &Item<'a>, b: &Item<'a>) -> XResult<bool> {
         use Item::*;
         let ord = match (a, b) {
-            (U(x) | S(x), U(y) | S(y)) => (**x).cmp(&**y),
+            (U(x) | S(x), U(y) | S(y)) => match op {
+                Cmp::Eq => return Ok(**x == **y),
+                Cmp::Ne => return Ok(**x != **y),
+                _ => (**x).cmp(&**y),
+            },
             (D(x), D(y)) => x.cmp(y),
             (NaN, D(_) | NaN) | (D(_), NaN) => return Ok(op == Cmp::Ne),
             (B(x), B(y)) => x.cmp(y),
