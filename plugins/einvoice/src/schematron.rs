@@ -214,6 +214,10 @@ impl PatternCands {
     }
 }
 
+/// The candidate range of an element name no rule of the pattern names (with no wildcard
+/// rules): neither the element nor its attributes are visited.
+const SKIP: (u32, u32) = (u32::MAX, u32::MAX);
+
 /// The alternatives of a union, in order.
 fn union_alts(ix: Ix, out: &mut Vec<Ix>) {
     match PROGRAM.nodes[ix as usize] {
@@ -689,16 +693,23 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
         for &id in visit {
             let n = N { id, attr: 0 };
             let name = x.name_of(n.id);
-            let by = lookup(pattern.by_name, name);
-            if by.is_empty() && pattern.any_elem.is_empty() {
-                continue;
-            }
             let kept = name.and_then(|nm| pc.by_name.get(nm as usize).copied().flatten());
             let cached = name.and_then(|nm| doc_cands.by_name.get(nm as usize).copied().flatten());
             let (store, range) = match (kept, cached) {
                 (Some(k), _) => (&*pc, k),
                 (None, Some(c)) => (&doc_cands, c),
                 (None, None) => {
+                    let by = lookup(pattern.by_name, name);
+                    if by.is_empty() && pattern.any_elem.is_empty() {
+                        // no rule for this name: remembered as an empty, skipped range
+                        if let Some(nm) = name {
+                            if pc.by_name.len() <= nm as usize {
+                                pc.by_name.resize(nm as usize + 1, None);
+                            }
+                            pc.by_name[nm as usize] = Some(SKIP);
+                        }
+                        continue;
+                    }
                     r.tainted = false;
                     scratch.clear();
                     scratch.extend(
@@ -729,6 +740,9 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                     (&*target, range)
                 }
             };
+            if range == SKIP {
+                continue;
+            }
             let cands = &store.store[range.0 as usize..range.1 as usize];
             if !cands.is_empty() {
                 r.fire_cands(pattern, cands, &store.alts, n, out);

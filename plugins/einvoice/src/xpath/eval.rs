@@ -774,6 +774,19 @@ fn collapse_ws(s: &str) -> String {
     out
 }
 
+/// Whether `s` has no tab, newline or carriage return and no two adjacent spaces.
+fn is_collapsed(s: &str) -> bool {
+    let mut prev_space = false;
+    for &b in s.as_bytes() {
+        match b {
+            b'\t' | b'\n' | b'\r' => return false,
+            b' ' if prev_space => return false,
+            _ => prev_space = b == b' ',
+        }
+    }
+    true
+}
+
 fn trim_xml(s: &str) -> &str {
     s.trim_matches([' ', '\t', '\n', '\r'])
 }
@@ -2010,7 +2023,7 @@ impl<'a, 'i> Eval<'a, 'i> {
                     return s(Txt::B(""));
                 }
                 let trimmed = trim_xml(&t);
-                if !trimmed.contains(['\t', '\n', '\r']) && !trimmed.contains("  ") {
+                if is_collapsed(trimmed) {
                     return s(match t {
                         Txt::B(b) => Txt::B(trim_xml(b)),
                         Txt::O(_) => Txt::owned(trimmed.to_string()),
