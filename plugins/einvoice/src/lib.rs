@@ -81,12 +81,13 @@ pub struct Report {
 /// validated at all (not XML, not an e-invoice).
 pub fn validate_xml(xml: &str, rulesets: Rulesets) -> Result<Report, String> {
     let doc = validate::parse(xml)?;
-    let outcome = validate::run(&doc, rulesets)?;
+    let x = xpath::XDoc::new(&doc, &schematron::PROGRAM);
+    let outcome = validate::run_indexed(&x, rulesets)?;
     let root = doc.root_element();
     let invoice = match outcome.syntax {
-        Syntax::UblInvoice => model::from_ubl(root, false),
-        Syntax::UblCreditNote => model::from_ubl(root, true),
-        Syntax::Cii => model::from_cii(root),
+        Syntax::UblInvoice => model::from_ubl_indexed(&x, false),
+        Syntax::UblCreditNote => model::from_ubl_indexed(&x, true),
+        Syntax::Cii => model::from_cii_indexed(&x),
         Syntax::CnEInvoice => model::from_cn(root),
     };
     let mut errors = Vec::new();

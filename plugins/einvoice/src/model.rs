@@ -8,6 +8,7 @@ use serde::Serialize;
 use weft_sdk::xml as roxmltree;
 
 use crate::decimal::Dec;
+use crate::xpath::XDoc;
 
 /// Whether a value carries nothing (and is left out of the JSON).
 pub trait Empty {
@@ -587,7 +588,12 @@ pub fn date102(s: Option<String>) -> Option<String> {
 
 /// A roxmltree element with prefixed-path navigation.
 #[derive(Clone, Copy)]
-pub struct E<'a, 'i>(pub roxmltree::Node<'a, 'i>);
+pub struct E<'a, 'i>(
+    pub roxmltree::Node<'a, 'i>,
+    /// The document's index, when available: child steps then scan element children by
+    /// name id.
+    pub Option<&'a XDoc<'a, 'i>>,
+);
 
 fn ns_of(prefix: &str) -> &'static str {
     match prefix {
@@ -601,6 +607,27 @@ fn ns_of(prefix: &str) -> &'static str {
         "qdt" => "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
         _ => "",
     }
+}
+
+/// The program name id of a path step `prefix:local` (`None` when no rule mentions the
+/// name: such steps compare strings).
+fn name_id(step: &str) -> Option<u32> {
+    thread_local! {
+        static NS: [Option<u32>; 6] = ["cac", "cbc", "rsm", "ram", "udt", "qdt"]
+            .map(|p| crate::schematron::PROGRAM.ns_number(ns_of(p)));
+    }
+    let (prefix, local) = step.split_once(':')?;
+    let k = match prefix {
+        "cac" => 0,
+        "cbc" => 1,
+        "rsm" => 2,
+        "ram" => 3,
+        "udt" => 4,
+        "qdt" => 5,
+        _ => return None,
+    };
+    let ns = NS.with(|t| t[k])?;
+    crate::schematron::PROGRAM.name_in(ns, local)
 }
 
 /// A path step `prefix:local` resolved once: (namespace URI, local name).
@@ -626,7 +653,7 @@ impl<'a, 'i> E<'a, 'i> {
                 .flat_map(|n| n.children().filter(move |c| is(c, name)))
                 .collect();
         }
-        cur.into_iter().map(E).collect()
+        cur.into_iter().map(|n| E(n, self.1)).collect()
     }
 
     /// The first element at `path`.
@@ -634,9 +661,17 @@ impl<'a, 'i> E<'a, 'i> {
         let mut cur = self.0;
         for step in path.split('/') {
             let name = step_name(step);
-            cur = cur.children().find(|c| is(c, name))?;
+            cur = match self.1.and_then(|x| Some((x, name_id(step)?))) {
+                Some((x, id)) => x.node(
+                    x.element_children(cur.id().get_usize() as u32)
+                        .iter()
+                        .find(|&&(nm, _)| nm == id)?
+                        .1,
+                ),
+                None => cur.children().find(|c| is(c, name))?,
+            };
         }
-        Some(E(cur))
+        Some(E(cur, self.1))
     }
 
     /// The trimmed text of the first element at `path` (`None` when absent or blank).
@@ -692,7 +727,15 @@ pub use crate::validate::Syntax;
 
 /// Maps a UBL Invoice or CreditNote.
 pub fn from_ubl(root: roxmltree::Node<'_, '_>, credit_note: bool) -> Invoice {
-    let r = E(root);
+    from_ubl_in(E(root, None), credit_note)
+}
+
+/// [`from_ubl`] on an indexed document (faster, same result).
+pub fn from_ubl_indexed(x: &XDoc<'_, '_>, credit_note: bool) -> Invoice {
+    from_ubl_in(E(x.doc.root_element(), Some(x)), credit_note)
+}
+
+fn from_ubl_in(r: E<'_, '_>, credit_note: bool) -> Invoice {
     let mut inv = Invoice {
         invoice_number: r.t("cbc:ID"),
         invoice_issue_date: r.t("cbc:IssueDate"),
@@ -1091,7 +1134,15 @@ fn ubl_contact(c: E<'_, '_>) -> Contact {
 
 /// Maps a UN/CEFACT CII CrossIndustryInvoice.
 pub fn from_cii(root: roxmltree::Node<'_, '_>) -> Invoice {
-    let r = E(root);
+    from_cii_in(E(root, None))
+}
+
+/// [`from_cii`] on an indexed document (faster, same result).
+pub fn from_cii_indexed(x: &XDoc<'_, '_>) -> Invoice {
+    from_cii_in(E(x.doc.root_element(), Some(x)))
+}
+
+fn from_cii_in(r: E<'_, '_>) -> Invoice {
     let tx = r.get("rsm:SupplyChainTradeTransaction");
     let ag = tx.and_then(|t| t.get("ram:ApplicableHeaderTradeAgreement"));
     let dl = tx.and_then(|t| t.get("ram:ApplicableHeaderTradeDelivery"));
@@ -1550,7 +1601,7 @@ fn cn_rate(r: &str) -> (Option<String>, Option<String>) {
 fn plain<'a, 'i>(e: E<'a, 'i>, name: &str) -> Option<E<'a, 'i>> {
     e.0.children()
         .find(|c| c.is_element() && c.tag_name().name() == name)
-        .map(E)
+        .map(|n| E(n, e.1))
 }
 
 fn pt(e: Option<E<'_, '_>>, name: &str) -> Option<String> {
@@ -1561,7 +1612,7 @@ fn pt(e: Option<E<'_, '_>>, name: &str) -> Option<String> {
 /// meaning matches: number, date, parties (unified social credit code as VAT identifier),
 /// totals, a VAT breakdown per rate and the item lines. The currency is CNY.
 pub fn from_cn(root: roxmltree::Node<'_, '_>) -> Invoice {
-    let r = E(root);
+    let r = E(root, None);
     let header = plain(r, "Header");
     let data = plain(r, "EInvoiceData");
     let sup = plain(r, "TaxSupervisionInfo");
@@ -1642,7 +1693,7 @@ pub fn from_cn(root: roxmltree::Node<'_, '_>) -> Invoice {
         .map(|d| {
             d.0.children()
                 .filter(|c| c.is_element() && c.tag_name().name() == "IssuItemInformation")
-                .map(E)
+                .map(|n| E(n, None))
                 .collect()
         })
         .unwrap_or_default();

@@ -95,13 +95,18 @@ pub struct Outcome {
 
 /// Runs the rule sets that apply to `doc`.
 pub fn run(doc: &roxmltree::Document<'_>, requested: Rulesets) -> Result<Outcome, String> {
+    run_indexed(&XDoc::new(doc, &schematron::PROGRAM), requested)
+}
+
+/// [`run`] on a document already indexed for [`schematron::PROGRAM`].
+pub fn run_indexed(x: &XDoc<'_, '_>, requested: Rulesets) -> Result<Outcome, String> {
+    let doc = x.doc;
     let syntax = detect(doc)?;
-    let x = XDoc::new(doc, &schematron::PROGRAM);
     let mut findings = Vec::new();
     let mut rulesets = Vec::new();
     let go = |name: &str, out: &mut Vec<Finding>| {
         if let Some(s) = schematron::schema(name) {
-            schematron::run(&x, s, out);
+            schematron::run(x, s, out);
         }
     };
     match syntax {
