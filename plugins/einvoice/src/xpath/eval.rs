@@ -751,6 +751,19 @@ fn is_nodes(s: &Seq<'_>) -> bool {
 }
 
 fn sort_nodes(s: &mut Seq<'_>) {
+    // already in document order without duplicates (the usual case): nothing to do
+    let mut prev: Option<N> = None;
+    let sorted = s.iter().all(|i| match i {
+        Item::N(n) => {
+            let ok = prev.is_none_or(|p| p < *n);
+            prev = Some(*n);
+            ok
+        }
+        _ => false,
+    });
+    if sorted {
+        return;
+    }
     let mut ns: Vec<N> = s
         .iter()
         .filter_map(|i| match i {
@@ -1546,6 +1559,22 @@ impl<'a, 'i> Eval<'a, 'i> {
     fn step(&mut self, n: N, axis: Axis, test: Test, preds: &'static [u32]) -> XResult<Seq<'a>> {
         let mut nodes = Vec::new();
         let x = self.x;
+        if !preds.is_empty() && preds.iter().all(|&p| self.position_free(p)) {
+            // position-free predicates: tested node by node, no intermediate sequence
+            x.axis_each(n, axis, test, &mut |m| {
+                for &p in preds {
+                    if !self.pred(p, m)? {
+                        return Ok(false);
+                    }
+                }
+                nodes.push(Item::N(m));
+                Ok(false)
+            })?;
+            if axis.is_reverse() {
+                nodes.reverse();
+            }
+            return Ok(nodes);
+        }
         x.axis_each(n, axis, test, &mut |m| {
             nodes.push(Item::N(m));
             Ok(false)
@@ -1776,6 +1805,14 @@ impl<'a, 'i> Eval<'a, 'i> {
         let left = self.eval(l, ctx)?;
         let size = left.len();
         let mut out = Vec::new();
+        // a forward step with position-free predicates: its nodes in document order,
+        // appended without an intermediate sequence
+        let streamed = match self.node(r) {
+            X::Step(axis, _, s, len) => {
+                !axis.is_reverse() && self.p.list(s, len).iter().all(|&p| self.position_free(p))
+            }
+            _ => false,
+        };
         for (i, it) in left.into_iter().enumerate() {
             if !matches!(it, Item::N(_)) {
                 return err("a path step applied to an atomic value");
@@ -1785,7 +1822,14 @@ impl<'a, 'i> Eval<'a, 'i> {
                 pos: i + 1,
                 size,
             };
-            out.extend(self.eval(r, &c)?);
+            if streamed {
+                self.stream(r, &c, &mut |_, m| {
+                    out.push(Item::N(m));
+                    Ok(false)
+                })?;
+            } else {
+                out.extend(self.eval(r, &c)?);
+            }
         }
         if size > 1
             || !matches!(
