@@ -616,14 +616,18 @@ fn name_id(step: &str) -> Option<u32> {
         static NS: [Option<u32>; 6] = ["cac", "cbc", "rsm", "ram", "udt", "qdt"]
             .map(|p| crate::schematron::PROGRAM.ns_number(ns_of(p)));
     }
-    let (prefix, local) = step.split_once(':')?;
-    let k = match prefix {
-        "cac" => 0,
-        "cbc" => 1,
-        "rsm" => 2,
-        "ram" => 3,
-        "udt" => 4,
-        "qdt" => 5,
+    // the known prefixes have three letters
+    if step.as_bytes().get(3) != Some(&b':') {
+        return None;
+    }
+    let (prefix, local) = (&step[..3], &step[4..]);
+    let k = match prefix.as_bytes() {
+        b"cac" => 0,
+        b"cbc" => 1,
+        b"rsm" => 2,
+        b"ram" => 3,
+        b"udt" => 4,
+        b"qdt" => 5,
         _ => return None,
     };
     let ns = NS.with(|t| t[k])?;
@@ -647,11 +651,23 @@ impl<'a, 'i> E<'a, 'i> {
     pub fn all(self, path: &str) -> Vec<E<'a, 'i>> {
         let mut cur = vec![self.0];
         for step in path.split('/') {
-            let name = step_name(step);
-            cur = cur
-                .iter()
-                .flat_map(|n| n.children().filter(move |c| is(c, name)))
-                .collect();
+            cur = match self.1.and_then(|x| Some((x, name_id(step)?))) {
+                Some((x, id)) => cur
+                    .iter()
+                    .flat_map(|n| {
+                        x.element_children(n.id().get_usize() as u32)
+                            .iter()
+                            .filter(move |&&(nm, _)| nm == id)
+                            .map(|&(_, k)| x.node(k))
+                    })
+                    .collect(),
+                None => {
+                    let name = step_name(step);
+                    cur.iter()
+                        .flat_map(|n| n.children().filter(move |c| is(c, name)))
+                        .collect()
+                }
+            };
         }
         cur.into_iter().map(|n| E(n, self.1)).collect()
     }
@@ -660,7 +676,6 @@ impl<'a, 'i> E<'a, 'i> {
     pub fn get(self, path: &str) -> Option<E<'a, 'i>> {
         let mut cur = self.0;
         for step in path.split('/') {
-            let name = step_name(step);
             cur = match self.1.and_then(|x| Some((x, name_id(step)?))) {
                 Some((x, id)) => x.node(
                     x.element_children(cur.id().get_usize() as u32)
@@ -668,7 +683,10 @@ impl<'a, 'i> E<'a, 'i> {
                         .find(|&&(nm, _)| nm == id)?
                         .1,
                 ),
-                None => cur.children().find(|c| is(c, name))?,
+                None => {
+                    let name = step_name(step);
+                    cur.children().find(|c| is(c, name))?
+                }
             };
         }
         Some(E(cur, self.1))
