@@ -1462,13 +1462,81 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
             any_elem.dedup();
             any_attr.dedup();
             doc.dedup();
+            // without wildcard element rules, an element's candidate rules depend on its
+            // name only: computed here rather than on first use
+            let mut cands: Vec<(u32, u32, u32)> = Vec::new();
+            let mut store = String::new();
+            let mut n_store = 0u32;
+            let mut alts: Vec<Ix> = Vec::new();
+            if any_elem.is_empty() {
+                let mut i = 0;
+                while i < by_name.len() {
+                    let name = by_name[i].0;
+                    let start = n_store;
+                    while i < by_name.len() && by_name[i].0 == name {
+                        let ri = by_name[i].1;
+                        i += 1;
+                        let s = alts.len() as u32;
+                        let mut all = Vec::new();
+                        union_alts(&b, p.rules[ri as usize].context, &mut all);
+                        let mut certain = false;
+                        for a in all {
+                            if !may_match_name(&b, a, name) {
+                                continue;
+                            }
+                            alts.push(a);
+                            if matches!(b.nodes[a as usize], X::Step(Axis::Child, Test::Name(id), _, 0) if id == name)
+                            {
+                                certain = true;
+                                break;
+                            }
+                        }
+                        let e = alts.len() as u32;
+                        if s < e {
+                            let _ = write!(
+                                store,
+                                "Cand {{ rule: {ri}, s: {s}, e: {e}, certain: {certain} }},"
+                            );
+                            n_store += 1;
+                        }
+                    }
+                    cands.push((name, start, n_store));
+                }
+            }
             let _ = writeln!(
                 o,
-                "  ], by_name: &{by_name:?}, any_elem: &{any_elem:?}, by_attr: &{by_attr:?}, any_attr: &{any_attr:?}, doc: &{doc:?} }},"
+                "  ], by_name: &{by_name:?}, any_elem: &{any_elem:?}, by_attr: &{by_attr:?}, any_attr: &{any_attr:?}, doc: &{doc:?},\n  cands: &{cands:?}, cand_store: &[{store}], cand_alts: &{alts:?} }},"
             );
         }
         o.push_str("  ] },\n");
     }
     o.push_str("];\n");
     Ok(o)
+}
+
+/// The alternatives of a union, in order (as `src/schematron.rs` splits rule contexts).
+fn union_alts(b: &Builder, ix: Ix, out: &mut Vec<Ix>) {
+    match b.nodes[ix as usize] {
+        X::Union(l, r) => {
+            union_alts(b, l, out);
+            union_alts(b, r, out);
+        }
+        _ => out.push(ix),
+    }
+}
+
+/// False only when matching pattern `ix` against any element named `name` is certainly
+/// false (its last step tests another name): the same test as `src/schematron.rs`.
+fn may_match_name(b: &Builder, ix: Ix, name: u32) -> bool {
+    match b.nodes[ix as usize] {
+        X::Union(l, r) => may_match_name(b, l, name) || may_match_name(b, r, name),
+        X::Step(Axis::Child, Test::Name(id), _, _) => id == name,
+        X::Filter(e, _, _) => may_match_name(b, e, name),
+        X::Path(_, r) => match b.nodes[r as usize] {
+            X::Step(Axis::Descendant, Test::Name(id), _, _) => id == name,
+            X::Step(Axis::Child, ..) => may_match_name(b, r, name),
+            _ => true,
+        },
+        _ => true,
+    }
 }

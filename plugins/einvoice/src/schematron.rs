@@ -68,6 +68,13 @@ pub struct Pattern {
     pub any_attr: &'static [u16],
     /// Rules that may match the document node.
     pub doc: &'static [u16],
+    /// Without wildcard element rules (`any_elem` empty): (element name id, start, end)
+    /// of its candidate rules in `cand_store`, sorted by name, computed at build time.
+    pub cands: &'static [(u32, u32, u32)],
+    /// Candidate rules that `cands` index.
+    pub cand_store: &'static [Cand],
+    /// The context alternatives that `cand_store` indexes.
+    pub cand_alts: &'static [Ix],
 }
 
 /// A compiled rule set.
@@ -87,7 +94,7 @@ pub struct Schema {
 
 #[allow(clippy::all, missing_docs)]
 mod generated {
-    use super::{Assert, Flag, Func, Pattern, Rule, Schema};
+    use super::{Assert, Cand, Flag, Func, Pattern, Rule, Schema};
     use crate::xpath::syntax::ast::{Arith, Axis, Cmp, F, Test, Ty, X};
     include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 }
@@ -161,13 +168,16 @@ struct PatternCands {
 
 /// A candidate rule for an element name: its index and `alts[s..e]`, the alternatives of
 /// its context (`a | b | …`) that can match an element with that name, in order.
-#[derive(Clone, Copy)]
-struct Cand {
-    rule: u16,
-    s: u32,
-    e: u32,
+#[derive(Clone, Copy, Debug)]
+pub struct Cand {
+    /// Rule index in its pattern.
+    pub rule: u16,
+    /// Start of its alternatives.
+    pub s: u32,
+    /// End of its alternatives.
+    pub e: u32,
     /// The last alternative is a bare `name` step (no predicates): reaching it is a match.
-    certain: bool,
+    pub certain: bool,
 }
 
 impl PatternCands {
@@ -596,6 +606,30 @@ impl<'a> Runner<'_, 'a, '_> {
         }
     }
 
+    /// Fires the attribute rules of `pattern` on the attributes of element `n`.
+    fn attrs(&mut self, pattern: &'static Pattern, n: N, out: &mut Vec<Finding>) {
+        let x = self.x;
+        for (k, &a) in x.attr_ids(n.id).iter().enumerate() {
+            let by = lookup(pattern.by_attr, (a != u32::MAX).then_some(a));
+            if by.is_empty() && pattern.any_attr.is_empty() {
+                continue;
+            }
+            let an = N {
+                id: n.id,
+                attr: k as u32 + 1,
+            };
+            self.fire(
+                pattern,
+                &mut Candidates {
+                    by,
+                    any: pattern.any_attr,
+                },
+                an,
+                out,
+            );
+        }
+    }
+
     fn assert_rule(&mut self, rule: &'static Rule, n: N, out: &mut Vec<Finding>) {
         let ctx = Ctx::node(n);
         self.ev.enter_rule(ctx.clone(), rule.lets, rule.slots);
@@ -693,6 +727,26 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
         for &id in visit {
             let n = N { id, attr: 0 };
             let name = x.name_of(n.id);
+            if pattern.any_elem.is_empty() {
+                // candidates per name from the build; an element whose name no rule
+                // names is skipped with its attributes
+                let Some(nm) = name else { continue };
+                let k = pattern.cands.partition_point(|&(c, _, _)| c < nm);
+                let Some(&(c, s, e)) = pattern.cands.get(k) else {
+                    continue;
+                };
+                if c != nm {
+                    continue;
+                }
+                if s < e {
+                    let cands = &pattern.cand_store[s as usize..e as usize];
+                    r.fire_cands(pattern, cands, pattern.cand_alts, n, out);
+                }
+                if has_attr_rules {
+                    r.attrs(pattern, n, out);
+                }
+                continue;
+            }
             let kept = name.and_then(|nm| pc.by_name.get(nm as usize).copied().flatten());
             let cached = name.and_then(|nm| doc_cands.by_name.get(nm as usize).copied().flatten());
             let (store, range) = match (kept, cached) {
@@ -748,25 +802,7 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                 r.fire_cands(pattern, cands, &store.alts, n, out);
             }
             if has_attr_rules {
-                for (k, &a) in x.attr_ids(id).iter().enumerate() {
-                    let by = lookup(pattern.by_attr, (a != u32::MAX).then_some(a));
-                    if by.is_empty() && pattern.any_attr.is_empty() {
-                        continue;
-                    }
-                    let an = N {
-                        id: n.id,
-                        attr: k as u32 + 1,
-                    };
-                    r.fire(
-                        pattern,
-                        &mut Candidates {
-                            by,
-                            any: pattern.any_attr,
-                        },
-                        an,
-                        out,
-                    );
-                }
+                r.attrs(pattern, n, out);
             }
         }
     }
