@@ -1346,6 +1346,42 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
         .map(|i| required_name(&b, i))
         .collect();
     let _ = writeln!(o, "pub static REQ_NAMES: [u32; {}] = {:?};", req.len(), req);
+    // global variables that are sequences of string literals, sorted for `x = $codes`
+    let mut const_sets: Vec<(Ix, Vec<&str>)> = Vec::new();
+    for sc in &schemas {
+        for &(_, g) in &sc.globals {
+            let X::Seq(s, l) = b.nodes[g as usize] else {
+                continue;
+            };
+            let mut v = Vec::new();
+            for &i in &b.lists[s as usize..(s + l) as usize] {
+                match b.nodes[i as usize] {
+                    X::Str(k) => v.push(b.strs[k as usize].as_str()),
+                    _ => {
+                        v.clear();
+                        break;
+                    }
+                }
+            }
+            if v.is_empty() && l > 0 {
+                continue;
+            }
+            v.sort_unstable();
+            v.dedup();
+            const_sets.push((g, v));
+        }
+    }
+    const_sets.sort();
+    const_sets.dedup();
+    let _ = writeln!(
+        o,
+        "pub static CONST_SETS: [(u32, &[&str]); {}] = [",
+        const_sets.len()
+    );
+    for (g, v) in &const_sets {
+        let _ = writeln!(o, "({g}, &{v:?}),");
+    }
+    o.push_str("];\n");
     let _ = writeln!(o, "pub static SETS: [&[&str]; {}] = [", sets.len());
     for set in &sets {
         let _ = writeln!(o, "&{set:?},");

@@ -111,6 +111,7 @@ pub static PROGRAM: Program = Program {
     funcs: &generated::FUNCS,
     sets: &generated::SETS,
     req_names: &generated::REQ_NAMES,
+    const_sets: &generated::CONST_SETS,
 };
 
 /// All compiled rule sets.

@@ -21,13 +21,8 @@ const NO_NAME: u32 = u32::MAX;
 /// Compiled regular expressions by pattern, then flags: kept across documents.
 type RegexCache = HashMap<String, Vec<(String, Rc<Regex>)>>;
 
-/// Sorted string literals of constant sequence expressions (by expression index), or
-/// `None` where the expression is not a sequence of string literals: kept across documents.
-type ConstSets = HashMap<Ix, Option<Rc<[&'static str]>>>;
-
 thread_local! {
     static REGEXES: std::cell::RefCell<RegexCache> = std::cell::RefCell::default();
-    static CONST_SETS: std::cell::RefCell<ConstSets> = std::cell::RefCell::default();
 }
 
 /// Resolves the expanded names of one document to program name ids, numbering each
@@ -863,30 +858,12 @@ impl<'a, 'i> Eval<'a, 'i> {
     }
 
     /// The sorted strings of global `g` when its expression is a sequence of string
-    /// literals (such as a code list folded at build time).
-    fn const_set(&self, g: u16) -> Option<Rc<[&'static str]>> {
+    /// literals (such as a code list folded at build time): sorted at build time.
+    fn const_set(&self, g: u16) -> Option<&'static [&'static str]> {
         let ix = *self.globals.get(g as usize)?;
-        let p = self.p;
-        CONST_SETS.with(|c| {
-            c.borrow_mut()
-                .entry(ix)
-                .or_insert_with(|| {
-                    let X::Seq(s, l) = p.nodes[ix as usize] else {
-                        return None;
-                    };
-                    let mut v = Vec::new();
-                    for &i in p.list(s, l) {
-                        let X::Str(k) = p.nodes[i as usize] else {
-                            return None;
-                        };
-                        v.push(p.strs[k as usize]);
-                    }
-                    v.sort_unstable();
-                    v.dedup();
-                    Some(v.into())
-                })
-                .clone()
-        })
+        let sets = self.p.const_sets;
+        let k = sets.binary_search_by_key(&ix, |&(i, _)| i).ok()?;
+        Some(sets[k].1)
     }
 
     fn regex(&mut self, pat: &str, flags: &str) -> XResult<Rc<Regex>> {

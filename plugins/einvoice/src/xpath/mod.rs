@@ -53,6 +53,9 @@ pub struct Program {
     pub sets: &'static [&'static [&'static str]],
     /// Per node: the element name a downward path needs (`u32::MAX`: none).
     pub req_names: &'static [u32],
+    /// (expression, its sorted distinct strings) of the global variables whose expression
+    /// is a sequence of string literals (such as a code list), sorted by expression.
+    pub const_sets: &'static [(Ix, &'static [&'static str])],
 }
 
 impl Program {
@@ -180,6 +183,7 @@ pub mod testing {
             funcs: Box::leak(Vec::<Func>::new().into_boxed_slice()),
             sets: &[],
             req_names: &[],
+            const_sets: &[],
         };
         (Box::leak(Box::new(prog)), parsed.root)
     }
