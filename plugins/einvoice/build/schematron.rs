@@ -820,6 +820,8 @@ fn name_only(b: &Builder, ix: Ix) -> bool {
     match b.nodes[ix as usize] {
         X::Str(_) | X::Int(_) | X::Dec(..) => true,
         X::Call(F::Name | F::LocalName | F::NamespaceUri, _, 0) => true,
+        // without an argument these read the context node's string value
+        X::Call(F::NormalizeSpace | F::StringLength, _, 0) => false,
         X::Call(
             F::Not
             | F::True

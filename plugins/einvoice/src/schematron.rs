@@ -358,8 +358,21 @@ impl<'a> Runner<'_, 'a, '_> {
             }
             return Ok(b);
         }
-        if let X::And(a, b) = self.node(p) {
-            return Ok(self.pred(a, n)? && self.pred(b, n)?);
+        match self.node(p) {
+            X::And(a, b) => return Ok(self.pred(a, n)? && self.pred(b, n)?),
+            X::Call(F::Not, s, 1) => match self.node(PROGRAM.list(s, 1)[0]) {
+                // `not(*)`: no element children
+                X::Step(Axis::Child, Test::AnyName, _, 0) => {
+                    return Ok(n.is_attr() || self.x.element_children(n.id).is_empty());
+                }
+                // `not(normalize-space())`: only whitespace in the string value
+                X::Call(F::NormalizeSpace, _, 0) => {
+                    let t = self.x.string_value(n);
+                    return Ok(t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')));
+                }
+                _ => {}
+            },
+            _ => {}
         }
         self.ev.pred(p, n)
     }

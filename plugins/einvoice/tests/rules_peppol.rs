@@ -294,3 +294,19 @@ fn swedish_supplier_rules() {
     let short_vat = se.replace("SE556012579001", "SE55601257900");
     assert!(peppol(&short_vat).contains("SE-R-001"));
 }
+
+#[test]
+fn an_empty_element_is_found_after_a_non_empty_one_of_the_same_name() {
+    // R008's context `//*[not(*) and not(normalize-space())]` reads each element's text:
+    // no result may be kept per element name (within or across documents)
+    let bad = valid().replacen(
+        "<cbc:Note>Payment within 30 days, 2 % late interest per month.</cbc:Note>",
+        "<cbc:Note>  </cbc:Note>",
+        1,
+    );
+    assert_ne!(bad, valid());
+    assert!(peppol(&valid()).is_empty());
+    assert!(peppol(&bad).contains("PEPPOL-EN16931-R008"));
+    assert!(peppol(&valid()).is_empty());
+    assert!(peppol(&bad).contains("PEPPOL-EN16931-R008"));
+}
