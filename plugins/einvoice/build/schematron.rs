@@ -1015,6 +1015,20 @@ fn optimize(b: &mut Builder, sets: &mut Vec<Vec<String>>) {
                     b.nodes[ix] = X::InSet(list, id as u32, e);
                 }
             }
+            // ends-with(name(), 'S')  →  ends-with(local-name(), 'S') when S has no colon:
+            // a suffix without a colon never reaches the prefix, and the result no longer
+            // depends on the document's prefixes (so it is screened per element name)
+            X::Call(F::EndsWith, s, 2) => {
+                let (a, c) = (b.lists[s as usize], b.lists[s as usize + 1]);
+                if matches!(b.nodes[a as usize], X::Call(F::Name, _, 0))
+                    && matches!(b.nodes[c as usize], X::Str(k) if !b.strs[k as usize].contains(':'))
+                {
+                    let (ls, _) = b.list(&[]);
+                    let local = b.push(X::Call(F::LocalName, ls, 0));
+                    let (ns, nl) = b.list(&[local, c]);
+                    b.nodes[ix] = X::Call(F::EndsWith, ns, nl);
+                }
+            }
             // constant code lists: tokenize('…', '\s') is evaluated here, not per document
             X::Call(F::Tokenize, s, l) => {
                 if let Some(x) = fold_tokenize(b, s, l) {
