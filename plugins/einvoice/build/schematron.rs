@@ -1514,50 +1514,79 @@ pub fn compile_all(rules: &Path) -> Result<String, String> {
             any_elem.dedup();
             any_attr.dedup();
             doc.dedup();
-            // without wildcard element rules, an element's candidate rules depend on its
-            // name only: computed here rather than on first use
+            // an element's candidate rules (by its name id, for every name a rule mentions)
+            // computed here rather than on first use: always without wildcard element
+            // rules, and with them when the parts of their first predicates that only read
+            // the name can be decided here (`static_cands`)
             let mut cands: Vec<(u32, u32, u32)> = Vec::new();
             let mut store = String::new();
             let mut n_store = 0u32;
             let mut alts: Vec<Ix> = Vec::new();
-            if any_elem.is_empty() {
-                let mut i = 0;
-                while i < by_name.len() {
-                    let name = by_name[i].0;
-                    let start = n_store;
-                    while i < by_name.len() && by_name[i].0 == name {
-                        let ri = by_name[i].1;
-                        i += 1;
-                        let s = alts.len() as u32;
-                        let mut all = Vec::new();
-                        union_alts(&b, p.rules[ri as usize].context, &mut all);
-                        let mut certain = false;
-                        for a in all {
-                            if !may_match_name(&b, a, name) {
-                                continue;
-                            }
-                            alts.push(a);
-                            if matches!(b.nodes[a as usize], X::Step(Axis::Child, Test::Name(id), _, 0) if id == name)
-                            {
-                                certain = true;
-                                break;
-                            }
-                        }
-                        let e = alts.len() as u32;
-                        if s < e {
-                            let _ = write!(
-                                store,
-                                "Cand {{ rule: {ri}, s: {s}, e: {e}, certain: {certain} }},"
-                            );
-                            n_store += 1;
+            let names: Vec<u32> = if any_elem.is_empty() {
+                let mut v: Vec<u32> = by_name.iter().map(|&(n, _)| n).collect();
+                v.dedup();
+                v
+            } else {
+                (0..b.names.len() as u32).collect()
+            };
+            let mut static_cands = true;
+            'names: for &name in &names {
+                let start = n_store;
+                let (ns, local) = &b.names[name as usize];
+                let mut rules: Vec<u16> = by_name
+                    .iter()
+                    .filter(|&&(n, _)| n == name)
+                    .map(|&(_, r)| r)
+                    .collect();
+                for &ri in &any_elem {
+                    if rules.contains(&ri) {
+                        continue;
+                    }
+                    match context_screen(&b, p.rules[ri as usize].context, ns, local) {
+                        Some(true) => rules.push(ri),
+                        Some(false) => {}
+                        None => {
+                            static_cands = false;
+                            break 'names;
                         }
                     }
-                    cands.push((name, start, n_store));
                 }
+                rules.sort_unstable();
+                for ri in rules {
+                    let s = alts.len() as u32;
+                    let mut all = Vec::new();
+                    union_alts(&b, p.rules[ri as usize].context, &mut all);
+                    let mut certain = false;
+                    for a in all {
+                        if !may_match_name(&b, a, name) {
+                            continue;
+                        }
+                        alts.push(a);
+                        if matches!(b.nodes[a as usize], X::Step(Axis::Child, Test::Name(id), _, 0) if id == name)
+                        {
+                            certain = true;
+                            break;
+                        }
+                    }
+                    let e = alts.len() as u32;
+                    if s < e {
+                        let _ = write!(
+                            store,
+                            "Cand {{ rule: {ri}, s: {s}, e: {e}, certain: {certain} }},"
+                        );
+                        n_store += 1;
+                    }
+                }
+                cands.push((name, start, n_store));
+            }
+            if !static_cands {
+                cands.clear();
+                store.clear();
+                alts.clear();
             }
             let _ = writeln!(
                 o,
-                "  ], by_name: &{by_name:?}, any_elem: &{any_elem:?}, by_attr: &{by_attr:?}, any_attr: &{any_attr:?}, doc: &{doc:?},\n  cands: &{cands:?}, cand_store: &[{store}], cand_alts: &{alts:?} }},"
+                "  ], by_name: &{by_name:?}, any_elem: &{any_elem:?}, by_attr: &{by_attr:?}, any_attr: &{any_attr:?}, doc: &{doc:?},\n  static_cands: {static_cands}, cands: &{cands:?}, cand_store: &[{store}], cand_alts: &{alts:?} }},"
             );
         }
         o.push_str("  ] },\n");
@@ -1590,5 +1619,67 @@ fn may_match_name(b: &Builder, ix: Ix, name: u32) -> bool {
             _ => true,
         },
         _ => true,
+    }
+}
+
+/// Whether a wildcard rule context can match an element named `{ns}local`, judging by the
+/// parts of its first predicate that only read the name, as `Runner::name_screen` does at
+/// run time; `None` when that cannot be decided here (e.g. `name()` reads the prefix).
+fn context_screen(b: &Builder, context: Ix, ns: &str, local: &str) -> Option<bool> {
+    let step = match b.nodes[context as usize] {
+        X::Path(_, r) => r,
+        X::Step(..) => context,
+        _ => return Some(true),
+    };
+    let X::Step(_, _, s, l) = b.nodes[step as usize] else {
+        return Some(true);
+    };
+    match b.lists[s as usize..(s + l) as usize].first() {
+        Some(&p) => name_part(b, p, ns, local),
+        None => Some(true),
+    }
+}
+
+/// The name-only conjuncts of `p` (`Runner::name_part`): true when there are none.
+fn name_part(b: &Builder, p: Ix, ns: &str, local: &str) -> Option<bool> {
+    if name_only(b, p) {
+        return name_bool(b, p, ns, local);
+    }
+    match b.nodes[p as usize] {
+        X::And(x, y) => Some(name_part(b, x, ns, local)? && name_part(b, y, ns, local)?),
+        _ => Some(true),
+    }
+}
+
+/// The effective boolean value of a name-only expression for an element named
+/// `{ns}local`, for the few forms decided here.
+fn name_bool(b: &Builder, p: Ix, ns: &str, local: &str) -> Option<bool> {
+    let args = |s: u32, n: u32| &b.lists[s as usize..(s + n) as usize];
+    match b.nodes[p as usize] {
+        X::Call(F::True, _, 0) => Some(true),
+        X::Call(F::False, _, 0) => Some(false),
+        X::Call(F::Not, s, 1) => Some(!name_bool(b, args(s, 1)[0], ns, local)?),
+        X::And(x, y) => Some(name_bool(b, x, ns, local)? && name_bool(b, y, ns, local)?),
+        X::Or(x, y) => Some(name_bool(b, x, ns, local)? || name_bool(b, y, ns, local)?),
+        X::Call(f @ (F::EndsWith | F::StartsWith | F::Contains), s, 2) => {
+            let a = name_str(b, args(s, 2)[0], ns, local)?;
+            let c = name_str(b, args(s, 2)[1], ns, local)?;
+            Some(match f {
+                F::EndsWith => a.ends_with(c),
+                F::StartsWith => a.starts_with(c),
+                _ => a.contains(c),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A string operand of [`name_bool`].
+fn name_str<'s>(b: &'s Builder, p: Ix, ns: &'s str, local: &'s str) -> Option<&'s str> {
+    match b.nodes[p as usize] {
+        X::Str(k) => Some(&b.strs[k as usize]),
+        X::Call(F::LocalName, _, 0) => Some(local),
+        X::Call(F::NamespaceUri, _, 0) => Some(ns),
+        _ => None,
     }
 }

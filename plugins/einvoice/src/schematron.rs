@@ -68,8 +68,13 @@ pub struct Pattern {
     pub any_attr: &'static [u16],
     /// Rules that may match the document node.
     pub doc: &'static [u16],
-    /// Without wildcard element rules (`any_elem` empty): (element name id, start, end)
-    /// of its candidate rules in `cand_store`, sorted by name, computed at build time.
+    /// Whether `cands` holds the candidate rules of every element name id: always without
+    /// wildcard element rules, and with them when their name screens were decided at
+    /// build time.
+    pub static_cands: bool,
+    /// (element name id, start, end) of its candidate rules in `cand_store`, sorted by
+    /// name, computed at build time (without wildcard element rules: the names the rules
+    /// mention; with them: every name id).
     pub cands: &'static [(u32, u32, u32)],
     /// Candidate rules that `cands` index.
     pub cand_store: &'static [Cand],
@@ -741,25 +746,27 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
         for &id in visit {
             let n = N { id, attr: 0 };
             let name = x.name_of(n.id);
-            if pattern.any_elem.is_empty() {
-                // candidates per name from the build; an element whose name no rule
-                // names is skipped with its attributes
-                let Some(nm) = name else { continue };
-                let k = pattern.cands.partition_point(|&(c, _, _)| c < nm);
-                let Some(&(c, s, e)) = pattern.cands.get(k) else {
+            if pattern.static_cands {
+                // candidates per name from the build; without wildcard rules, an element
+                // whose name no rule names is skipped with its attributes
+                let found = name.and_then(|nm| {
+                    let k = pattern.cands.partition_point(|&(c, _, _)| c < nm);
+                    pattern.cands.get(k).filter(|&&(c, _, _)| c == nm)
+                });
+                if let Some(&(_, s, e)) = found {
+                    if s < e {
+                        let cands = &pattern.cand_store[s as usize..e as usize];
+                        r.fire_cands(pattern, cands, pattern.cand_alts, n, out);
+                    }
+                    if has_attr_rules {
+                        r.attrs(pattern, n, out);
+                    }
                     continue;
-                };
-                if c != nm {
+                }
+                if pattern.any_elem.is_empty() {
                     continue;
                 }
-                if s < e {
-                    let cands = &pattern.cand_store[s as usize..e as usize];
-                    r.fire_cands(pattern, cands, pattern.cand_alts, n, out);
-                }
-                if has_attr_rules {
-                    r.attrs(pattern, n, out);
-                }
-                continue;
+                // an element whose name no rule mentions: screened below
             }
             let kept = name.and_then(|nm| pc.by_name.get(nm as usize).copied().flatten());
             let cached = name.and_then(|nm| doc_cands.by_name.get(nm as usize).copied().flatten());
