@@ -750,7 +750,11 @@ pub fn run<'a, 'i>(x: &'a XDoc<'a, 'i>, schema: &'static Schema, out: &mut Vec<F
                 // candidates per name from the build; without wildcard rules, an element
                 // whose name no rule names is skipped with its attributes
                 let found = name.and_then(|nm| {
-                    let k = pattern.cands.partition_point(|&(c, _, _)| c < nm);
+                    // with wildcard rules the table has every name id, at its index
+                    let k = match pattern.cands.get(nm as usize) {
+                        Some(&(c, _, _)) if c == nm => nm as usize,
+                        _ => pattern.cands.partition_point(|&(c, _, _)| c < nm),
+                    };
                     pattern.cands.get(k).filter(|&&(c, _, _)| c == nm)
                 });
                 if let Some(&(_, s, e)) = found {
