@@ -214,19 +214,19 @@ impl Reconnected<'_> {
 
 /// A sink wrote an event (`XADD` replied with an id).
 pub(crate) struct SinkWritten<'a> {
-    pub stream: &'a str,
-    /// The sink's counter, registered on its first write and kept.
-    pub counter: &'a std::sync::OnceLock<weft_telemetry::metrics::Counter>,
+    /// The sink's counter (see [`sink_written_counter`]).
+    pub counter: &'a weft_telemetry::metrics::Counter,
 }
 
 impl SinkWritten<'_> {
     pub fn emit(self) {
-        self.counter
-            .get_or_init(
-                || counter!("weft_redis_sink_written_total", "stream" => self.stream.to_owned()),
-            )
-            .increment(1);
+        self.counter.increment(1);
     }
+}
+
+/// The `weft_redis_sink_written_total` counter of a stream, registered once per sink.
+pub(crate) fn sink_written_counter(stream: &str) -> weft_telemetry::metrics::Counter {
+    counter!("weft_redis_sink_written_total", "stream" => stream.to_owned())
 }
 
 /// A sink failed to write an event.

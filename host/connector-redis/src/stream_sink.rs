@@ -9,7 +9,7 @@ use weft_event::Event;
 
 use crate::binding::{self, Binding};
 use crate::config::{StreamSinkConfig, ms};
-use crate::internal_events::{SinkFailed, SinkWritten};
+use crate::internal_events::{SinkFailed, SinkWritten, sink_written_counter};
 use crate::util;
 
 /// The Redis Streams sink built by [`crate::stream_sink`].
@@ -18,7 +18,7 @@ pub(crate) struct StreamSink {
     stream: String,
     binding: Binding,
     maxlen: Option<(bool, u64)>,
-    written: std::sync::OnceLock<weft_telemetry::metrics::Counter>,
+    written: weft_telemetry::metrics::Counter,
 }
 
 impl StreamSink {
@@ -37,10 +37,10 @@ impl StreamSink {
         .map_err(|e| ConnectorError::Config(format!("redis connection: {e}")))?;
         Ok(StreamSink {
             conn,
+            written: sink_written_counter(&config.stream),
             stream: config.stream,
             binding: config.binding,
             maxlen: config.maxlen.map(|n| (config.maxlen_exact, n)),
-            written: std::sync::OnceLock::new(),
         })
     }
 }
@@ -90,7 +90,6 @@ impl Sink for StreamSink {
             }
             Ok(_) => {
                 SinkWritten {
-                    stream: &self.stream,
                     counter: &self.written,
                 }
                 .emit();
