@@ -54,32 +54,35 @@ fn main() {
 fn build(root: &Path) -> Result<PathBuf, String> {
     let target_dir = root.join("target/wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    // One `cargo rustc --crate-type cdylib` per plugin: the plugins' `[lib]` also lists
+    // `rlib`, and cargo builds a cdylib that is also an rlib without link-time
+    // optimization (a larger, slower component).
     for (package, _) in BUNDLED {
-        cmd.args(["-p", package]);
-    }
-    // Do not leak the outer build's settings into the nested one.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PROFILE_RELEASE_LTO",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_LLVM_COV",
-        "RUSTC_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build of the bundled plugins failed ({status}); is the wasm32-wasip2 target installed?"
-        ));
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(root)
+            .args(["rustc", "-p", package, "--lib", "--crate-type", "cdylib"])
+            .args(["--target", "wasm32-wasip2", "--profile", "plugin"])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        // Do not leak the outer build's settings into the nested one.
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+            "CARGO_PROFILE_RELEASE_LTO",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_LLVM_COV",
+            "RUSTC_WRAPPER",
+        ] {
+            cmd.env_remove(var);
+        }
+        let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "cargo build of the bundled plugin {package} failed ({status}); is the wasm32-wasip2 target installed?"
+            ));
+        }
     }
     Ok(target_dir.join("wasm32-wasip2/plugin"))
 }

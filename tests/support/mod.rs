@@ -27,26 +27,27 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let target = root().join("target/wasm-plugins");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(root())
-            .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
-            .args([
-                "-p",
-                "weft-test-probe",
-                "-p",
-                "weft-plugin-json-map",
-                "-p",
-                "weft-plugin-dedupe",
-                "-p",
-                "weft-plugin-passthrough",
-                "-p",
-                "weft-plugin-http-enrich",
-            ])
-            .arg("--target-dir")
-            .arg(&target)
-            .status()
-            .expect("running cargo to build the test plugins");
-        assert!(status.success(), "building the test plugins failed");
+        // as `weft plugin build` does: only the cdylib (see host/weft/build.rs)
+        for package in [
+            "weft-test-probe",
+            "weft-plugin-json-map",
+            "weft-plugin-dedupe",
+            "weft-plugin-passthrough",
+            "weft-plugin-http-enrich",
+        ] {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(root())
+                .args(["rustc", "-p", package, "--lib", "--crate-type", "cdylib"])
+                .args(["--target", "wasm32-wasip2", "--profile", "plugin"])
+                .arg("--target-dir")
+                .arg(&target)
+                .status()
+                .expect("running cargo to build the test plugins");
+            assert!(
+                status.success(),
+                "building the test plugin {package} failed"
+            );
+        }
         target.join("wasm32-wasip2/plugin")
     });
     let path = dir.join(format!("{}.wasm", package.replace('-', "_")));

@@ -242,12 +242,28 @@ impl Event {
     }
 
     /// Approximate size in bytes (attributes + data), used for payload limits.
+    /// Equals the sum over [`Event::attributes`] (names and values) plus the data length,
+    /// without building that list: it is computed for every event a plugin takes or emits.
     pub fn size(&self) -> usize {
-        self.attributes()
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>()
-            + self.data.as_ref().map_or(0, Vec::len)
+        let required = "specversion".len()
+            + SPEC_VERSION.len()
+            + "id".len()
+            + self.id.len()
+            + "source".len()
+            + self.source.len()
+            + "type".len()
+            + self.ty.len();
+        let optional: usize = [
+            ("subject", &self.subject),
+            ("time", &self.time),
+            ("datacontenttype", &self.datacontenttype),
+            ("dataschema", &self.dataschema),
+        ]
+        .iter()
+        .map(|(name, value)| value.as_ref().map_or(0, |v| name.len() + v.len()))
+        .sum();
+        let extensions: usize = self.extensions.iter().map(|(k, v)| k.len() + v.len()).sum();
+        required + optional + extensions + self.data.as_ref().map_or(0, Vec::len)
     }
 
     /// Whether `datacontenttype` says the data is JSON (absent counts as JSON, per the
@@ -293,6 +309,29 @@ mod tests {
         assert!(!is_valid_attribute_name("Trace"));
         assert!(!is_valid_attribute_name("trace_parent"));
         assert!(!is_valid_attribute_name(""));
+    }
+
+    #[test]
+    fn size_counts_every_attribute_name_and_value_and_the_data() {
+        let listed = |e: &Event| {
+            e.attributes()
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+                + e.data.as_ref().map_or(0, Vec::len)
+        };
+        let mut e = Event::new("1", "/s", "t");
+        assert_eq!(e.size(), listed(&e));
+        e.subject = Some("order-7".into());
+        e.time = Some("2026-11-29T05:00:00Z".into());
+        e.datacontenttype = Some("application/json".into());
+        e.dataschema = Some("https://example.com/s".into());
+        e.data = Some(b"{\"a\":1}".to_vec());
+        e.set_attribute("traceparent", "00-abc".into()).unwrap();
+        assert_eq!(e.size(), listed(&e));
+        // 30 required + subject 14 + time 24 + datacontenttype 31 + dataschema 31
+        // + traceparent 17 + data 7
+        assert_eq!(e.size(), 154);
     }
 
     #[test]

@@ -21,8 +21,12 @@ pub const TICK: Duration = Duration::from_millis(2);
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 /// The same for tables.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
-/// Slots released to the kernel together (one `madvise` batch).
-const DECOMMIT_BATCH: usize = 16;
+/// Regions released to the kernel together (one `process_madvise` batch). wasmtime queues
+/// a region per memory, table and stack of every ended instance, empty ones included (all
+/// of a small plugin's pages stay resident), so a larger batch means fewer syscalls:
+/// 64 measured ~0.1 µs per isolated event less than 16. Slots wait in the queue until it
+/// is flushed; the pool flushes early when it runs out of slots.
+const DECOMMIT_BATCH: usize = 64;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]

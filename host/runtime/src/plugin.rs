@@ -1,15 +1,15 @@
 //! A loaded plugin: compiled once, pre-instantiated once, invoked per event in a fresh
 //! store (isolated mode) or a reused one (warm mode), under its limits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, Linker, TypedFunc};
 use weft_event::Event;
 
 use crate::bindings::weft::plugin::types as wit;
-use crate::bindings::{Plugin as PluginBindings, PluginPre};
 use crate::engine::TICK;
 use crate::limiter::{LimitExceeded, LimitHit};
 use crate::spec::InstanceMode;
@@ -103,19 +103,33 @@ impl InvokeError {
     }
 }
 
-struct WarmInstance {
+/// The exported `weft:plugin/handler.handle` as a typed function (`'a`: the borrowed event).
+type HandleFunc<'a> =
+    TypedFunc<(wit::EventParam<'a>,), (Result<Vec<wit::EventResult>, wit::Failure>,)>;
+
+/// An instantiated plugin: its store and its `handle` export.
+struct PluginInstance {
     store: Store<PluginState>,
-    bindings: PluginBindings,
+    handle: Func,
 }
 
 /// A plugin ready to handle events.
 pub struct LoadedPlugin {
     name: String,
-    pre: PluginPre<PluginState>,
+    instance_pre: InstancePre<PluginState>,
+    /// Where `handle` is among the component's exports (looked up once, at load).
+    handle_index: ComponentExportIndex,
+    /// Whether `handle`'s signature was checked against [`HandleFunc`] (on the first
+    /// instance; the component, and so the signature, is the same for every instance).
+    handle_typechecked: AtomicBool,
     engine: wasmtime::Engine,
     grants: Arc<PluginGrants>,
     mode: InstanceMode,
-    warm: Mutex<Vec<WarmInstance>>,
+    /// Idle warm instances (warm mode).
+    warm: Mutex<Vec<PluginInstance>>,
+    /// Host states of ended instances, reset and ready for the next store: building a
+    /// fresh WASI context per event costs more than resetting one.
+    spare_states: Mutex<Vec<PluginState>>,
     duration: metrics::Histogram,
 }
 
@@ -130,6 +144,10 @@ impl std::fmt::Debug for LoadedPlugin {
 
 /// Largest number of idle warm instances kept per plugin.
 const MAX_IDLE_WARM: usize = 64;
+/// Largest number of spare host states kept per plugin.
+const MAX_SPARE_STATES: usize = 64;
+/// The interface a plugin exports.
+const HANDLER_INTERFACE: &str = "weft:plugin/handler@0.1.0";
 
 impl LoadedPlugin {
     pub(crate) fn new(
@@ -145,18 +163,26 @@ impl LoadedPlugin {
                 reason: format!("imports not satisfiable (the plugin asks for a capability weft does not grant): {e:#}"),
             }
         })?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| crate::RuntimeError::Load {
-            plugin: name.clone(),
-            reason: format!("not a weft plugin (it must export weft:plugin/handler@0.1.0): {e:#}"),
-        })?;
+        let handle_index = component
+            .get_export_index(None, HANDLER_INTERFACE)
+            .and_then(|handler| component.get_export_index(Some(&handler), "handle"))
+            .ok_or_else(|| crate::RuntimeError::Load {
+                plugin: name.clone(),
+                reason: format!(
+                    "not a weft plugin: it must export `handle` of {HANDLER_INTERFACE} (build it with weft-sdk's export_handler!)"
+                ),
+            })?;
         Ok(LoadedPlugin {
             duration: metrics::histogram!("weft_plugin_duration_seconds", "plugin" => name.clone()),
             name,
             engine: component.engine().clone(),
-            pre,
+            instance_pre,
+            handle_index,
+            handle_typechecked: AtomicBool::new(false),
             grants,
             mode,
             warm: Mutex::new(Vec::new()),
+            spare_states: Mutex::new(Vec::new()),
         })
     }
 
@@ -176,10 +202,10 @@ impl LoadedPlugin {
     }
 
     fn new_store(&self) -> Store<PluginState> {
-        let mut store = Store::new(
-            &self.engine,
-            PluginState::new(self.grants.clone(), self.tick_budget()),
-        );
+        let spare = self.spare_states.lock().ok().and_then(|mut s| s.pop());
+        let state =
+            spare.unwrap_or_else(|| PluginState::new(self.grants.clone(), self.tick_budget()));
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
@@ -194,14 +220,43 @@ impl LoadedPlugin {
         store
     }
 
-    async fn instantiate(&self) -> Result<WarmInstance, InvokeError> {
+    /// Ends an instance: its store (and with it the instance's memory) is released and
+    /// its host state kept, reset, for a later store.
+    fn retire(&self, store: Store<PluginState>) {
+        let mut state = store.into_data();
+        state.reset();
+        if let Ok(mut spare) = self.spare_states.lock()
+            && spare.len() < MAX_SPARE_STATES
+        {
+            spare.push(state);
+        }
+    }
+
+    async fn instantiate(&self) -> Result<PluginInstance, InvokeError> {
         let mut store = self.new_store();
-        let bindings = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.classify(&store, e))?;
-        Ok(WarmInstance { store, bindings })
+        let instance = match self.instance_pre.instantiate_async(&mut store).await {
+            Ok(instance) => instance,
+            Err(e) => {
+                let error = self.classify(&store, e);
+                self.retire(store);
+                return Err(error);
+            }
+        };
+        if !self.handle_typechecked.load(Ordering::Relaxed) {
+            if let Err(e) = instance.get_typed_func::<(wit::EventParam<'_>,), (
+                Result<Vec<wit::EventResult>, wit::Failure>,
+            )>(&mut store, &self.handle_index)
+            {
+                return Err(InvokeError::Instantiate(format!(
+                    "`handle` does not have the signature of {HANDLER_INTERFACE}: {e:#}"
+                )));
+            }
+            self.handle_typechecked.store(true, Ordering::Relaxed);
+        }
+        let handle = instance
+            .get_func(&mut store, &self.handle_index)
+            .ok_or_else(|| InvokeError::Instantiate("`handle` is not a function".into()))?;
+        Ok(PluginInstance { store, handle })
     }
 
     fn classify(&self, store: &Store<PluginState>, error: wasmtime::Error) -> InvokeError {
@@ -251,26 +306,33 @@ impl LoadedPlugin {
         let input = to_wit(event, &extensions);
         let wall = Duration::from_millis(limits.wall_ms);
         let started = Instant::now();
-        let call = instance
-            .bindings
-            .weft_plugin_handler()
-            .call_handle(&mut instance.store, input);
+        let handle = handle_func(instance.handle);
+        let call = handle.call_async(&mut instance.store, (input,));
         let result = match with_wall_limit(started, wall, call).await {
             None => {
+                self.retire(instance.store);
                 return Err(InvokeError::WallLimit {
                     limit_ms: limits.wall_ms,
                 });
             }
-            Some(Err(e)) => return Err(self.classify(&instance.store, e)),
-            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                let error = self.classify(&instance.store, e);
+                self.retire(instance.store);
+                return Err(error);
+            }
+            Some(Ok((r,))) => r,
         };
         self.duration.record(started.elapsed().as_secs_f64());
-        // The call returned normally: the instance is healthy and may be reused.
-        if self.mode == InstanceMode::Warm
-            && let Ok(mut idle) = self.warm.lock()
-            && idle.len() < MAX_IDLE_WARM
-        {
-            idle.push(instance);
+        // The call returned normally: in warm mode the instance is healthy and is reused.
+        match self.mode {
+            InstanceMode::Warm => {
+                if let Ok(mut idle) = self.warm.lock()
+                    && idle.len() < MAX_IDLE_WARM
+                {
+                    idle.push(instance);
+                }
+            }
+            InstanceMode::Isolated => self.retire(instance.store),
         }
         let outputs = result.map_err(|f| match f {
             wit::Failure::Retry(m) => InvokeError::Retry(m),
@@ -299,6 +361,19 @@ impl LoadedPlugin {
         }
         Ok(events)
     }
+}
+
+/// `handle` as a typed function.
+///
+/// `func` is the `handle` export of an instance of a component whose export was checked
+/// once against [`HandleFunc`] (`LoadedPlugin::instantiate`, first instance): every
+/// instance of one component has the same export types, so the per-instance check that
+/// `Func::typed` would repeat is skipped.
+#[allow(unsafe_code)]
+fn handle_func<'a>(func: Func) -> HandleFunc<'a> {
+    // SAFETY: the signature was checked for this component (see above); `new_unchecked`
+    // requires exactly that the function has type `HandleFunc`.
+    unsafe { TypedFunc::new_unchecked(func) }
 }
 
 /// Runs `call` until `limit` after `started`; `None` when the limit expired.

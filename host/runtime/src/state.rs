@@ -71,6 +71,20 @@ impl PluginState {
     }
 }
 
+impl PluginState {
+    /// Makes the state of an ended instance ready for a new one: an empty resource table
+    /// (whatever the last instance left open is dropped), fresh HTTP and limiter state.
+    /// The WASI context is kept: it holds only this plugin's settings (no environment, no
+    /// directories, discarded stdio) and its random generators.
+    pub(crate) fn reset(&mut self) {
+        self.table = ResourceTable::new();
+        self.http_ctx = WasiHttpCtx::new();
+        self.limiter = Limiter::new(&self.plugin.limits);
+        self.open_buckets = 0;
+        self.ticks = 0;
+    }
+}
+
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

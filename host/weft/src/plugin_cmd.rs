@@ -50,7 +50,7 @@ pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<
         )
         .replace("weft-sdk = { workspace = true }", &sdk)
         .replace("serde_json = { workspace = true }", "serde_json = \"1\"")
-        + "\n# A standalone workspace, so the plugin builds on its own.\n[workspace]\n\n[profile.release]\nopt-level = \"s\"\nlto = true\ncodegen-units = 1\nstrip = true\n";
+        + "\n# A standalone workspace, so the plugin builds on its own.\n[workspace]\n\n[profile.release]\nopt-level = 3\nlto = true\ncodegen-units = 1\nstrip = true\n";
     std::fs::create_dir_all(target.join("src"))
         .with_context(|| format!("failed to create {}", target.display()))?;
     std::fs::write(target.join("Cargo.toml"), cargo)?;
@@ -73,7 +73,11 @@ pub fn build_plugin(dir: &Path, profile: &str) -> anyhow::Result<PathBuf> {
         dir.display()
     );
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--profile", profile])
+        // `rustc --crate-type cdylib`: only the component, even when `[lib]` also lists
+        // `rlib` (for the crate's own integration tests). With both crate types cargo
+        // builds the cdylib without link-time optimization: larger and ~15% slower.
+        .args(["rustc", "--lib", "--crate-type", "cdylib"])
+        .args(["--target", "wasm32-wasip2", "--profile", profile])
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["--message-format", "json-render-diagnostics"])

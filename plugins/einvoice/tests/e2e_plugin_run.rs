@@ -43,9 +43,12 @@ fn component() -> PathBuf {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args([
-                "build",
+                "rustc",
                 "-p",
                 "weft-plugin-einvoice",
+                "--lib",
+                "--crate-type",
+                "cdylib",
                 "--target",
                 "wasm32-wasip2",
                 "--profile",
