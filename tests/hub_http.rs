@@ -184,28 +184,27 @@ fn structured_batch_and_binary_modes_flow_through_a_plugin_to_the_sink() {
         post_event(addr, "nobody-reads-this", &ev("x", "echo", json!({}))).status,
         404
     );
-    // metrics
-    let m = http(addr, "GET", "/metrics", &[], b"").unwrap();
-    assert_eq!(m.status, 200);
-    assert!(
-        m.body
-            .contains("weft_events_received_total{route=\"probe\"}"),
-        "{}",
-        m.body
-    );
-    let value = |series: &str| -> f64 {
-        m.body
-            .lines()
+    // metrics: four events reached the sink, each counted once on the happy path. The
+    // counters move just after the sink's write returns, so poll until they settle.
+    let scrape = || {
+        let m = http(addr, "GET", "/metrics", &[], b"").unwrap();
+        assert_eq!(m.status, 200);
+        m
+    };
+    let value = |body: &str, series: &str| -> Option<f64> {
+        body.lines()
             .find_map(|l| l.strip_prefix(series))
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {series} in {}", m.body))
     };
-    // four events reached the sink, each counted once on the happy path
-    assert_eq!(
-        value("weft_events_emitted_total{route=\"probe\",sink=\"out\"}"),
-        4.0
-    );
-    assert_eq!(value("weft_events_received_total{route=\"probe\"}"), 4.0);
+    let emitted = "weft_events_emitted_total{route=\"probe\",sink=\"out\"}";
+    let received = "weft_events_received_total{route=\"probe\"}";
+    let m = poll(Duration::from_secs(10), || {
+        let m = scrape();
+        (value(&m.body, emitted) >= Some(4.0) && value(&m.body, received) >= Some(4.0)).then_some(m)
+    })
+    .unwrap_or_else(|| panic!("metrics never counted four events: {}", scrape().body));
+    assert_eq!(value(&m.body, emitted), Some(4.0), "{}", m.body);
+    assert_eq!(value(&m.body, received), Some(4.0), "{}", m.body);
     assert!(
         m.body.contains("weft_plugin_duration_seconds_bucket"),
         "{}",
