@@ -13,6 +13,7 @@
 //! ```
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -55,9 +56,22 @@ pub const DURATION_BUCKETS: [f64; 13] = [
     0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
 ];
 
+/// How often histogram samples are folded into their buckets (see [`install_metrics`]).
+pub const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Installs the process-wide Prometheus recorder (once) and returns its handle, whose
 /// `render()` is the `/metrics` body.
+///
+/// The recorder keeps every histogram sample (e.g. each plugin call's duration) until
+/// upkeep folds it into the buckets; a render does that too, but a hub nobody scrapes
+/// would hold every sample it ever took. So this also starts a thread that runs the
+/// upkeep every [`METRICS_UPKEEP_INTERVAL`]: memory stays bounded without a scraper.
 pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    install_metrics_with_upkeep(METRICS_UPKEEP_INTERVAL)
+}
+
+/// [`install_metrics`] with another upkeep interval (tests).
+pub fn install_metrics_with_upkeep(interval: Duration) -> Result<PrometheusHandle, String> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
@@ -72,6 +86,16 @@ pub fn install_metrics() -> Result<PrometheusHandle, String> {
     match metrics::set_global_recorder(recorder) {
         Ok(()) => {
             let _ = HANDLE.set(handle.clone());
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("weft-metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(interval);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .map_err(|e| format!("cannot start the metrics upkeep thread: {e}"))?;
             Ok(handle)
         }
         Err(_) => HANDLE
