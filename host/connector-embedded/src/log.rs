@@ -78,6 +78,11 @@ impl std::fmt::Debug for EmbeddedLog {
     }
 }
 
+/// redb's page cache for the log. redb's default is 1 GiB, which a busy single-binary hub
+/// fills (the log keeps up to `retention` events per topic); sources read what was just
+/// written, so a small cache holds the working set.
+const CACHE_BYTES: usize = 64 << 20;
+
 impl EmbeddedLog {
     /// Opens (or creates) the log at `path`. `retention` is the number of events kept per
     /// topic; older ones are deleted as new ones arrive.
@@ -86,7 +91,9 @@ impl EmbeddedLog {
             std::fs::create_dir_all(dir)
                 .map_err(|e| LogError::Storage(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let db = Database::create(path)
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
             .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
         let db = Arc::new(db);
         {

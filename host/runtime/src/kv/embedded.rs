@@ -24,13 +24,18 @@ fn backend(e: impl std::fmt::Display) -> KvError {
     KvError::Backend(e.to_string())
 }
 
+/// redb's page cache for the plugins' keys (redb's default is 1 GiB).
+const CACHE_BYTES: usize = 32 << 20;
+
 impl EmbeddedKv {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<EmbeddedKv, KvError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
-        let db = Database::create(path)
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
             .map_err(|e| KvError::Backend(format!("cannot open {}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(backend)?;
         tx.open_table(KV).map_err(backend)?;
