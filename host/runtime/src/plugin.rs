@@ -105,8 +105,11 @@ impl InvokeError {
 
 /// The exported `weft:plugin/handler.handle` as a typed function (`'a`: the borrowed
 /// event). The parameter is a reference so the call's future stays small.
-type HandleFunc<'a> =
-    TypedFunc<(&'a wit::EventParam<'a>,), (Result<Vec<wit::EventResult>, wit::Failure>,)>;
+type HandleFunc<'a> = TypedFunc<HandleParams<'a>, HandleResults>;
+/// `handle`'s parameters (one: the borrowed event).
+type HandleParams<'a> = (&'a wit::EventParam<'a>,);
+/// `handle`'s results (one: the emitted events or the failure).
+type HandleResults = (Result<Vec<wit::EventResult>, wit::Failure>,);
 
 /// An instantiated plugin: its store and its `handle` export.
 struct PluginInstance {
@@ -221,6 +224,13 @@ impl LoadedPlugin {
         store
     }
 
+    /// Names why `store`'s instantiation or call failed, then retires the store.
+    fn fail(&self, store: Store<PluginState>, error: wasmtime::Error) -> InvokeError {
+        let error = self.classify(&store, error);
+        self.retire(store);
+        error
+    }
+
     /// Ends an instance: its store (and with it the instance's memory) is released and
     /// its host state kept, reset, for a later store.
     fn retire(&self, store: Store<PluginState>) {
@@ -237,16 +247,12 @@ impl LoadedPlugin {
         let mut store = self.new_store();
         let instance = match self.instance_pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
-            Err(e) => {
-                let error = self.classify(&store, e);
-                self.retire(store);
-                return Err(error);
-            }
+            Err(e) => return Err(self.fail(store, e)),
         };
         if !self.handle_typechecked.load(Ordering::Relaxed) {
-            if let Err(e) = instance.get_typed_func::<(&wit::EventParam<'_>,), (
-                Result<Vec<wit::EventResult>, wit::Failure>,
-            )>(&mut store, self.handle_index)
+            // the same types as `HandleFunc`, which `handle_func` relies on
+            if let Err(e) = instance
+                .get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, self.handle_index)
             {
                 return Err(InvokeError::Instantiate(format!(
                     "`handle` does not have the signature of {HANDLER_INTERFACE}: {e:#}"
@@ -318,11 +324,7 @@ impl LoadedPlugin {
                     limit_ms: limits.wall_ms,
                 });
             }
-            Some(Err(e)) => {
-                let error = self.classify(&instance.store, e);
-                self.retire(instance.store);
-                return Err(error);
-            }
+            Some(Err(e)) => return Err(self.fail(instance.store, e)),
             Some(Ok((r,))) => r,
         };
         self.duration.record(started.elapsed().as_secs_f64());
