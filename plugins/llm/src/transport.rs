@@ -93,8 +93,10 @@ mod imp {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let mut fields: Vec<(String, Vec<u8>)> =
-            vec![("content-type".into(), b"application/json".to_vec())];
+        let mut fields: Vec<(String, Vec<u8>)> = vec![
+            ("content-type".into(), b"application/json".to_vec()),
+            ("content-length".into(), body.len().to_string().into_bytes()),
+        ];
         fields.extend(
             headers
                 .iter()
