@@ -1,0 +1,301 @@
+//! Evaluates a compiled tree against an event.
+//!
+//! Error semantics (§3.2, §3.3, §3.7): every operator and function is total. A failed cast
+//! yields the target type's zero value and a _CastError_, and the operator goes on with
+//! it; division or modulo by zero yields `0` and a _MathError_; an integer result outside
+//! 32 bits yields the nearest bound (as `ABS(-2147483648)` does) and a _MathError_. When an
+//! operand of an operator or function carries an error (a missing attribute above all),
+//! the operator is not applied: it evaluates to the zero value of its own return type, so
+//! `missing / 0` is `0` with a _MissingAttributeError_ and no _MathError_, and
+//! `TRUE AND (1 != 1 / 0)` is `false` with a _MathError_. `AND` and `OR` short-circuit.
+//!
+//! The first error raised is reported. Strings borrow from the event and the expression:
+//! comparisons allocate nothing.
+
+use std::borrow::Cow;
+
+use crate::ast::{ArithOp, Literal, LogicOp, Node, OrderOp};
+use crate::attributes::{AttributeValue, Attributes};
+use crate::error::{Error, ErrorKind};
+use crate::functions;
+use crate::value::{Val, to_boolean, to_integer, to_string};
+
+/// The outcome of evaluating one node: `Ok` when no error occurred in its subtree, `Err`
+/// with the node's value when one did (the error itself is in [`Ctx::error`]).
+pub(crate) type Out<'a> = Result<Val<'a>, Val<'a>>;
+
+/// Evaluation state: the event and the first error raised.
+pub(crate) struct Ctx<'a, A: ?Sized> {
+    pub(crate) attrs: &'a A,
+    pub(crate) error: Option<Error>,
+}
+
+impl<'a, A: Attributes + ?Sized> Ctx<'a, A> {
+    pub(crate) fn new(attrs: &'a A) -> Self {
+        Ctx { attrs, error: None }
+    }
+
+    /// Records an error (the first one is kept). The message is built only when kept.
+    #[cold]
+    pub(crate) fn raise(&mut self, kind: ErrorKind, message: impl FnOnce() -> String) {
+        if self.error.is_none() {
+            self.error = Some(Error::new(kind, message()));
+        }
+    }
+
+    /// Casts to Integer for `what`; a failure raises a _CastError_ and yields `0`.
+    pub(crate) fn integer(&mut self, v: &Val<'_>, what: &str) -> (i32, bool) {
+        match to_integer(v) {
+            Ok(i) => (i, true),
+            Err(failure) => {
+                self.raise(ErrorKind::Cast, || format!("{what}: {}", failure.message));
+                (0, false)
+            }
+        }
+    }
+
+    /// Casts to Boolean for `what`; a failure raises a _CastError_ and yields `false`.
+    pub(crate) fn boolean(&mut self, v: &Val<'_>, what: &str) -> (bool, bool) {
+        match to_boolean(v) {
+            Ok(b) => (b, true),
+            Err(failure) => {
+                self.raise(ErrorKind::Cast, || format!("{what}: {}", failure.message));
+                (false, false)
+            }
+        }
+    }
+}
+
+/// `Ok(v)` when `clean`, else `Err(v)`.
+pub(crate) fn finish(v: Val<'_>, clean: bool) -> Out<'_> {
+    if clean { Ok(v) } else { Err(v) }
+}
+
+/// Evaluates an operand; if it carries an error, the enclosing node returns `$zero`.
+macro_rules! operand {
+    ($cx:expr, $node:expr, $zero:expr) => {
+        match eval($node, $cx) {
+            Ok(v) => v,
+            Err(_) => return Err($zero),
+        }
+    };
+}
+pub(crate) use operand;
+
+fn arith_name(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Rem => "%",
+    }
+}
+
+fn order_name(op: OrderOp) -> &'static str {
+    match op {
+        OrderOp::Lt => "<",
+        OrderOp::Le => "<=",
+        OrderOp::Gt => ">",
+        OrderOp::Ge => ">=",
+    }
+}
+
+fn logic_name(op: LogicOp) -> &'static str {
+    match op {
+        LogicOp::And => "AND",
+        LogicOp::Or => "OR",
+        LogicOp::Xor => "XOR",
+    }
+}
+
+/// Evaluates `node`.
+pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, A>) -> Out<'a> {
+    match node {
+        Node::Literal(lit) => Ok(match lit {
+            Literal::Bool(b) => Val::Bool(*b),
+            Literal::Int(i) => Val::Int(*i),
+            Literal::Str(s) => Val::Str(Cow::Borrowed(s)),
+        }),
+        Node::Attribute(name) => match cx.attrs.lookup(name) {
+            Some(AttributeValue::String(s)) => Ok(Val::Str(Cow::Borrowed(s))),
+            Some(AttributeValue::Integer(i)) => Ok(Val::Int(i)),
+            Some(AttributeValue::Boolean(b)) => Ok(Val::Bool(b)),
+            None => {
+                cx.raise(ErrorKind::MissingAttribute, || {
+                    format!("the event has no attribute `{}`", name.as_str())
+                });
+                // An attribute's type is unknown when it is missing: Boolean (§3.2).
+                Err(Val::Bool(false))
+            }
+        },
+        Node::Exists(name) => Ok(Val::Bool(cx.attrs.lookup(name).is_some())),
+        Node::Not(x) => {
+            let v = operand!(cx, x, Val::Bool(false));
+            let (b, clean) = cx.boolean(&v, "NOT");
+            finish(Val::Bool(!b), clean)
+        }
+        Node::Negate(x) => {
+            let v = operand!(cx, x, Val::Int(0));
+            let (i, clean) = cx.integer(&v, "unary -");
+            match i.checked_neg() {
+                Some(n) => finish(Val::Int(n), clean),
+                None => {
+                    cx.raise(ErrorKind::Math, || {
+                        format!(
+                            "-({i}) is outside the 32-bit integer range; the result is 2147483647"
+                        )
+                    });
+                    Err(Val::Int(i32::MAX))
+                }
+            }
+        }
+        Node::Arith(op, l, r) => {
+            let lv = operand!(cx, l, Val::Int(0));
+            let rv = operand!(cx, r, Val::Int(0));
+            let name = arith_name(*op);
+            let (x, lc) = cx.integer(&lv, name);
+            let (y, rc) = cx.integer(&rv, name);
+            arith(cx, *op, x, y, lc && rc)
+        }
+        Node::Order(op, l, r) => {
+            let lv = operand!(cx, l, Val::Bool(false));
+            let rv = operand!(cx, r, Val::Bool(false));
+            let name = order_name(*op);
+            let (x, lc) = cx.integer(&lv, name);
+            let (y, rc) = cx.integer(&rv, name);
+            let b = match op {
+                OrderOp::Lt => x < y,
+                OrderOp::Le => x <= y,
+                OrderOp::Gt => x > y,
+                OrderOp::Ge => x >= y,
+            };
+            finish(Val::Bool(b), lc && rc)
+        }
+        Node::Equal {
+            negated,
+            left,
+            right,
+        } => {
+            let lv = operand!(cx, left, Val::Bool(false));
+            let rv = operand!(cx, right, Val::Bool(false));
+            let what = if *negated { "!=" } else { "=" };
+            let (eq, clean) = equal(cx, lv, &rv, what);
+            finish(Val::Bool(eq != *negated), clean)
+        }
+        Node::Logic(op, l, r) => {
+            let lv = operand!(cx, l, Val::Bool(false));
+            let name = logic_name(*op);
+            let (a, lc) = cx.boolean(&lv, name);
+            match op {
+                LogicOp::And if !a => return finish(Val::Bool(false), lc),
+                LogicOp::Or if a => return finish(Val::Bool(true), lc),
+                _ => {}
+            }
+            let rv = operand!(cx, r, Val::Bool(false));
+            let (b, rc) = cx.boolean(&rv, name);
+            let result = match op {
+                LogicOp::And | LogicOp::Or => b,
+                LogicOp::Xor => a != b,
+            };
+            finish(Val::Bool(result), lc && rc)
+        }
+        Node::Like {
+            negated,
+            operand,
+            pattern,
+        } => {
+            let v = operand!(cx, operand, Val::Bool(false));
+            let text = to_string(v);
+            Ok(Val::Bool(pattern.matches(&text) != *negated))
+        }
+        Node::In {
+            negated,
+            operand,
+            set,
+        } => {
+            let v = operand!(cx, operand, Val::Bool(false));
+            let what = if *negated { "NOT IN" } else { "IN" };
+            let mut found = false;
+            let mut clean = true;
+            for element in set.iter() {
+                let e = operand!(cx, element, Val::Bool(false));
+                // The left operand's type is the target type of the set elements (§3.7).
+                let (eq, c) = equal(cx, e, &v, what);
+                clean &= c;
+                if eq {
+                    found = true;
+                    break;
+                }
+            }
+            finish(Val::Bool(found != *negated), clean)
+        }
+        Node::Call { function, args } => functions::call(*function, args, cx),
+        Node::MissingFunction { name, arity } => {
+            cx.raise(ErrorKind::MissingFunction, || {
+                format!("no function {name} takes {arity} argument(s)")
+            });
+            Err(Val::Bool(false))
+        }
+    }
+}
+
+/// `=` between `x` and `y`: `x` is cast to `y`'s type (the ambiguous-operator rule, §3.7).
+fn equal<A: Attributes + ?Sized>(
+    cx: &mut Ctx<'_, A>,
+    x: Val<'_>,
+    y: &Val<'_>,
+    what: &str,
+) -> (bool, bool) {
+    match y {
+        Val::Str(ys) => (to_string(x) == **ys, true),
+        Val::Int(yi) => {
+            let (xi, clean) = cx.integer(&x, what);
+            (xi == *yi, clean)
+        }
+        Val::Bool(yb) => {
+            let (xb, clean) = cx.boolean(&x, what);
+            (xb == *yb, clean)
+        }
+    }
+}
+
+fn arith<'a, A: Attributes + ?Sized>(
+    cx: &mut Ctx<'a, A>,
+    op: ArithOp,
+    x: i32,
+    y: i32,
+    clean: bool,
+) -> Out<'a> {
+    let exact = match op {
+        ArithOp::Add => i64::from(x) + i64::from(y),
+        ArithOp::Sub => i64::from(x) - i64::from(y),
+        ArithOp::Mul => i64::from(x) * i64::from(y),
+        ArithOp::Div | ArithOp::Rem if y == 0 => {
+            cx.raise(ErrorKind::Math, || {
+                format!(
+                    "{x} {} 0: division by zero; the result is 0",
+                    arith_name(op)
+                )
+            });
+            return Err(Val::Int(0));
+        }
+        // Truncates towards zero.
+        ArithOp::Div => i64::from(x) / i64::from(y),
+        // The sign of the dividend.
+        ArithOp::Rem => i64::from(x) % i64::from(y),
+    };
+    match i32::try_from(exact) {
+        Ok(v) => finish(Val::Int(v), clean),
+        Err(_) => {
+            let bound = if exact < 0 { i32::MIN } else { i32::MAX };
+            cx.raise(ErrorKind::Math, || {
+                format!(
+                    "{x} {} {y} = {exact} is outside the 32-bit integer range; the result is {bound}",
+                    arith_name(op)
+                )
+            });
+            Err(Val::Int(bound))
+        }
+    }
+}
