@@ -84,6 +84,19 @@ def validate_manifests(docs, where, image_volume):
                 failures.append(f"{name}: {e.message}")
 
 
+def selects(selector, labels):
+    """Whether a Kubernetes label selector (matchLabels, matchExpressions) selects `labels`."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for e in selector.get("matchExpressions", []):
+        key, op, vals = e["key"], e["operator"], e.get("values", [])
+        if op == "Exists" and key not in labels or op == "DoesNotExist" and key in labels:
+            return False
+        if op == "In" and labels.get(key) not in vals or op == "NotIn" and labels.get(key) in vals:
+            return False
+    return True
+
+
 def env_vars_in(config_text):
     """The ${VAR}s the config needs (those without a :-default)."""
     return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", config_text))
@@ -281,6 +294,9 @@ def check_set(chart, set_name, values):
         for sm in sms:
             ep = sm["spec"]["endpoints"][0]
             check(ep["port"] == "http" and ep["path"] == "/metrics", f"{where}: ServiceMonitor endpoint {ep}")
+            picked = [s["metadata"]["name"] for s in by_kind(docs, "Service")
+                      if selects(sm["spec"]["selector"], s["metadata"].get("labels", {}))]
+            check(len(picked) == 1, f"{where}: the ServiceMonitor selects {picked}: each pod must be scraped once")
     nps = by_kind(docs, "NetworkPolicy")
     if check(len(nps) == int(merged["networkPolicy"]["enabled"]), f"{where}: NetworkPolicy count"):
         for np in nps:
