@@ -108,6 +108,10 @@ fn specs() -> Vec<Spec> {
                     "en16931/EN16931-CII-abstract-model.sch",
                     "en16931/EN16931-CII-model.sch",
                 ),
+                Part::Abstract(
+                    "en16931/EN16931-CII-syntax-abstract.sch",
+                    "en16931/EN16931-CII-syntax.sch",
+                ),
                 Part::Pattern("en16931/EN16931-CII-codes.sch"),
             ],
         },
