@@ -396,16 +396,13 @@ fn local_plugin(pod_path: &str) -> Result<PathBuf, String> {
     Ok(local)
 }
 
-/// Runs `weft validate` on `config_text` as the pod or container would load it: plugin
-/// files mapped to the ones built here, `env` set. `[auth]` is left out (and said so)
-/// while this weft binary does not know it yet.
-fn weft_validate(what: &str, config_text: &str, env: &[(String, String)]) -> Result<(), String> {
+/// `config_text` as this machine can load it: plugin files mapped to the ones built here,
+/// `[auth]` left out (and said so) while this weft binary does not know it yet.
+fn local_config(what: &str, config_text: &str) -> Result<toml::Table, String> {
     let mut config: toml::Table =
         toml::from_str(config_text).map_err(|e| format!("{what}: not TOML: {e}"))?;
     if !weft_knows_auth() && config.remove("auth").is_some() {
-        eprintln!(
-            "note: {what}: [auth] left out of `weft validate`: this weft has no auth tokens yet"
-        );
+        eprintln!("note: {what}: [auth] left out: this weft has no auth tokens yet");
     }
     if let Some(toml::Value::Table(plugins)) = config.get_mut("plugins") {
         for (name, spec) in plugins.iter_mut() {
@@ -420,6 +417,13 @@ fn weft_validate(what: &str, config_text: &str, env: &[(String, String)]) -> Res
             );
         }
     }
+    Ok(config)
+}
+
+/// Runs `weft validate` on `config_text` as the pod or container would load it (see
+/// [`local_config`]), with `env` set.
+fn weft_validate(what: &str, config_text: &str, env: &[(String, String)]) -> Result<(), String> {
+    let config = local_config(what, config_text)?;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("weft.toml");
     std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
@@ -436,6 +440,109 @@ fn weft_validate(what: &str, config_text: &str, env: &[(String, String)]) -> Res
             text(&out.stdout),
             text(&out.stderr)
         ))
+    }
+}
+
+/// A weft started on a shipped configuration, on a free loopback port and a temporary
+/// data directory instead of 0.0.0.0:8080 and the volume.
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(what: &str, config_text: &str, env: &[(String, String)]) -> Served {
+        let mut config = local_config(what, config_text).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", support::free_port())
+            .parse()
+            .unwrap();
+        let hub = config["hub"].as_table_mut().expect("[hub]");
+        hub.insert("listen".into(), addr.to_string().into());
+        hub.insert(
+            "data_dir".into(),
+            dir.path().join("data").display().to_string().into(),
+        );
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
+        let stdout = dir.path().join("stdout.log");
+        let stderr = dir.path().join("stderr.log");
+        let child = Command::new(support::weft_bin())
+            .args(["run", "--config"])
+            .arg(&file)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("starting weft");
+        Served {
+            child,
+            addr,
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Polls `path` until it answers `status` (what the probes of the chart ask).
+    fn wait_for(&mut self, path: &str, status: u16) {
+        let answered = support::poll(std::time::Duration::from_secs(60), || {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!("weft exited with {exit}: {}", self.log());
+            }
+            support::http(self.addr, "GET", path, &[], b"")
+                .ok()
+                .filter(|r| r.status == status)
+        });
+        assert!(
+            answered.is_some(),
+            "GET {path} never answered {status}: {}",
+            self.log()
+        );
+    }
+
+    /// Posts the demo pipeline's sample order to topic `orders`; returns the status.
+    fn post_order(&self, token: &str) -> u16 {
+        let event = br#"{"specversion":"1.0","id":"deploy-1","source":"/erp","type":"com.example.order.created","data":{"orderId":"PO-7","total":"9.50","currency":"EUR","buyer":{"name":"Acme"}}}"#;
+        let bearer = format!("Bearer {token}");
+        support::http(
+            self.addr,
+            "POST",
+            "/v1/events/orders",
+            &[
+                ("content-type", "application/cloudevents+json"),
+                ("authorization", &bearer),
+            ],
+            event,
+        )
+        .expect("POST /v1/events/orders")
+        .status
+    }
+
+    /// SIGTERM; the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        support::poll(std::time::Duration::from_secs(60), || {
+            self.child.try_wait().ok().flatten()
+        })
+        .expect("weft did not exit after SIGTERM")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -488,6 +595,20 @@ fn helm_chart_renders_lints_validates_and_runs_a_valid_weft_config() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+
+    // the chart's default config runs: the probes' paths answer and the demo topic takes
+    // events
+    let default = std::fs::read_to_string(sets["default"]["config"].as_str().unwrap()).unwrap();
+    let token = sample_value("WEFT_TOKEN_ADMIN");
+    let mut weft = Served::start(
+        "chart defaults",
+        &default,
+        &[("WEFT_TOKEN_ADMIN".to_string(), token.clone())],
+    );
+    weft.wait_for("/healthz", 200);
+    weft.wait_for("/readyz", 200);
+    assert_eq!(weft.post_order(&token), 202, "{}", weft.log());
+    assert!(weft.terminate().success(), "{}", weft.log());
 }
 
 #[test]
@@ -549,4 +670,29 @@ fn docker_image_default_config_is_valid_and_its_plugins_are_in_the_image() {
     if let Err(e) = weft_validate("deploy/docker/weft.toml", &config, &env) {
         panic!("{e}");
     }
+}
+
+#[test]
+fn docker_image_default_config_serves_the_demo_pipeline() {
+    let config = std::fs::read_to_string(root_path("deploy/docker/weft.toml")).unwrap();
+    let token = sample_value("WEFT_TOKEN");
+    let mut weft = Served::start(
+        "deploy/docker/weft.toml",
+        &config,
+        &[("WEFT_TOKEN".to_string(), token.clone())],
+    );
+    weft.wait_for("/healthz", 200);
+    weft.wait_for("/readyz", 200);
+    assert_eq!(weft.post_order(&token), 202, "{}", weft.log());
+    // the demo route (dedupe → json-map → stdout) prints the normalized order
+    let normalized = support::poll(std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&weft.stdout)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["type"] == "com.example.order.normalized")
+    });
+    let normalized = normalized.unwrap_or_else(|| panic!("no normalized order: {}", weft.log()));
+    assert_eq!(normalized["data"]["order"]["id"], "PO-7", "{normalized}");
+    assert!(weft.terminate().success(), "{}", weft.log());
 }
