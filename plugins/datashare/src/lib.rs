@@ -2,8 +2,11 @@
 //! policy-gated sharing, and masking or pseudonymising personal information.
 
 pub mod checks;
+pub mod conformance;
 pub mod mask;
+pub mod odrl;
 pub mod pii;
+pub mod rdf;
 
 use weft_sdk::{Event, Failure, HandlerResult};
 
@@ -12,6 +15,11 @@ pub const EXT_MASKED: &str = "piimasked";
 
 /// Handles one event.
 pub fn handle(mut event: Event) -> HandlerResult {
+    if event.ty == conformance::TYPE_EVALUATE {
+        let states = weft_sdk::config::get("report_states").is_none_or(|v| v.trim() != "false");
+        let options = odrl::report::TurtleOptions { states };
+        return Ok(vec![conformance::handle_evaluate(&event, options)?]);
+    }
     let config = mask::MaskConfig::from_lookup(&weft_sdk::config::get).map_err(Failure::reject)?;
     if config.is_active() {
         let mut data: serde_json::Value = event.data_json().map_err(Failure::reject)?;

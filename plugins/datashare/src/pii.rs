@@ -118,8 +118,11 @@ pub fn detect_into(text: &str, kinds: KindSet, out: &mut Vec<Finding>) {
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_alphanumeric() {
-            if b[i] == b'@' && kinds.contains(PiiKind::Email) {
-                if let Some((s, e)) = email_at(b, i) {
+            if b[i] == b'@'
+                && kinds.contains(PiiKind::Email)
+                && let Some((s, e)) = email_at(b, i)
+            {
+                {
                     // an e-mail may start inside the alphanumeric run just before it: take
                     // back findings that overlap its start
                     while out.last().is_some_and(|f: &Finding| f.end > s) {

@@ -1,0 +1,568 @@
+//! Evaluation of ODRL policies against a request and the state of the world, producing a
+//! compliance report ([`super::report`]).
+//!
+//! Semantics (after the ODRL Formal Semantics draft and the Compliance Report Model):
+//! a rule's premises are its target, assignee, action (with refinements) and constraints;
+//! a premise without the information to decide it is unsatisfied. A rule is active when
+//! every premise is satisfied and, for a permission, no duty is violated. Performance
+//! states come from the state of the world (earlier reports of the rule); deontic states
+//! follow the model's table.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use oxrdf::Term;
+
+use super::model::{Action, Atomic, Conflict, Constraint, Entity, Logical, Policy, Rule, RuleKind};
+use super::report::{
+    Activation, ConditionReport, Deontic, Performance, PolicyReport, PremiseKind, PremiseReport,
+    RuleReport,
+};
+use super::value::{Value, format_datetime, parse_datetime};
+use super::vocab::{self, odrl};
+use crate::rdf::{self, Graph, RDF_TYPE, RDFS_SUBCLASS};
+
+/// What is asked: a party wants to perform an action on an asset, with facts about the
+/// circumstances (left operand values such as the purpose).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The request node (`report:policyRequest`).
+    pub id: Option<Term>,
+    /// The requested rule (`report:ruleRequest`).
+    pub rule: Option<Term>,
+    /// The requesting party.
+    pub party: Option<Term>,
+    /// The requested action IRI.
+    pub action: Option<String>,
+    /// The requested asset.
+    pub target: Option<Term>,
+    /// Left operand IRI → values.
+    pub values: Vec<(String, Term)>,
+}
+
+impl Request {
+    /// The values given for a left operand.
+    pub fn values_of<'a>(&'a self, left: &'a str) -> impl Iterator<Item = &'a Term> + 'a {
+        self.values
+            .iter()
+            .filter(move |(k, _)| k == left)
+            .map(|(_, v)| v)
+    }
+}
+
+/// The state of the world: the current time and every known fact (memberships, class
+/// hierarchies, earlier compliance reports), merged with the policy's own triples.
+pub struct World<'g> {
+    /// Policy, request and state-of-the-world triples.
+    pub graph: &'g Graph,
+    /// The current time as given (`dct:issued` of `temp:currentTime`).
+    pub now: Option<Term>,
+}
+
+impl World<'_> {
+    /// The current time in milliseconds, if known.
+    pub fn now_ms(&self) -> Option<i64> {
+        match &self.now {
+            Some(Term::Literal(l)) => parse_datetime(l.value()),
+            _ => None,
+        }
+    }
+
+    /// Whether `a` is `b` or (transitively) `odrl:partOf` it.
+    fn part_of(&self, a: &Term, b: &Term) -> bool {
+        self.reaches(
+            a,
+            b,
+            &[&odrl("partOf"), "http://purl.org/dc/terms/isPartOf"],
+            true,
+        )
+    }
+
+    /// Whether `b` is reachable from `a` along `predicates` (breadth first, cycle safe).
+    fn reaches(&self, a: &Term, b: &Term, predicates: &[&str], reflexive: bool) -> bool {
+        if reflexive && a == b {
+            return true;
+        }
+        let mut seen: HashSet<&Term> = HashSet::new();
+        let mut todo = vec![a];
+        while let Some(n) = todo.pop() {
+            for p in predicates {
+                for o in self.graph.objects(n, p) {
+                    if o == b {
+                        return true;
+                    }
+                    if seen.insert(o) {
+                        todo.push(o);
+                    }
+                }
+            }
+            if seen.len() > 10_000 {
+                break;
+            }
+        }
+        false
+    }
+}
+
+/// Whether a requested action satisfies a rule's action: the same, included in it
+/// (`odrl:includedIn`, transitively, from the ODRL vocabulary and the input graphs), an
+/// exact match (`skos:exactMatch`), or — for prohibitions — implying it (`odrl:implies`).
+pub fn action_matches(
+    requested: &str,
+    rule_action: &str,
+    prohibition: bool,
+    graph: &Graph,
+) -> bool {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut todo = vec![requested.to_string()];
+    while let Some(a) = todo.pop() {
+        if a == rule_action {
+            return true;
+        }
+        if !seen.insert(a.clone()) || seen.len() > 1000 {
+            continue;
+        }
+        if let Some(local) = a.strip_prefix(vocab::ODRL) {
+            for (x, up) in vocab::INCLUDED_IN {
+                if *x == local {
+                    todo.push(odrl(up));
+                }
+            }
+            for (x, m) in vocab::EXACT_MATCH {
+                if *x == local {
+                    todo.push(m.to_string());
+                }
+            }
+        }
+        for (x, m) in vocab::EXACT_MATCH {
+            if *m == a {
+                todo.push(odrl(x));
+            }
+        }
+        let node = rdf::iri(&a);
+        let mut next: Vec<String> = Vec::new();
+        let mut preds = vec![odrl("includedIn"), format!("{}exactMatch", vocab::SKOS)];
+        if prohibition {
+            preds.push(odrl("implies"));
+        }
+        for p in &preds {
+            next.extend(
+                graph
+                    .objects(&node, p)
+                    .filter_map(rdf::as_iri)
+                    .map(str::to_string),
+            );
+        }
+        let em = format!("{}exactMatch", vocab::SKOS);
+        next.extend(
+            graph
+                .subjects(&em, &node)
+                .filter_map(|t| rdf::as_iri(&t).map(str::to_string)),
+        );
+        todo.extend(next);
+    }
+    false
+}
+
+/// Evaluates one policy for every rule of the request (one rule report per policy rule
+/// and requested rule).
+pub fn evaluate(policy: &Policy, request: &Request, world: &World<'_>) -> PolicyReport {
+    let mut rules = Vec::new();
+    for rule in &policy.permissions {
+        rules.push(eval_rule(rule, request, world));
+    }
+    for rule in &policy.prohibitions {
+        rules.push(eval_rule(rule, request, world));
+    }
+    for rule in &policy.obligations {
+        rules.push(eval_duty(rule, world));
+    }
+    PolicyReport {
+        policy: policy.id.clone(),
+        request: request.id.clone(),
+        created: world.now.clone(),
+        rules,
+    }
+}
+
+/// The decision of a policy for a request: the rules that make it permitted or denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// An active permission and no overriding prohibition: the permission's index.
+    Permit(usize),
+    /// An active prohibition (index into the rule reports) wins.
+    Prohibited(usize),
+    /// No permission is active.
+    NotPermitted,
+}
+
+/// Decides from a policy report: permitted when a permission is active, unless an active
+/// prohibition wins under the policy's conflict strategy (`perm`: the permission wins;
+/// `prohibit` and the default `invalid`: the prohibition does).
+pub fn decide(policy: &Policy, report: &PolicyReport) -> Decision {
+    let active = |r: &RuleReport| r.activation == Activation::Active;
+    let permission = report
+        .rules
+        .iter()
+        .position(|r| r.kind == RuleKind::Permission && active(r));
+    let prohibition = report
+        .rules
+        .iter()
+        .position(|r| r.kind == RuleKind::Prohibition && active(r));
+    match (permission, prohibition) {
+        (Some(p), None) => Decision::Permit(p),
+        (Some(p), Some(_)) if policy.conflict == Conflict::Perm => Decision::Permit(p),
+        (_, Some(x)) => Decision::Prohibited(x),
+        (None, None) => Decision::NotPermitted,
+    }
+}
+
+fn eval_rule(rule: &Rule, req: &Request, world: &World<'_>) -> RuleReport {
+    let mut premises = Vec::new();
+    let prohibition = rule.kind == RuleKind::Prohibition;
+    if !rule.targets.is_empty() {
+        let satisfied = req.target.as_ref().is_some_and(|t| {
+            rule.targets
+                .iter()
+                .any(|e| entity_matches(e, t, req, world))
+        });
+        premises.push(PremiseReport::simple(PremiseKind::Target, satisfied));
+    }
+    if !rule.assignees.is_empty() {
+        let satisfied = req.party.as_ref().is_some_and(|p| {
+            rule.assignees
+                .iter()
+                .any(|e| entity_matches(e, p, req, world))
+        });
+        premises.push(PremiseReport::simple(PremiseKind::Party, satisfied));
+    }
+    premises.push(action_report(&rule.actions, req, world, prohibition));
+    for c in &rule.constraints {
+        premises.push(eval_constraint(c, None, req, world));
+    }
+    let mut conditions = Vec::new();
+    for duty in &rule.duties {
+        conditions.push(condition(duty, world));
+    }
+    let satisfied = premises.iter().all(|p| p.satisfied);
+    let violated_duty = conditions.iter().any(|c| c.deontic() == Deontic::Violated);
+    let activation = if satisfied && !violated_duty {
+        Activation::Active
+    } else {
+        Activation::Inactive
+    };
+    let performance = earlier_performance(&rule.id, world).unwrap_or(Performance::Unknown);
+    RuleReport {
+        kind: rule.kind,
+        rule: rule.id.clone(),
+        rule_request: req.rule.clone(),
+        attempted: Some(req.id.is_some() || req.rule.is_some()),
+        premises,
+        conditions,
+        activation,
+        performance,
+        deontic: Deontic::of(rule.kind, activation, performance),
+    }
+}
+
+fn action_report(
+    actions: &[Action],
+    req: &Request,
+    world: &World<'_>,
+    prohibition: bool,
+) -> PremiseReport {
+    let matching = req.action.as_deref().and_then(|requested| {
+        actions
+            .iter()
+            .find(|a| action_matches(requested, &a.iri, prohibition, world.graph))
+    });
+    let mut report = PremiseReport::simple(PremiseKind::Action, matching.is_some());
+    if let Some(action) = matching {
+        for r in &action.refinements {
+            let child = eval_constraint(r, None, req, world);
+            report.satisfied &= child.satisfied;
+            report.children.push(child);
+        }
+    }
+    report
+}
+
+/// Whether the requested party or asset `x` is the entity, or a member of the collection
+/// (through `odrl:partOf` to it or to its `odrl:source`) satisfying its refinements.
+fn entity_matches(e: &Entity, x: &Term, req: &Request, world: &World<'_>) -> bool {
+    if !e.collection {
+        return &e.term == x;
+    }
+    let member =
+        &e.term == x || world.part_of(x, &e.term) || e.sources.iter().any(|s| world.part_of(x, s));
+    member
+        && e.refinements
+            .iter()
+            .all(|r| eval_constraint(r, Some(x), req, world).satisfied)
+}
+
+/// The report of a duty that is a permission's condition: an earlier report of it in the
+/// state of the world, or a new evaluation.
+fn condition(duty: &Rule, world: &World<'_>) -> ConditionReport {
+    let rule_p = vocab::report("rule");
+    let existing = world
+        .graph
+        .subjects(&rule_p, &duty.id)
+        .find(|r| world.graph.has_type(r, &vocab::report("DutyReport")));
+    match existing {
+        Some(node) => {
+            let g = world.graph;
+            let state = |p: &str| {
+                g.object(&node, &vocab::report(p))
+                    .and_then(rdf::as_iri)
+                    .map(str::to_string)
+            };
+            let deontic = match state("deonticState") {
+                Some(s) => Deontic::from_iri(&s).unwrap_or(Deontic::NonSet),
+                None => {
+                    let activation = state("activationState")
+                        .and_then(|s| Activation::from_iri(&s))
+                        .unwrap_or(Activation::Active);
+                    let performance = state("performanceState")
+                        .and_then(|s| Performance::from_iri(&s))
+                        .unwrap_or(Performance::Unknown);
+                    Deontic::of(RuleKind::Duty, activation, performance)
+                }
+            };
+            ConditionReport::Existing { node, deontic }
+        }
+        None => ConditionReport::New(Box::new(eval_duty(duty, world))),
+    }
+}
+
+/// Evaluates a duty or obligation: active when its constraints (other than deadlines)
+/// hold; performed as the state of the world says, unperformed once a
+/// deadline (`dateTime` `lt`/`lteq`) has passed without performance, otherwise unknown.
+fn eval_duty(duty: &Rule, world: &World<'_>) -> RuleReport {
+    let req = Request::default();
+    let mut premises = Vec::new();
+    let mut deadline_passed = false;
+    let mut active = true;
+    let is_deadline = |c: &Constraint| {
+        matches!(c, Constraint::Atomic(a) if a.left == odrl("dateTime")
+            && (a.operator == odrl("lt") || a.operator == odrl("lteq")))
+    };
+    for c in &duty.constraints {
+        let r = eval_constraint(c, None, &req, world);
+        if is_deadline(c) {
+            deadline_passed |= !r.satisfied;
+        } else {
+            active &= r.satisfied;
+        }
+        premises.push(r);
+    }
+    // an action refinement says how the duty is to be performed (pay 500 EUR), not when it
+    // applies: reported under the action, without effect on the activation
+    for a in &duty.actions {
+        if !a.refinements.is_empty() {
+            let mut report = PremiseReport::simple(PremiseKind::Action, true);
+            for c in &a.refinements {
+                let child = eval_constraint(c, None, &req, world);
+                report.satisfied &= child.satisfied;
+                report.children.push(child);
+            }
+            premises.push(report);
+        }
+    }
+    let activation = if active {
+        Activation::Active
+    } else {
+        Activation::Inactive
+    };
+    let performance = earlier_performance(&duty.id, world).unwrap_or(if deadline_passed {
+        Performance::Unperformed
+    } else {
+        Performance::Unknown
+    });
+    RuleReport {
+        kind: RuleKind::Duty,
+        rule: duty.id.clone(),
+        rule_request: None,
+        attempted: None,
+        premises,
+        conditions: Vec::new(),
+        activation,
+        performance,
+        deontic: Deontic::of(RuleKind::Duty, activation, performance),
+    }
+}
+
+/// The performance state an earlier report in the state of the world gives the rule.
+fn earlier_performance(rule: &Term, world: &World<'_>) -> Option<Performance> {
+    let rule_p = vocab::report("rule");
+    world
+        .graph
+        .subjects(&rule_p, rule)
+        .filter_map(|r| {
+            world
+                .graph
+                .object(&r, &vocab::report("performanceState"))
+                .and_then(rdf::as_iri)
+                .and_then(Performance::from_iri)
+        })
+        .next()
+}
+
+/// The values of a left operand: given by the request, the current time for
+/// `odrl:dateTime`, or facts about `subject` (refinements of collections) in the state of
+/// the world.
+fn left_values(left: &str, subject: Option<&Term>, req: &Request, world: &World<'_>) -> Vec<Term> {
+    let mut out: Vec<Term> = req.values_of(left).cloned().collect();
+    if out.is_empty() && left == odrl("dateTime") {
+        out.extend(world.now.clone());
+    }
+    if out.is_empty()
+        && let Some(s) = subject
+    {
+        out.extend(world.graph.objects(s, left).cloned());
+    }
+    out
+}
+
+/// Evaluates a constraint (or refinement) into its premise report.
+pub fn eval_constraint(
+    c: &Constraint,
+    subject: Option<&Term>,
+    req: &Request,
+    world: &World<'_>,
+) -> PremiseReport {
+    match c {
+        Constraint::Atomic(a) => eval_atomic(a, subject, req, world),
+        Constraint::Logical(l) => eval_logical(l, subject, req, world),
+    }
+}
+
+fn eval_logical(
+    l: &Logical,
+    subject: Option<&Term>,
+    req: &Request,
+    world: &World<'_>,
+) -> PremiseReport {
+    let children: Vec<PremiseReport> = l
+        .operands
+        .iter()
+        .map(|c| eval_constraint(c, subject, req, world))
+        .collect();
+    let n = children.iter().filter(|c| c.satisfied).count();
+    let satisfied = match l.operator.strip_prefix(vocab::ODRL).unwrap_or("") {
+        "or" => n >= 1,
+        "xone" => n == 1,
+        // and, andSequence: all of them (in order for andSequence; evaluation has no side
+        // effects, so the order changes nothing here)
+        _ => n == children.len(),
+    };
+    PremiseReport {
+        kind: PremiseKind::Constraint,
+        satisfied,
+        constraint: Some(l.id.clone()),
+        logical_operator: Some(l.operator.clone()),
+        children,
+        ..PremiseReport::default()
+    }
+}
+
+fn eval_atomic(
+    a: &Atomic,
+    subject: Option<&Term>,
+    req: &Request,
+    world: &World<'_>,
+) -> PremiseReport {
+    let left = left_values(&a.left, subject, req, world);
+    let satisfied = !left.is_empty() && operator_holds(&a.operator, &left, &a.right, world);
+    PremiseReport {
+        kind: PremiseKind::Constraint,
+        satisfied,
+        constraint: Some(a.id.clone()),
+        left,
+        operator: Some(a.operator.clone()),
+        right: a.right.clone(),
+        ..PremiseReport::default()
+    }
+}
+
+fn equal(a: &Term, b: &Term) -> bool {
+    a == b || Value::of(a).compare(&Value::of(b)) == Some(Ordering::Equal)
+}
+
+/// Whether `left op right` holds. Comparisons need every left value to compare with the
+/// right operand; set operators treat both sides as sets.
+pub fn operator_holds(op: &str, left: &[Term], right: &[Term], world: &World<'_>) -> bool {
+    let op = op.strip_prefix(vocab::ODRL).unwrap_or(op);
+    let cmp = |want: &dyn Fn(Ordering) -> bool| {
+        let Some(r) = right.first() else { return false };
+        let rv = Value::of(r);
+        left.iter()
+            .all(|l| Value::of(l).compare(&rv).is_some_and(&want))
+    };
+    let in_right = |l: &Term| right.iter().any(|r| equal(l, r));
+    match op {
+        "eq" => left.iter().any(|l| right.iter().any(|r| equal(l, r))),
+        "neq" => !left.iter().any(|l| right.iter().any(|r| equal(l, r))),
+        "lt" => cmp(&|o| o == Ordering::Less),
+        "lteq" => cmp(&|o| o != Ordering::Greater),
+        "gt" => cmp(&|o| o == Ordering::Greater),
+        "gteq" => cmp(&|o| o != Ordering::Less),
+        "isAnyOf" => left.iter().any(in_right),
+        "isNoneOf" => !left.iter().any(in_right),
+        "isAllOf" => right.iter().all(|r| left.iter().any(|l| equal(l, r))),
+        "isA" => left.iter().any(|l| right.iter().any(|r| is_a(l, r, world))),
+        "isPartOf" => left
+            .iter()
+            .any(|l| right.iter().any(|r| part_of(l, r, world))),
+        "hasPart" => left
+            .iter()
+            .any(|l| right.iter().any(|r| part_of(r, l, world))),
+        _ => false,
+    }
+}
+
+/// `l` is an instance of the class `r`, `r` itself, or a narrower concept of it
+/// (`rdfs:subClassOf`, `skos:broader`, transitively).
+fn is_a(l: &Term, r: &Term, world: &World<'_>) -> bool {
+    let broader = format!("{}broader", vocab::SKOS);
+    let up: [&str; 2] = [RDFS_SUBCLASS, &broader];
+    if equal(l, r) || world.reaches(l, r, &up, false) {
+        return true;
+    }
+    world
+        .graph
+        .objects(l, RDF_TYPE)
+        .any(|c| c == r || world.reaches(c, r, &up, false))
+}
+
+/// `l` is part of `r`: the same, linked by `odrl:partOf` / `dct:isPartOf` (or `r`
+/// `dct:hasPart` `l`), or text contained in text.
+fn part_of(l: &Term, r: &Term, world: &World<'_>) -> bool {
+    if equal(l, r) || world.part_of(l, r) {
+        return true;
+    }
+    if world.reaches(r, l, &["http://purl.org/dc/terms/hasPart"], false) {
+        return true;
+    }
+    match (l, r) {
+        (Term::Literal(a), Term::Literal(b)) => b.value().contains(a.value()),
+        _ => false,
+    }
+}
+
+/// The current wall-clock time as an `xsd:dateTime` literal.
+pub fn now_literal() -> Term {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    datetime_literal(ms)
+}
+
+/// An `xsd:dateTime` literal of milliseconds since the epoch.
+pub fn datetime_literal(ms: i64) -> Term {
+    Term::Literal(oxrdf::Literal::new_typed_literal(
+        format_datetime(ms),
+        oxrdf::NamedNode::new_unchecked(format!("{}dateTime", rdf::XSD)),
+    ))
+}
