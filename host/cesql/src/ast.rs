@@ -78,6 +78,24 @@ pub(crate) enum Node {
         name: Box<str>,
         arity: usize,
     },
+    /// `attribute = 'literal'` (negated: `!=`, `<>`), the commonest filter, in one node.
+    AttributeEqualsString {
+        negated: bool,
+        name: AttributeName,
+        value: Box<str>,
+    },
+    /// `attribute = 10` (negated: `!=`, `<>`) in one node.
+    AttributeEqualsInteger {
+        negated: bool,
+        name: AttributeName,
+        value: i32,
+    },
+    /// `attribute < 10` (and `<=`, `>`, `>=`) in one node.
+    AttributeOrder {
+        op: OrderOp,
+        name: AttributeName,
+        value: i32,
+    },
 }
 
 impl Node {
@@ -96,8 +114,88 @@ impl Node {
             | Node::Logic(..)
             | Node::Like { .. }
             | Node::In { .. }
-            | Node::MissingFunction { .. } => Type::Boolean,
+            | Node::MissingFunction { .. }
+            | Node::AttributeEqualsString { .. }
+            | Node::AttributeEqualsInteger { .. }
+            | Node::AttributeOrder { .. } => Type::Boolean,
             Node::Call { function, .. } => function.return_type(),
         })
+    }
+}
+
+/// Replaces the commonest shapes (an attribute compared with a literal) by single nodes
+/// that evaluate the same way with less work. Recursion is bounded by the parser's depth
+/// limit.
+pub(crate) fn specialize(node: Node) -> Node {
+    let boxed = |n: Box<Node>| Box::new(specialize(*n));
+    let all =
+        |ns: Box<[Node]>| -> Box<[Node]> { ns.into_vec().into_iter().map(specialize).collect() };
+    match node {
+        Node::Equal {
+            negated,
+            left,
+            right,
+        } => match (*left, *right) {
+            (Node::Attribute(name), Node::Literal(Literal::Str(value))) => {
+                Node::AttributeEqualsString {
+                    negated,
+                    name,
+                    value,
+                }
+            }
+            (Node::Attribute(name), Node::Literal(Literal::Int(value))) => {
+                Node::AttributeEqualsInteger {
+                    negated,
+                    name,
+                    value,
+                }
+            }
+            (left, right) => Node::Equal {
+                negated,
+                left: Box::new(specialize(left)),
+                right: Box::new(specialize(right)),
+            },
+        },
+        Node::Order(op, left, right) => match (*left, *right) {
+            (Node::Attribute(name), Node::Literal(Literal::Int(value))) => {
+                Node::AttributeOrder { op, name, value }
+            }
+            (left, right) => {
+                Node::Order(op, Box::new(specialize(left)), Box::new(specialize(right)))
+            }
+        },
+        Node::Not(x) => Node::Not(boxed(x)),
+        Node::Negate(x) => Node::Negate(boxed(x)),
+        Node::Arith(op, l, r) => Node::Arith(op, boxed(l), boxed(r)),
+        Node::Logic(op, l, r) => Node::Logic(op, boxed(l), boxed(r)),
+        Node::Like {
+            negated,
+            operand,
+            pattern,
+        } => Node::Like {
+            negated,
+            operand: boxed(operand),
+            pattern,
+        },
+        Node::In {
+            negated,
+            operand,
+            set,
+        } => Node::In {
+            negated,
+            operand: boxed(operand),
+            set: all(set),
+        },
+        Node::Call { function, args } => Node::Call {
+            function,
+            args: all(args),
+        },
+        leaf @ (Node::Literal(_)
+        | Node::Attribute(_)
+        | Node::Exists(_)
+        | Node::MissingFunction { .. }
+        | Node::AttributeEqualsString { .. }
+        | Node::AttributeEqualsInteger { .. }
+        | Node::AttributeOrder { .. }) => leaf,
     }
 }

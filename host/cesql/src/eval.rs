@@ -15,10 +15,10 @@
 use std::borrow::Cow;
 
 use crate::ast::{ArithOp, Literal, LogicOp, Node, OrderOp};
-use crate::attributes::{AttributeValue, Attributes};
+use crate::attributes::{AttributeName, AttributeValue, Attributes};
 use crate::error::{Error, ErrorKind};
 use crate::functions;
-use crate::value::{Val, to_boolean, to_integer, to_string};
+use crate::value::{Val, to_boolean, to_integer, with_text};
 
 /// The outcome of evaluating one node: `Ok` when no error occurred in its subtree, `Err`
 /// with the node's value when one did (the error itself is in [`Ctx::error`]).
@@ -73,6 +73,12 @@ pub(crate) fn finish(v: Val<'_>, clean: bool) -> Out<'_> {
 
 /// Evaluates an operand; if it carries an error, the enclosing node returns `$zero`.
 macro_rules! operand {
+    ($cx:expr, Attr($name:expr), $zero:expr) => {
+        match attribute($cx, $name) {
+            Ok(v) => v,
+            Err(_) => return Err($zero),
+        }
+    };
     ($cx:expr, $node:expr, $zero:expr) => {
         match eval($node, $cx) {
             Ok(v) => v,
@@ -117,18 +123,7 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             Literal::Int(i) => Val::Int(*i),
             Literal::Str(s) => Val::Str(Cow::Borrowed(s)),
         }),
-        Node::Attribute(name) => match cx.attrs.lookup(name) {
-            Some(AttributeValue::String(s)) => Ok(Val::Str(Cow::Borrowed(s))),
-            Some(AttributeValue::Integer(i)) => Ok(Val::Int(i)),
-            Some(AttributeValue::Boolean(b)) => Ok(Val::Bool(b)),
-            None => {
-                cx.raise(ErrorKind::MissingAttribute, || {
-                    format!("the event has no attribute `{}`", name.as_str())
-                });
-                // An attribute's type is unknown when it is missing: Boolean (§3.2).
-                Err(Val::Bool(false))
-            }
-        },
+        Node::Attribute(name) => attribute(cx, name),
         Node::Exists(name) => Ok(Val::Bool(cx.attrs.lookup(name).is_some())),
         Node::Not(x) => {
             let v = operand!(cx, x, Val::Bool(false));
@@ -164,13 +159,7 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             let name = order_name(*op);
             let (x, lc) = cx.integer(&lv, name);
             let (y, rc) = cx.integer(&rv, name);
-            let b = match op {
-                OrderOp::Lt => x < y,
-                OrderOp::Le => x <= y,
-                OrderOp::Gt => x > y,
-                OrderOp::Ge => x >= y,
-            };
-            finish(Val::Bool(b), lc && rc)
+            finish(Val::Bool(order(*op, x, y)), lc && rc)
         }
         Node::Equal {
             negated,
@@ -206,8 +195,8 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             pattern,
         } => {
             let v = operand!(cx, operand, Val::Bool(false));
-            let text = to_string(v);
-            Ok(Val::Bool(pattern.matches(&text) != *negated))
+            let matched = with_text(&v, |text| pattern.matches(text));
+            Ok(Val::Bool(matched != *negated))
         }
         Node::In {
             negated,
@@ -231,12 +220,61 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             finish(Val::Bool(found != *negated), clean)
         }
         Node::Call { function, args } => functions::call(*function, args, cx),
+        Node::AttributeEqualsString {
+            negated,
+            name,
+            value,
+        } => {
+            let v = operand!(cx, Attr(name), Val::Bool(false));
+            let eq = with_text(&v, |s| s == &**value);
+            Ok(Val::Bool(eq != *negated))
+        }
+        Node::AttributeEqualsInteger {
+            negated,
+            name,
+            value,
+        } => {
+            let v = operand!(cx, Attr(name), Val::Bool(false));
+            let (i, clean) = cx.integer(&v, if *negated { "!=" } else { "=" });
+            finish(Val::Bool((i == *value) != *negated), clean)
+        }
+        Node::AttributeOrder { op, name, value } => {
+            let v = operand!(cx, Attr(name), Val::Bool(false));
+            let (i, clean) = cx.integer(&v, order_name(*op));
+            finish(Val::Bool(order(*op, i, *value)), clean)
+        }
         Node::MissingFunction { name, arity } => {
             cx.raise(ErrorKind::MissingFunction, || {
                 format!("no function {name} takes {arity} argument(s)")
             });
             Err(Val::Bool(false))
         }
+    }
+}
+
+/// Reads an attribute; a missing one raises a _MissingAttributeError_ and is `false`
+/// (its type is unknown, so Boolean is assumed, §3.2).
+#[inline]
+fn attribute<'a, A: Attributes + ?Sized>(cx: &mut Ctx<'a, A>, name: &'a AttributeName) -> Out<'a> {
+    match cx.attrs.lookup(name) {
+        Some(AttributeValue::String(s)) => Ok(Val::Str(Cow::Borrowed(s))),
+        Some(AttributeValue::Integer(i)) => Ok(Val::Int(i)),
+        Some(AttributeValue::Boolean(b)) => Ok(Val::Bool(b)),
+        None => {
+            cx.raise(ErrorKind::MissingAttribute, || {
+                format!("the event has no attribute `{}`", name.as_str())
+            });
+            Err(Val::Bool(false))
+        }
+    }
+}
+
+fn order(op: OrderOp, x: i32, y: i32) -> bool {
+    match op {
+        OrderOp::Lt => x < y,
+        OrderOp::Le => x <= y,
+        OrderOp::Gt => x > y,
+        OrderOp::Ge => x >= y,
     }
 }
 
@@ -248,7 +286,7 @@ fn equal<A: Attributes + ?Sized>(
     what: &str,
 ) -> (bool, bool) {
     match y {
-        Val::Str(ys) => (to_string(x) == **ys, true),
+        Val::Str(ys) => (with_text(&x, |xs| xs == &**ys), true),
         Val::Int(yi) => {
             let (xi, clean) = cx.integer(&x, what);
             (xi == *yi, clean)

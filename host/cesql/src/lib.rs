@@ -78,6 +78,16 @@ impl Expression {
     /// column.
     pub fn parse(source: &str) -> Result<Expression, Error> {
         Ok(Expression {
+            root: ast::specialize(parser::parse(source)?),
+            source: source.into(),
+        })
+    }
+
+    /// [`Expression::parse`] without the single-node forms of common comparisons; for
+    /// tests that check both forms evaluate alike.
+    #[doc(hidden)]
+    pub fn parse_unspecialized(source: &str) -> Result<Expression, Error> {
+        Ok(Expression {
             root: parser::parse(source)?,
             source: source.into(),
         })

@@ -432,6 +432,7 @@ mod tests {
                 args.iter().map(show).collect::<Vec<_>>().join(", ")
             ),
             Node::MissingFunction { name, arity } => format!("{name}/{arity}?"),
+            other => format!("{other:?}"),
         }
     }
 

@@ -146,6 +146,35 @@ pub(crate) fn to_boolean(v: &Val<'_>) -> Result<bool, CastFailure> {
     }
 }
 
+/// Base-10 text of `i` written into `buf`, without allocating.
+pub(crate) fn integer_text(i: i32, buf: &mut [u8; 11]) -> &str {
+    let mut n = i.unsigned_abs();
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or("")
+}
+
+/// Calls `f` with the String cast of `v` (§3.7), without allocating.
+pub(crate) fn with_text<R>(v: &Val<'_>, f: impl FnOnce(&str) -> R) -> R {
+    match v {
+        Val::Str(s) => f(s),
+        Val::Int(i) => f(integer_text(*i, &mut [0; 11])),
+        Val::Bool(true) => f("true"),
+        Val::Bool(false) => f("false"),
+    }
+}
+
 /// Casts to String; never fails (§3.7).
 pub(crate) fn to_string<'a>(v: Val<'a>) -> Cow<'a, str> {
     match v {
@@ -207,5 +236,24 @@ mod tests {
         assert_eq!(to_string(Val::Int(0)), "0");
         assert_eq!(to_string(Val::Bool(true)), "true");
         assert_eq!(to_string(Val::Bool(false)), "false");
+    }
+
+    #[test]
+    fn integer_text_matches_to_string() {
+        for i in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            42,
+            1_000_000,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+        ] {
+            assert_eq!(integer_text(i, &mut [0; 11]), i.to_string());
+        }
     }
 }

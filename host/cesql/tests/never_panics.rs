@@ -216,6 +216,13 @@ fn check(expression: &Expression, event: &JsonEvent) {
         "`{expression}` is not deterministic"
     );
     let _ = first.to_json_string();
+    let unspecialized = Expression::parse_unspecialized(expression.source())
+        .expect("parses like the specialized form");
+    assert_eq!(
+        unspecialized.eval_with(event),
+        first,
+        "`{expression}`: specialized and general forms disagree"
+    );
 }
 
 #[test]
