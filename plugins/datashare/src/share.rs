@@ -1,0 +1,338 @@
+//! Policy-gated sharing: each event is a request to perform an action (default
+//! `odrl:distribute`) on an asset (the event's `subject`) for a recipient and a purpose
+//! (extension attributes), decided by the configured ODRL policy.
+//!
+//! Permitted events pass with the policy and rule recorded as extensions, and the
+//! permission's duties carried out where the plugin can: `odrl:anonymize` masks personal
+//! information ([`crate::mask`]), `odrl:inform` emits a `weft.datashare.notice` event;
+//! others are recorded as pending. Denied events are dropped with a
+//! `weft.datashare.denied` audit event naming the rule, or rejected (`on_deny = reject`).
+//! `odrl:count` constraints count earlier permitted shares per policy and recipient in KV
+//! state.
+
+use oxrdf::Term;
+use serde_json::json;
+use weft_sdk::{Event, Failure};
+
+use crate::mask::MaskConfig;
+use crate::odrl::eval::{self, Decision, Request, World};
+use crate::odrl::model::{Constraint, Policy, Rule};
+use crate::odrl::vocab::odrl;
+use crate::rdf::{self, Graph};
+
+/// Audit event type of a denied share.
+pub const TYPE_DENIED: &str = "weft.datashare.denied";
+/// Notice event type of an `odrl:inform` duty.
+pub const TYPE_NOTICE: &str = "weft.datashare.notice";
+
+/// What to do with a denied event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDeny {
+    /// Drop it and emit a `weft.datashare.denied` audit event (the default).
+    Drop,
+    /// Fail it permanently (dead letter), naming the rule.
+    Reject,
+}
+
+/// Where a request field comes from in the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An extension attribute.
+    Extension(String),
+    /// The `subject` attribute.
+    Subject,
+    /// The `source` attribute.
+    EventSource,
+    /// The `type` attribute.
+    Type,
+    /// A fixed value.
+    Fixed(String),
+}
+
+impl Source {
+    /// Parses `ext:NAME`, `subject`, `source`, `type` or `value:TEXT`.
+    pub fn parse(key: &str, s: &str) -> Result<Source, String> {
+        let s = s.trim();
+        Ok(match s {
+            "subject" => Source::Subject,
+            "source" => Source::EventSource,
+            "type" => Source::Type,
+            _ => {
+                if let Some(name) = s.strip_prefix("ext:") {
+                    Source::Extension(name.to_string())
+                } else if let Some(v) = s.strip_prefix("value:") {
+                    Source::Fixed(v.to_string())
+                } else {
+                    return Err(format!(
+                        "{key}: `{s}` is not a source (ext:NAME, subject, source, type or value:TEXT)"
+                    ));
+                }
+            }
+        })
+    }
+
+    fn get<'e>(&'e self, e: &'e Event) -> Option<&'e str> {
+        match self {
+            Source::Extension(n) => e.extension(n),
+            Source::Subject => e.subject.as_deref(),
+            Source::EventSource => Some(&e.source),
+            Source::Type => Some(&e.ty),
+            Source::Fixed(v) => Some(v),
+        }
+    }
+}
+
+/// The sharing configuration with its parsed policies.
+pub struct ShareConfig {
+    /// The policies of the `policy` key.
+    pub policies: Vec<Policy>,
+    /// Policy and `sotw` triples (memberships, hierarchies).
+    pub graph: Graph,
+    /// Recipient → `odrl:assignee` and `odrl:recipient` (`request.assignee`, default
+    /// `ext:recipient`).
+    pub assignee: Source,
+    /// Asset → `odrl:target` (`request.target`, default `subject`).
+    pub target: Source,
+    /// Purpose → `odrl:purpose` (`request.purpose`, default `ext:purpose`).
+    pub purpose: Source,
+    /// The action IRI (`request.action`, default `odrl:distribute`).
+    pub action: String,
+    /// Prefix turning plain values into IRIs (`iri_prefix`, default `urn:weft:`).
+    pub iri_prefix: String,
+    /// `on_deny`.
+    pub on_deny: OnDeny,
+    /// KV bucket of the `odrl:count` counters (`count_bucket`, default `datashare`).
+    pub count_bucket: String,
+    /// Whether any rule has an `odrl:count` constraint.
+    pub uses_count: bool,
+}
+
+impl ShareConfig {
+    /// Reads the configuration; `None` when no `policy` is configured.
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<ShareConfig>, String> {
+        let Some(policy_text) = get("policy") else {
+            return Ok(None);
+        };
+        let mut graph = rdf::parse_document(&policy_text, "policy")?;
+        let policies =
+            crate::odrl::model::read_policies(&graph).map_err(|e| format!("policy: {e}"))?;
+        if let Some(sotw) = get("sotw") {
+            graph.extend(&rdf::parse_document(&sotw, "sotw")?);
+        }
+        let source = |key: &str, default: &str| {
+            Source::parse(key, &get(key).unwrap_or_else(|| default.to_string()))
+        };
+        let action = get("request.action").unwrap_or_else(|| "odrl:distribute".into());
+        let action = expand(&action);
+        let on_deny = match get("on_deny").as_deref().map(str::trim) {
+            None | Some("drop") => OnDeny::Drop,
+            Some("reject") => OnDeny::Reject,
+            Some(o) => return Err(format!("on_deny: `{o}` (expected drop or reject)")),
+        };
+        let uses_count = policies.iter().any(|p| {
+            p.permissions
+                .iter()
+                .chain(&p.prohibitions)
+                .any(|r| r.constraints.iter().any(uses_count))
+        });
+        Ok(Some(ShareConfig {
+            policies,
+            graph,
+            assignee: source("request.assignee", "ext:recipient")?,
+            target: source("request.target", "subject")?,
+            purpose: source("request.purpose", "ext:purpose")?,
+            action,
+            iri_prefix: get("iri_prefix").unwrap_or_else(|| "urn:weft:".into()),
+            on_deny,
+            count_bucket: get("count_bucket").unwrap_or_else(|| "datashare".into()),
+            uses_count,
+        }))
+    }
+
+    fn node(&self, v: &str) -> Term {
+        if v.contains(':') {
+            rdf::iri(&expand(v))
+        } else {
+            rdf::iri(&format!("{}{v}", self.iri_prefix))
+        }
+    }
+}
+
+fn uses_count(c: &Constraint) -> bool {
+    match c {
+        Constraint::Atomic(a) => a.left == odrl("count"),
+        Constraint::Logical(l) => l.operands.iter().any(uses_count),
+    }
+}
+
+/// `odrl:x` → the ODRL IRI; a bare ODRL term → its IRI; anything else as is.
+fn expand(v: &str) -> String {
+    let v = v.trim();
+    if let Some(local) = v.strip_prefix("odrl:") {
+        odrl(local)
+    } else if !v.contains(':') {
+        odrl(v)
+    } else {
+        v.to_string()
+    }
+}
+
+/// The outcome of sharing one event.
+pub struct Shared {
+    /// Events to pass on: the event (if permitted) and notices or the audit event.
+    pub events: Vec<Event>,
+}
+
+/// Decides and carries out the sharing of `event`. `mask` is the masking configuration
+/// applied for `odrl:anonymize` duties (and always, when active).
+pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Result<Shared, Failure> {
+    let party = config.assignee.get(&event).map(|v| config.node(v));
+    let target = config.target.get(&event).map(|v| config.node(v));
+    let mut values = Vec::new();
+    if let Some(p) = config.purpose.get(&event) {
+        values.push((odrl("purpose"), config.node(p)));
+    }
+    if let Some(p) = &party {
+        values.push((odrl("recipient"), p.clone()));
+    }
+    let now = eval::now_literal();
+    let world = World {
+        graph: &config.graph,
+        now: Some(now),
+    };
+    let bucket = if config.uses_count {
+        Some(weft_sdk::kv::Bucket::open(&config.count_bucket).map_err(Failure::retry)?)
+    } else {
+        None
+    };
+    let party_key = party.as_ref().map(|p| p.to_string()).unwrap_or_default();
+    let mut permit: Option<(&Policy, &Rule)> = None;
+    let mut denial: Option<(String, String)> = None;
+    for policy in &config.policies {
+        let mut values = values.clone();
+        let count_key = format!("count/{}/{}", policy.id, party_key);
+        if let Some(b) = &bucket {
+            let n: u64 = b
+                .get(&count_key)
+                .map_err(Failure::retry)?
+                .and_then(|v| String::from_utf8(v).ok()?.trim().parse().ok())
+                .unwrap_or(0);
+            values.push((
+                odrl("count"),
+                Term::Literal(oxrdf::Literal::from(n as i64 + 1)),
+            ));
+        }
+        let request = Request {
+            id: None,
+            rule: None,
+            party: party.clone(),
+            action: Some(config.action.clone()),
+            target: target.clone(),
+            values,
+        };
+        let report = eval::evaluate(policy, &request, &world);
+        match eval::decide(policy, &report) {
+            Decision::Permit(i) => {
+                if permit.is_none() {
+                    permit = Some((policy, &policy.permissions[i]));
+                    if let Some(b) = &bucket {
+                        b.increment(&count_key, 1).map_err(Failure::retry)?;
+                    }
+                }
+            }
+            Decision::Prohibited(i) => {
+                let rule = term_text(&report.rules[i].rule);
+                denial = Some((term_text(&policy.id), format!("prohibited by {rule}")));
+                permit = None;
+                break;
+            }
+            Decision::NotPermitted => {
+                denial.get_or_insert((
+                    term_text(&policy.id),
+                    "no permission of the policy is active".into(),
+                ));
+            }
+        }
+    }
+    let (policy, rule) = match permit {
+        Some(p) => p,
+        None => {
+            let (policy, reason) = denial.unwrap_or_default();
+            let request = json!({
+                "assignee": party.as_ref().map(term_text),
+                "action": config.action,
+                "target": target.as_ref().map(term_text),
+                "purpose": config.purpose.get(&event),
+            });
+            return match config.on_deny {
+                OnDeny::Reject => Err(Failure::reject(format!(
+                    "sharing denied by policy {policy}: {reason}"
+                ))),
+                OnDeny::Drop => Ok(Shared {
+                    events: vec![event.derive(TYPE_DENIED).with_json(&json!({
+                        "policy": policy,
+                        "reason": reason,
+                        "request": request,
+                    }))],
+                }),
+            };
+        }
+    };
+    // duties
+    let mut duties = Vec::new();
+    let mut notices = Vec::new();
+    let mut anonymize = false;
+    for duty in &rule.duties {
+        for action in &duty.actions {
+            let status = if action.iri == odrl("anonymize") {
+                anonymize = true;
+                "performed"
+            } else if action.iri == odrl("inform") {
+                notices.push(event.derive(TYPE_NOTICE).with_json(&json!({
+                    "policy": term_text(&policy.id),
+                    "rule": term_text(&rule.id),
+                    "duty": term_text(&duty.id),
+                    "informedParty": duty.informed_parties.iter().map(term_text).collect::<Vec<_>>(),
+                    "recipient": party.as_ref().map(term_text),
+                    "target": target.as_ref().map(term_text),
+                    "event": {"id": event.id, "source": event.source},
+                })));
+                "performed"
+            } else {
+                "pending"
+            };
+            duties
+                .push(json!({"duty": term_text(&duty.id), "action": action.iri, "status": status}));
+        }
+    }
+    if anonymize || mask.is_active() {
+        let default_mask;
+        let m = if mask.is_active() {
+            mask
+        } else {
+            default_mask = MaskConfig {
+                detect: crate::pii::KindSet::all(),
+                ..MaskConfig::default()
+            };
+            &default_mask
+        };
+        crate::mask_event(&mut event, m)?;
+    }
+    event.set_extension("odrlpolicy", term_text(&policy.id));
+    event.set_extension("odrlrule", term_text(&rule.id));
+    if !duties.is_empty() {
+        event.set_extension("odrlduties", serde_json::Value::Array(duties).to_string());
+    }
+    let mut events = vec![event];
+    events.extend(notices);
+    Ok(Shared { events })
+}
+
+fn term_text(t: &Term) -> String {
+    match t {
+        Term::NamedNode(n) => n.as_str().to_string(),
+        other => other.to_string(),
+    }
+}

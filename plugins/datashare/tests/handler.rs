@@ -1,0 +1,224 @@
+//! The handler natively, against the SDK's in-process host: conformance mode, policy-gated
+//! sharing with duties and counts, masking.
+
+use serde_json::{Value, json};
+use weft_plugin_datashare::handle;
+use weft_sdk::testing::TestHost;
+use weft_sdk::{Event, Failure};
+
+const POLICY: &str = r#"
+@prefix odrl: <http://www.w3.org/ns/odrl/2/> .
+@prefix ex: <http://example.com/> .
+@prefix dpv: <https://w3id.org/dpv#> .
+ex:sharing a odrl:Set; odrl:permission ex:toLab, ex:toBank; odrl:prohibition ex:noBroker .
+ex:toLab odrl:target ex:orders; odrl:assignee ex:lab; odrl:action odrl:distribute;
+    odrl:constraint [ odrl:leftOperand odrl:purpose; odrl:operator odrl:isAnyOf; odrl:rightOperand dpv:ResearchAndDevelopment, dpv:ServiceProvision ];
+    odrl:duty [ odrl:action odrl:anonymize ], [ odrl:action odrl:inform; odrl:informedParty ex:dpo ] .
+ex:toBank odrl:target ex:orders; odrl:assignee ex:partners; odrl:action odrl:use;
+    odrl:constraint [ odrl:leftOperand odrl:count; odrl:operator odrl:lteq; odrl:rightOperand 2 ] .
+ex:partners a odrl:PartyCollection .
+ex:noBroker odrl:target ex:orders; odrl:assignee ex:broker; odrl:action odrl:distribute .
+"#;
+
+fn host() -> TestHost {
+    TestHost::new()
+        .with_config("policy", POLICY)
+        .with_config("sotw", "<http://example.com/bank> <http://www.w3.org/ns/odrl/2/partOf> <http://example.com/partners> .")
+}
+
+fn order(id: &str, recipient: &str, purpose: Option<&str>) -> Event {
+    let mut e = Event::new(id, "/erp", "com.example.order.shared")
+        .with_subject("http://example.com/orders")
+        .with_json(&json!({"buyer": {"idNo": "11010519491231002X", "mobile": "13800138000"}, "total": "99.00"}));
+    e.set_extension("recipient", recipient);
+    if let Some(p) = purpose {
+        e.set_extension("purpose", p);
+    }
+    e
+}
+
+fn data(e: &Event) -> Value {
+    e.data_json().unwrap()
+}
+
+#[test]
+fn permitted_share_carries_out_anonymize_and_inform() {
+    let host = host();
+    let out = host
+        .call(
+            handle,
+            order(
+                "1",
+                "http://example.com/lab",
+                Some("https://w3id.org/dpv#ResearchAndDevelopment"),
+            ),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 2, "{out:?}");
+    let shared = &out[0];
+    assert_eq!(shared.ty, "com.example.order.shared");
+    assert_eq!(
+        shared.extension("odrlpolicy"),
+        Some("http://example.com/sharing")
+    );
+    assert_eq!(
+        shared.extension("odrlrule"),
+        Some("http://example.com/toLab")
+    );
+    let duties: Value = serde_json::from_str(shared.extension("odrlduties").unwrap()).unwrap();
+    assert_eq!(duties.as_array().unwrap().len(), 2);
+    assert!(
+        duties
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "performed"),
+        "{duties}"
+    );
+    // anonymize: personal information masked, the report without values
+    assert_eq!(data(shared)["buyer"]["idNo"], "**************002X");
+    assert_eq!(data(shared)["buyer"]["mobile"], "*******8000");
+    let masked = shared.extension("piimasked").unwrap();
+    assert!(
+        masked.contains("cn_id") && !masked.contains("0138000"),
+        "{masked}"
+    );
+    // inform: a notice to the informed party
+    let notice = &out[1];
+    assert_eq!(notice.ty, "weft.datashare.notice");
+    assert_eq!(
+        data(notice)["informedParty"],
+        json!(["http://example.com/dpo"])
+    );
+    assert_eq!(data(notice)["recipient"], "http://example.com/lab");
+}
+
+#[test]
+fn denied_shares_are_audited_or_rejected() {
+    let host = host();
+    // wrong purpose: no permission is active
+    let out = host
+        .call(
+            handle,
+            order(
+                "2",
+                "http://example.com/lab",
+                Some("https://w3id.org/dpv#Marketing"),
+            ),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ty, "weft.datashare.denied");
+    assert_eq!(data(&out[0])["policy"], "http://example.com/sharing");
+    assert!(
+        data(&out[0]).get("buyer").is_none(),
+        "the audit event carries no payload"
+    );
+    // a prohibition names its rule
+    let out = host
+        .call(handle, order("3", "http://example.com/broker", None))
+        .unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied");
+    assert!(
+        data(&out[0])["reason"]
+            .as_str()
+            .unwrap()
+            .contains("noBroker"),
+        "{:?}",
+        data(&out[0])
+    );
+    let host = host.with_config("on_deny", "reject");
+    match host.call(handle, order("4", "http://example.com/broker", None)) {
+        Err(Failure::Reject(m)) => assert!(m.contains("noBroker"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn count_constraints_use_kv_state() {
+    let host = host();
+    // the bank is a member of the partner collection; use includes distribute; at most 2
+    for i in 0..2 {
+        let out = host
+            .call(
+                handle,
+                order(&format!("c{i}"), "http://example.com/bank", None),
+            )
+            .unwrap();
+        assert_eq!(
+            out[0].extension("odrlrule"),
+            Some("http://example.com/toBank"),
+            "share {i}"
+        );
+    }
+    let out = host
+        .call(handle, order("c3", "http://example.com/bank", None))
+        .unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied");
+    assert_eq!(
+        host.kv(
+            "datashare",
+            "count/<http://example.com/sharing>/<http://example.com/bank>"
+        ),
+        Some(b"2".to_vec())
+    );
+}
+
+#[test]
+fn conformance_mode_reports_and_rejects_malformed_policies() {
+    let host = TestHost::new();
+    let request = "@prefix odrl: <http://www.w3.org/ns/odrl/2/> . @prefix ex: <http://example.com/> .
+        ex:req a odrl:Request; odrl:permission [ odrl:assignee ex:lab; odrl:action odrl:distribute; odrl:target ex:orders ] .";
+    let sotw = "<http://example.com/request/currentTime> <http://purl.org/dc/terms/issued> \"2024-02-12T11:20:10.999Z\"^^<http://www.w3.org/2001/XMLSchema#dateTime> .";
+    let event = |policy: &str| {
+        Event::new("e1", "/tests", "weft.odrl.evaluate")
+            .with_json(&json!({"policy": policy, "request": request, "sotw": sotw}))
+    };
+    let out = host.call(handle, event(POLICY)).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ty, "weft.odrl.report");
+    assert_eq!(out[0].id, "e1.weft.odrl.report");
+    assert_eq!(out[0].datacontenttype.as_deref(), Some("text/turtle"));
+    let turtle = out[0].data_text().unwrap();
+    let g = weft_plugin_datashare::rdf::parse_document(turtle, "report").unwrap();
+    let reports = g.subjects_of_type("https://w3id.org/force/compliance-report#PermissionReport");
+    assert_eq!(reports.len(), 2, "{turtle}");
+    assert_eq!(
+        g.subjects_of_type("https://w3id.org/force/compliance-report#ProhibitionReport")
+            .len(),
+        1
+    );
+    match host.call(
+        handle,
+        event("@prefix odrl: <http://www.w3.org/ns/odrl/2/> . <p> a odrl:Set"),
+    ) {
+        Err(Failure::Reject(m)) => assert!(m.contains("policy: Turtle syntax error"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    match host.call(
+        handle,
+        Event::new("e2", "/t", "weft.odrl.evaluate").with_json(&json!({"policy": 1})),
+    ) {
+        Err(Failure::Reject(m)) => assert!(m.contains("weft.odrl.evaluate"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn masking_without_a_policy_and_bad_configuration() {
+    let host = TestHost::new()
+        .with_config("mask.detect", "bank_card,email")
+        .with_config("mask.mode", "pseudonym")
+        .with_config("pseudonym_secret", "s3cret");
+    let e = Event::new("m1", "/crm", "t")
+        .with_json(&json!({"card": "6222020200000000006", "mail": "A@B.cn"}));
+    let out = host.call(handle, e).unwrap();
+    let d = data(&out[0]);
+    assert!(d["card"].as_str().unwrap().starts_with("bank_card:"));
+    assert!(d["mail"].as_str().unwrap().starts_with("email:"));
+    let bad = TestHost::new().with_config("policy", "not turtle at all");
+    match bad.call(handle, Event::new("x", "/s", "t")) {
+        Err(Failure::Reject(m)) => assert!(m.starts_with("configuration: policy:"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
