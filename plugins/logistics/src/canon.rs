@@ -148,6 +148,19 @@ pub fn canonical_datetime(s: &str) -> Option<String> {
     ))
 }
 
+/// Formats seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.000Z`.
+pub fn format_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
 /// Checks an `eventTimeZoneOffset`: `±hh:mm` between -14:00 and +14:00 (EPCIS 2.0 §7.3.6;
 /// JSON Schema pattern `^([+]|[-])((0[0-9]|1[0-3]):([0-5][0-9])|14:00)$`).
 pub fn check_tz_offset(s: &str) -> Result<(), String> {

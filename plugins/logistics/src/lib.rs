@@ -61,6 +61,8 @@ pub const TYPE_EMISSIONS: &str = "weft.logistics.emissions";
 pub const TYPE_MILESTONE: &str = "weft.logistics.milestone";
 /// Output type of a PACT footprint.
 pub const TYPE_FOOTPRINT: &str = "weft.pact.footprint";
+/// Version of the bundled factor table (`data/factors.json`).
+pub const FACTOR_TABLE_VERSION: &str = "2026-12";
 /// Default type of the event that closes a shipment (or product) and emits its footprint.
 pub const DEFAULT_CLOSE_TYPE: &str = "weft.logistics.shipment.closed";
 
@@ -220,6 +222,8 @@ pub struct Config {
     pub company_name: Option<String>,
     /// See `company_name`.
     pub company_ids: Vec<String>,
+    /// `ipcc`: the IPCC assessment report of the factors' GWPs (default `AR4`).
+    pub ipcc: String,
 }
 
 impl Config {
@@ -251,6 +255,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            ipcc: weft_sdk::config::get_or("ipcc", "AR4"),
         })
     }
 }
