@@ -348,7 +348,7 @@ fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
                 let bind_doc = roxmltree::Document::parse(&bind_text)
                     .map_err(|e| format!("{binding}: {e}"))?;
                 let bind = bind_doc.root_element();
-                let params: Vec<(String, String)> = sch_children(bind, "param")
+                let mut params: Vec<(String, String)> = sch_children(bind, "param")
                     .map(|p| {
                         (
                             attr(p, "name").unwrap_or_default(),
@@ -356,6 +356,12 @@ fn load_schema(rules: &Path, spec: &Spec) -> Result<SrcSchema, String> {
                         )
                     })
                     .collect();
+                // A parameter bound twice (the CII syntax binding has two `CII-SR-282`)
+                // takes its last value, as in the official XSLT generated from these files.
+                let mut seen = std::collections::HashSet::new();
+                params.reverse();
+                params.retain(|(name, _)| seen.insert(name.clone()));
+                params.reverse();
                 let mut pat = load_pattern(abs_doc.root_element(), &params, &mut s.dropped);
                 pat.id = attr(bind, "id").unwrap_or(pat.id);
                 s.patterns.push(pat);

@@ -6,7 +6,9 @@
 //! Variants of the bundled and shared example invoices and of generated invoices are made
 //! deterministically (seeded): amounts changed, elements dropped, duplicated, emptied,
 //! copied elsewhere or inserted (the names the syntax rules forbid or limit), codes, dates
-//! and attributes changed, added or removed. For every variant the XSLT can judge (a
+//! and attributes changed, added or removed; and, for every syntax binding assert whose
+//! context occurs in an example, one variant that breaks it there (the child or attribute
+//! it forbids or limits, read from the Schematron). For every variant the XSLT can judge (a
 //! dynamic error such as `xs:decimal('abc')` stops it), the plugin, run natively through
 //! its Rust API with the EN 16931 rule set only, must report the same rules as the XSLT's
 //! SVRL: the same multiset of (rule id, flag) pairs, so every node a rule failed on counts.
@@ -526,21 +528,7 @@ fn mutate(rng: &mut Rng, xml: &str, kind: &str, targets: &[Target]) -> Option<(S
             if rng.chance(50) {
                 // an attribute a syntax rule forbids, in that rule's context
                 let (t, e) = pick_target(rng, targets, &elems, |c| matches!(c, Change::Attr(_)))?;
-                let Change::Attr(name) = &t.change else {
-                    return None;
-                };
-                let value = *rng.pick(attr_values(name))?;
-                if let Some((_, _, range)) = e.attrs.iter().find(|(n, _, _)| n == name) {
-                    return Some((
-                        splice(xml, range.0, range.1, value),
-                        format!("attribute {} @{name} -> {value:?}", e.qname),
-                    ));
-                }
-                let at = e.start + 1 + e.qname.len();
-                return Some((
-                    splice(xml, at, at, &format!(" {name}=\"{value}\"")),
-                    format!("attribute {} add @{name}={value:?}", e.qname),
-                ));
+                return apply_target(rng, xml, &elems, &prefixes, t, e);
             }
             let e = *rng.pick(&body)?;
             let what = rng.below(3);
@@ -574,10 +562,7 @@ fn mutate(rng: &mut Rng, xml: &str, kind: &str, targets: &[Target]) -> Option<(S
             if rng.chance(80) {
                 // a child a syntax rule forbids or limits, in that rule's context
                 let (t, e) = pick_target(rng, targets, &elems, |c| matches!(c, Change::Child(_)))?;
-                let Change::Child(path) = &t.change else {
-                    return None;
-                };
-                insert_path(rng, xml, &elems, e, path, &prefixes)
+                apply_target(rng, xml, &elems, &prefixes, t, e)
             } else {
                 // any of those children anywhere
                 let parent = *rng.pick(&aggregates)?;
@@ -885,6 +870,75 @@ fn pick_target<'t, 'e>(
     None
 }
 
+/// Breaks `t` at `e`: adds its child path below it, or its attribute to it.
+fn apply_target(
+    rng: &mut Rng,
+    xml: &str,
+    elems: &[Elem],
+    prefixes: &BTreeMap<String, String>,
+    t: &Target,
+    e: &Elem,
+) -> Option<(String, String)> {
+    match &t.change {
+        Change::Child(path) => insert_path(rng, xml, elems, e, path, prefixes),
+        Change::Attr(name) => {
+            let value = *rng.pick(attr_values(name))?;
+            if let Some((_, _, range)) = e.attrs.iter().find(|(n, _, _)| n == name) {
+                return Some((
+                    splice(xml, range.0, range.1, value),
+                    format!("attribute {} @{name} -> {value:?}", e.qname),
+                ));
+            }
+            let at = e.start + 1 + e.qname.len();
+            Some((
+                splice(xml, at, at, &format!(" {name}=\"{value}\"")),
+                format!("attribute {} add @{name}={value:?}", e.qname),
+            ))
+        }
+    }
+}
+
+/// One variant per syntax rule target: the target broken in the first base document (in
+/// rotation) that has an element in its context.
+fn targeted_variants(
+    rng: &mut Rng,
+    syn: Syn,
+    bases: &[&(Syn, String, String)],
+    targets: &[Target],
+) -> (Vec<Variant>, usize) {
+    let analyzed: Vec<(Vec<Elem>, BTreeMap<String, String>)> =
+        bases.iter().map(|b| analyze(&b.2).unwrap()).collect();
+    let mut out = Vec::new();
+    let mut inapplicable = 0;
+    for (k, t) in targets.iter().enumerate() {
+        let mut made = false;
+        for j in 0..bases.len() {
+            let b = (k + j) % bases.len();
+            let (elems, prefixes) = &analyzed[b];
+            let hits: Vec<&Elem> = elems.iter().filter(|e| t.matches(e)).collect();
+            let Some(e) = rng.pick(&hits) else {
+                continue;
+            };
+            if let Some((xml, what)) = apply_target(rng, &bases[b].2, elems, prefixes, t, e)
+                && validate::parse(&xml).is_ok()
+            {
+                out.push(Variant {
+                    syn,
+                    base: bases[b].1.clone(),
+                    what: vec![format!("target: {what}")],
+                    xml,
+                });
+                made = true;
+                break;
+            }
+        }
+        if !made {
+            inapplicable += 1;
+        }
+    }
+    (out, inapplicable)
+}
+
 /// Adds `path` below `at`: follows the children that exist and inserts the rest.
 fn insert_path(
     rng: &mut Rng,
@@ -1052,6 +1106,42 @@ fn variants(seed: u64, per_syntax: usize) -> Vec<Variant> {
                 xml,
             });
             made += 1;
+        }
+        let (targeted, inapplicable) = targeted_variants(&mut rng, syn, &mine, targets);
+        eprintln!(
+            "{}: {} targeted variants, {inapplicable} targets without their context in any example",
+            syn.name(),
+            targeted.len()
+        );
+        out.extend(targeted);
+        out.extend(negative_zero_variants(syn, &mine));
+    }
+    out
+}
+
+/// For each example and each element name with a decimal value, one variant with the first
+/// such value written as `-0.00`: where the reference compares it wrongly (see
+/// [`without_negative_zeros`]).
+fn negative_zero_variants(syn: Syn, bases: &[&(Syn, String, String)]) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for (_, name, xml) in bases {
+        let (elems, _) = analyze(xml).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &elems {
+            let Some((a, b)) = e.inner else {
+                continue;
+            };
+            if e.text.as_deref().is_some_and(is_decimal)
+                && e.local() != "DateTimeString"
+                && seen.insert(e.qname.clone())
+            {
+                out.push(Variant {
+                    syn,
+                    base: name.clone(),
+                    what: vec![format!("amount {} -> -0.00", e.qname)],
+                    xml: splice(xml, a, b, "-0.00"),
+                });
+            }
         }
     }
     out
