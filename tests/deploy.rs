@@ -673,7 +673,7 @@ fn docker_image_default_config_is_valid_and_its_plugins_are_in_the_image() {
 }
 
 #[test]
-fn docker_image_default_config_serves_the_demo_pipeline() {
+fn docker_image_default_config_serves_the_demo_pipeline_and_catalogued_metrics() {
     let config = std::fs::read_to_string(root_path("deploy/docker/weft.toml")).unwrap();
     let token = sample_value("WEFT_TOKEN");
     let mut weft = Served::start(
@@ -694,5 +694,44 @@ fn docker_image_default_config_serves_the_demo_pipeline() {
     });
     let normalized = normalized.unwrap_or_else(|| panic!("no normalized order: {}", weft.log()));
     assert_eq!(normalized["data"]["order"]["id"], "PO-7", "{normalized}");
+
+    // what the running binary exports is in the catalogue, with the catalogued type
+    let (catalogue, errors) = catalogue();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let metrics = support::http(weft.addr, "GET", "/metrics", &[], b"").expect("GET /metrics");
+    assert_eq!(metrics.status, 200);
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for line in metrics.body.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            match catalogue.get(name) {
+                Some(entry) if entry.kind == kind => {}
+                Some(entry) => problems.push(format!(
+                    "/metrics types `{name}` {kind}, docs/metrics.md {}",
+                    entry.kind
+                )),
+                None => problems.push(format!("/metrics has `{name}`, not in docs/metrics.md")),
+            }
+            seen.insert(name.to_string());
+        }
+    }
+    // the demo route's counters and its plugins' histogram are there once an event passed
+    for name in [
+        "weft_events_received_total",
+        "weft_events_emitted_total",
+        "weft_plugin_duration_seconds",
+        "weft_http_events_accepted_total",
+    ] {
+        if !seen.contains(name) {
+            problems.push(format!("/metrics lacks `{name}` after an event passed"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n/metrics:\n{}",
+        problems.join("\n"),
+        metrics.body
+    );
     assert!(weft.terminate().success(), "{}", weft.log());
 }
