@@ -6,8 +6,8 @@
 //! Every test declares its own uniquely named queues and exchanges with lapin and deletes
 //! them at the end (also after a failure). Progress is polled with a deadline. Unacked
 //! counts and forced connection closes use `rabbitmqctl`, which must be installed next to
-//! the broker. The tests skip only when RabbitMQ is unreachable and `WEFT_REQUIRE_BROKERS`
-//! is unset.
+//! the broker. The tests fail when RabbitMQ is unreachable, unless `WEFT_SKIP_BROKERS=1`
+//! (then they skip with a note).
 
 mod support;
 
@@ -84,8 +84,8 @@ struct Broker {
 }
 
 impl Broker {
-    /// Connects, or returns `None` after a note when RabbitMQ is unreachable (panics
-    /// instead when `WEFT_REQUIRE_BROKERS` is set).
+    /// Connects; when RabbitMQ is unreachable, panics, or returns `None` after a note if
+    /// `WEFT_SKIP_BROKERS=1`.
     fn connect() -> Option<Broker> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -106,13 +106,13 @@ impl Broker {
         let connection = match result {
             Ok(c) => c,
             Err(why) => {
-                if std::env::var_os("WEFT_REQUIRE_BROKERS").is_some() {
+                if !std::env::var("WEFT_SKIP_BROKERS").is_ok_and(|v| v == "1") {
                     panic!(
-                        "RabbitMQ at 127.0.0.1:5672 is required (WEFT_REQUIRE_BROKERS is set) but unreachable: {why}"
+                        "RabbitMQ at 127.0.0.1:5672 is required (set WEFT_SKIP_BROKERS=1 to skip the broker tests) but unreachable: {why}"
                     );
                 }
                 eprintln!(
-                    "skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); set WEFT_REQUIRE_BROKERS to make this a failure"
+                    "skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); WEFT_SKIP_BROKERS=1 is set"
                 );
                 return None;
             }

@@ -340,22 +340,42 @@ fn sigterm_drains_and_exits_zero() {
         .unwrap();
     write_config(dir.path(), addr, "");
     let mut hub = Hub::start(dir.path(), addr);
+    // each event computes for 40 ms in the plugin, so some are always in flight
     for i in 0..50 {
         assert_eq!(
-            post_event(addr, "in", &ev(&format!("t-{i}"), "echo", json!({}))).status,
+            post_event(
+                addr,
+                "in",
+                &ev(&format!("t-{i}"), "spin", json!({"ms": 40}))
+            )
+            .status,
             202
         );
     }
-    let status = hub.terminate();
-    assert!(status.success(), "weft exited with {status}");
-    // whatever was not delivered before the stop is delivered after a restart
-    let _hub = Hub::start(dir.path(), addr);
-    let got = poll(Duration::from_secs(30), || {
-        let ids: HashSet<String> = read_jsonl(&dir.path().join("out.jsonl"))
+    let delivered = |dir: &Path| -> HashSet<String> {
+        read_jsonl(&dir.join("out.jsonl"))
             .iter()
             .filter_map(|e| e["id"].as_str().map(str::to_string))
-            .collect();
+            .collect()
+    };
+    poll(Duration::from_secs(30), || {
+        (!delivered(dir.path()).is_empty()).then_some(())
+    })
+    .expect("events start flowing");
+    let before_signal = delivered(dir.path()).len();
+    let status = hub.terminate();
+    assert!(status.success(), "weft exited with {status}");
+    // the events in flight when the signal came were finished before the exit
+    let at_exit = delivered(dir.path()).len();
+    assert!(
+        at_exit > before_signal,
+        "nothing was drained: {before_signal} delivered at the signal, {at_exit} at exit"
+    );
+    // whatever had not started is delivered after a restart: nothing is lost
+    let _hub = Hub::start(dir.path(), addr);
+    let got = poll(Duration::from_secs(30), || {
+        let ids = delivered(dir.path());
         (ids.len() >= 50).then_some(ids)
     });
-    assert!(got.is_some());
+    assert_eq!(got.map(|ids| ids.len()), Some(50));
 }

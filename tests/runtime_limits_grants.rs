@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use weft_event::Event;
-use weft_runtime::kv::{EmbeddedKv, KvBackend};
+use weft_kv_embedded::EmbeddedKv;
+use weft_runtime::kv::KvBackend;
 use weft_runtime::{EngineOptions, InstanceMode, InvokeError, LoadedPlugin, PluginSpec, Runtime};
 
 struct Setup {
@@ -55,8 +56,9 @@ async fn infinite_loop_is_stopped_within_its_cpu_limit_and_others_carry_on() {
         took >= Duration::from_millis(90),
         "stopped too early: {took:?}"
     );
+    // generous: only a limit that is not enforced at all fails this (speed is benchmarked)
     assert!(
-        took < Duration::from_millis(600),
+        took < Duration::from_secs(10),
         "a 100 ms CPU limit took {took:?} to stop the loop"
     );
     // the same plugin still serves other events
@@ -67,21 +69,25 @@ async fn infinite_loop_is_stopped_within_its_cpu_limit_and_others_carry_on() {
     assert_eq!(out.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On a single-threaded runtime, a plugin spinning in a loop must yield (the epoch
+/// callback) so another event's call runs to completion while the loop is still going.
+#[tokio::test(flavor = "current_thread")]
 async fn loops_in_parallel_do_not_block_each_other() {
     let s = setup();
-    let plugin = Arc::new(probe(&s, "probe", |p| p.limits.cpu_ms = 200));
+    let plugin = Arc::new(probe(&s, "probe", |p| p.limits.cpu_ms = 3_000));
     let looping = {
         let p = plugin.clone();
         tokio::spawn(async move { p.invoke(&event("loop", json!({}))).await })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let started = Instant::now();
-    plugin.invoke(&event("echo", json!({}))).await.unwrap();
+    let echo = {
+        let p = plugin.clone();
+        tokio::spawn(async move { p.invoke(&event("echo", json!({}))).await })
+    };
+    let echoed = echo.await.unwrap().unwrap();
+    assert_eq!(echoed.len(), 1);
     assert!(
-        started.elapsed() < Duration::from_millis(150),
-        "echo waited for the loop: {:?}",
-        started.elapsed()
+        !looping.is_finished(),
+        "the echo only ran after the loop ended: the loop never yielded"
     );
     assert!(matches!(
         looping.await.unwrap(),

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::binding::{ContentMode, HeaderSeparator};
-use crate::sink::RoutingKeyTemplate;
+use crate::routing_key::RoutingKeyTemplate;
 
 /// An AMQP source: consumes one queue with manual acknowledgements.
 ///
@@ -514,7 +514,7 @@ fn check_uri(uri: &str, problems: &mut Vec<String>) {
     if let Err(e) = uri.parse::<lapin::uri::AMQPUri>() {
         problems.push(format!(
             "uri: `{}` is not an AMQP URI ({e}); expected amqp://user:pass@host:5672/vhost",
-            crate::connection::redact_uri(uri)
+            weft_connector::redact::redact_url(uri)
         ));
     }
 }

@@ -9,6 +9,8 @@ use lapin::types::LongString;
 use lapin::uri::AMQPUri;
 use lapin::{Connect as _, Connection, ConnectionProperties, ErrorKind};
 
+use weft_connector::Backoff;
+
 use crate::config::{ConnectionSettings, ReconnectConfig};
 
 /// Why a connection could not be opened or used.
@@ -49,25 +51,7 @@ pub enum ConnectError {
     },
 }
 
-/// Masks the password of an AMQP URI for logs and error messages.
-pub fn redact_uri(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:***@{host}{path}")
-            } else {
-                format!("{scheme}://{user}@{host}{path}")
-            }
-        }
-        None => uri.to_string(),
-    }
-}
+pub(crate) use weft_connector::redact::redact_url as redact_uri;
 
 /// Opens a connection with the settings' URI, TLS material, connection name and timeout.
 pub(crate) async fn connect(settings: &ConnectionSettings) -> Result<Connection, ConnectError> {
@@ -121,42 +105,13 @@ fn tls_config(settings: &ConnectionSettings) -> Result<OwnedTLSConfig, ConnectEr
     Ok(config)
 }
 
-/// Exponential backoff with full jitter in the upper half: delay n is uniformly drawn from
-/// `[d/2, d]` where `d = min(initial * 2^n, max)`.
-#[derive(Debug, Clone)]
-pub(crate) struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new(config: &ReconnectConfig) -> Self {
-        Backoff {
-            initial: Duration::from_millis(config.initial_ms.max(1)),
-            max: Duration::from_millis(config.max_ms.max(config.initial_ms).max(1)),
-            attempt: 0,
-        }
-    }
-
-    /// The delay before the next attempt.
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let factor = 2u32.saturating_pow(self.attempt.min(20));
-        self.attempt = self.attempt.saturating_add(1);
-        let ceiling = self.initial.saturating_mul(factor).min(self.max);
-        let jitter: f64 = rand::random::<f64>() * 0.5 + 0.5;
-        ceiling.mul_f64(jitter)
-    }
-
-    /// How many delays were handed out since the last reset.
-    pub(crate) fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// Starts over after a success.
-    pub(crate) fn reset(&mut self) {
-        self.attempt = 0;
-    }
+/// The reconnect backoff the config asks for (`weft_connector::Backoff`: delay n is drawn
+/// from `[d/2, d]`, `d = min(initial × 2^n, max)`).
+pub(crate) fn reconnect_backoff(config: &ReconnectConfig) -> Backoff {
+    Backoff::new(
+        Duration::from_millis(config.initial_ms),
+        Duration::from_millis(config.max_ms),
+    )
 }
 
 /// The AMQP reply code and text of a broker error, if it is one.
@@ -195,22 +150,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            redact_uri("amqp://weft:s3cr3t@rabbit:5672/%2f"),
-            "amqp://weft:***@rabbit:5672/%2f"
-        );
-        assert_eq!(
-            redact_uri("amqps://user@rabbit/vh"),
-            "amqps://user@rabbit/vh"
-        );
-        assert_eq!(redact_uri("amqp://rabbit"), "amqp://rabbit");
-        assert_eq!(redact_uri("amqp://a:b:c@h"), "amqp://a:***@h");
-    }
-
-    #[test]
     fn backoff_grows_to_the_cap() {
-        let mut b = Backoff::new(&ReconnectConfig {
+        let mut b = reconnect_backoff(&ReconnectConfig {
             initial_ms: 100,
             max_ms: 1000,
         });

@@ -1,4 +1,4 @@
-//! What happens inside the AMQP connector, one struct per internal event (DESIGN.md §5.5).
+//! What happens inside the AMQP connector, one struct per internal event (docs/DESIGN.md §5.5).
 //!
 //! Each `emit()` logs with structured fields and counts a `weft_amqp_*_total` metric whose
 //! labels are bounded: the queue or exchange name from config and a fixed reason/role word

@@ -2,18 +2,18 @@
 //! [`Sink`] that publishes to an exchange, both speaking the CloudEvents AMQP binding
 //! ([`binding`]).
 //!
-//! - **Source** ([`source()`], [`mod@source`]): manual acks with a prefetch limit; a
+//! - **Source** ([`source()`], [`AmqpSource`]): manual acks with a prefetch limit; a
 //!   delivery is acked only when settled with
 //!   [`Settlement::Ack`](weft_connector::Settlement::Ack) and nacked with requeue on
 //!   `Requeue`. Messages over `max_deliveries` and malformed messages are dead-lettered
 //!   (broker DLX or a configured exchange). Connection loss → reconnect with exponential
 //!   backoff; acks of deliveries from a dead channel are no-ops.
-//! - **Sink** ([`sink()`], [`mod@sink`]): persistent, `mandatory` publishes with publisher
+//! - **Sink** ([`sink()`], [`AmqpSink`]): persistent, `mandatory` publishes with publisher
 //!   confirms and a timeout; a nack, a timeout, a closed channel or an unroutable message
 //!   is an error, never a success. Routing keys are templated from event attributes.
-//! - **Topology** ([`topology`]): exchanges, classic/quorum queues, bindings, dead-letter
+//! - **Topology** ([`TopologyConfig`]): exchanges, classic/quorum queues, bindings, dead-letter
 //!   settings — declared (`declare = true`) or passively checked.
-//! - **Observability** ([`internal_events`]): `weft_amqp_*` metrics and structured logs.
+//! - **Observability**: `weft_amqp_*` metrics and structured logs (listed in the README).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), weft_connector::ConnectorError> {
@@ -43,16 +43,21 @@
 //! ```
 
 pub mod binding;
-pub mod config;
-pub mod connection;
-pub mod internal_events;
-pub mod sink;
-pub mod source;
-pub mod topology;
+mod config;
+mod connection;
+mod internal_events;
+mod routing_key;
+mod sink;
+mod source;
+mod topology;
 
 use std::sync::Arc;
 
-use weft_connector::{ConnectorError, Sink, Source};
+use async_trait::async_trait;
+use weft_connector::redact::redact_url;
+use weft_connector::{
+    BuildContext, ConnectorError, Finding, Guarantee, Sink, SinkConnector, Source, SourceConnector,
+};
 
 pub use binding::{ContentMode, HeaderSeparator};
 pub use config::{
@@ -87,10 +92,43 @@ pub async fn check_connection(uri: &str) -> Result<(), String> {
     connection
         .close(200, "connection check done".into())
         .await
-        .map_err(|e| {
-            format!(
-                "connected to {} but closing failed: {e}",
-                connection::redact_uri(uri)
-            )
-        })
+        .map_err(|e| format!("connected to {} but closing failed: {e}", redact_url(uri)))
+}
+
+#[async_trait]
+impl SourceConnector for SourceConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+    fn check(&self) -> Vec<Finding> {
+        match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => Finding::errors_from(e.problems),
+        }
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        check_connection(&self.uri).await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {
+        source(self.clone())
+    }
+}
+
+#[async_trait]
+impl SinkConnector for SinkConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+    fn check(&self) -> Vec<Finding> {
+        match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => Finding::errors_from(e.problems),
+        }
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        check_connection(&self.uri).await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
+        sink(self.clone()).await
+    }
 }

@@ -26,110 +26,14 @@ use weft_event::Event;
 
 use crate::binding::{self, ContentMode, HeaderSeparator};
 use crate::config::{ConnectionSettings, SinkConfig};
-use crate::connection::{self, Backoff, is_permanent};
+use weft_connector::Backoff;
+
+use crate::connection::{self, is_permanent, reconnect_backoff};
 use crate::internal_events::{
     ConfirmFailure, Connected, ConnectionFailed, ConnectionLost, MessagePublished, PublishFailed,
 };
+use crate::routing_key::RoutingKeyTemplate;
 use crate::topology::{self, Required};
-
-/// A parsed routing key template: literal text and `{attribute}` placeholders.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoutingKeyTemplate {
-    parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Attribute(String),
-}
-
-/// A template that does not parse, or an event it cannot be rendered for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    /// `{` without a matching `}`.
-    #[error("unclosed `{{` at byte {0} (write `{{{{` for a literal brace)")]
-    Unclosed(usize),
-    /// `}` without a preceding `{`.
-    #[error("unmatched `}}` at byte {0} (write `}}}}` for a literal brace)")]
-    Unmatched(usize),
-    /// `{}` or a placeholder that is not an attribute name.
-    #[error("`{{{0}}}` is not an attribute name (lower-case letters and digits)")]
-    BadName(String),
-    /// The event lacks an attribute the template uses.
-    #[error("the routing key template needs attribute `{0}`, which the event does not have")]
-    MissingAttribute(String),
-    /// The rendered key is longer than AMQP allows.
-    #[error("the routing key is {0} bytes long; AMQP allows at most 255")]
-    TooLong(usize),
-}
-
-impl RoutingKeyTemplate {
-    /// Parses `orders.{type}`-style templates; `{{` and `}}` are literal braces.
-    pub fn parse(template: &str) -> Result<Self, TemplateError> {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut chars = template.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '{' if chars.peek().map(|(_, c)| *c) == Some('{') => {
-                    chars.next();
-                    literal.push('{');
-                }
-                '}' if chars.peek().map(|(_, c)| *c) == Some('}') => {
-                    chars.next();
-                    literal.push('}');
-                }
-                '{' => {
-                    let mut name = String::new();
-                    let mut closed = false;
-                    for (_, c) in chars.by_ref() {
-                        if c == '}' {
-                            closed = true;
-                            break;
-                        }
-                        name.push(c);
-                    }
-                    if !closed {
-                        return Err(TemplateError::Unclosed(i));
-                    }
-                    if !weft_event::is_valid_attribute_name(&name) {
-                        return Err(TemplateError::BadName(name));
-                    }
-                    if !literal.is_empty() {
-                        parts.push(Part::Literal(std::mem::take(&mut literal)));
-                    }
-                    parts.push(Part::Attribute(name));
-                }
-                '}' => return Err(TemplateError::Unmatched(i)),
-                c => literal.push(c),
-            }
-        }
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
-        Ok(RoutingKeyTemplate { parts })
-    }
-
-    /// Renders the template for an event.
-    pub fn render(&self, event: &Event) -> Result<String, TemplateError> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Literal(s) => out.push_str(s),
-                Part::Attribute(name) => out.push_str(
-                    event
-                        .attribute(name)
-                        .ok_or_else(|| TemplateError::MissingAttribute(name.clone()))?,
-                ),
-            }
-        }
-        if out.len() > 255 {
-            return Err(TemplateError::TooLong(out.len()));
-        }
-        Ok(out)
-    }
-}
 
 /// Publishes events to an AMQP exchange with publisher confirms.
 pub struct AmqpSink {
@@ -226,7 +130,7 @@ impl AmqpSink {
             permits: Semaphore::new(config.channels),
             state: Mutex::new(State {
                 current: None,
-                backoff: Backoff::new(&config.reconnect),
+                backoff: reconnect_backoff(&config.reconnect),
                 next_attempt: None,
                 last_error: String::new(),
             }),
@@ -520,50 +424,5 @@ impl Sink for AmqpSink {
                 Err(self.fail(&routing_key, ConfirmFailure::Timeout, err))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates_render_attributes() {
-        let t = RoutingKeyTemplate::parse("orders.{type}.{subject}").unwrap();
-        let mut e = Event::new("1", "/erp", "created");
-        assert_eq!(
-            t.render(&e),
-            Err(TemplateError::MissingAttribute("subject".into()))
-        );
-        e.subject = Some("eu".into());
-        assert_eq!(t.render(&e).unwrap(), "orders.created.eu");
-        e.extensions.insert("tenant".into(), "acme".into());
-        let t = RoutingKeyTemplate::parse("{tenant}.{source}{{x}}").unwrap();
-        assert_eq!(t.render(&e).unwrap(), "acme./erp{x}");
-        let t = RoutingKeyTemplate::parse("static").unwrap();
-        assert_eq!(t.render(&e).unwrap(), "static");
-        let t = RoutingKeyTemplate::parse("{id}").unwrap();
-        e.id = "x".repeat(300);
-        assert_eq!(t.render(&e), Err(TemplateError::TooLong(300)));
-    }
-
-    #[test]
-    fn bad_templates_are_rejected() {
-        assert_eq!(
-            RoutingKeyTemplate::parse("a.{type"),
-            Err(TemplateError::Unclosed(2))
-        );
-        assert_eq!(
-            RoutingKeyTemplate::parse("a}"),
-            Err(TemplateError::Unmatched(1))
-        );
-        assert_eq!(
-            RoutingKeyTemplate::parse("{}"),
-            Err(TemplateError::BadName(String::new()))
-        );
-        assert_eq!(
-            RoutingKeyTemplate::parse("{Type}"),
-            Err(TemplateError::BadName("Type".into()))
-        );
     }
 }

@@ -36,7 +36,8 @@ use weft_event::Event;
 
 use crate::binding::{self, AmqpMessage, BindingError, ContentMode, HeaderSeparator};
 use crate::config::{ConnectionSettings, DeadLetterConfig, SourceConfig};
-use crate::connection::{self, Backoff};
+
+use crate::connection::{self, reconnect_backoff};
 use crate::internal_events::{
     AckFailed, Connected, ConnectionFailed, ConnectionLost, DeadLetterFailed, MessageAcked,
     MessageConsumed, MessageDeadLettered, MessageRequeued, QueueDepth, RejectReason,
@@ -547,7 +548,7 @@ impl Source for AmqpSource {
         out: mpsc::Sender<Delivery>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
-        let mut backoff = Backoff::new(&self.settings.reconnect);
+        let mut backoff = reconnect_backoff(&self.settings.reconnect);
         let mut generation = 0u64;
         loop {
             if shutdown.is_cancelled() {

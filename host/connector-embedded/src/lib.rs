@@ -15,10 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
 mod log;
 mod sinks;
 mod topic;
 
+pub use config::{FileSinkConfig, StdoutSinkConfig, TopicSinkConfig, TopicSourceConfig};
 pub use log::{EmbeddedLog, LogError, check_topic};
 pub use sinks::{FileSink, StdoutSink};
 pub use topic::{COMMIT_INTERVAL, MAX_OUTSTANDING, REQUEUE_DELAY, TopicSink, TopicSource};

@@ -313,3 +313,25 @@ fn write_batch(
     tx.commit().map_err(storage)?;
     Ok(assigned)
 }
+
+#[async_trait::async_trait]
+impl weft_connector::EventStore for EmbeddedLog {
+    fn check_topic(&self, topic: &str) -> Result<(), weft_connector::StoreError> {
+        check_topic(topic).map_err(|e| weft_connector::StoreError::InvalidTopic(e.to_string()))
+    }
+
+    async fn append(
+        &self,
+        topic: &str,
+        events: &[Event],
+    ) -> Result<Vec<u64>, weft_connector::StoreError> {
+        EmbeddedLog::append(self, topic, events)
+            .await
+            .map_err(|e| match e {
+                LogError::Topic(_) => weft_connector::StoreError::InvalidTopic(e.to_string()),
+                LogError::Storage(_) | LogError::Closed => {
+                    weft_connector::StoreError::Unavailable(e.to_string())
+                }
+            })
+    }
+}

@@ -158,7 +158,11 @@ impl Source for TopicSource {
                     attempts.insert(o, count);
                     let d = self.delivery(o, e, count, &settled_tx);
                     if out.send(d).await.is_err() {
-                        return Ok(());
+                        // the router stopped taking deliveries: settle what is out,
+                        // commit the cursor, then return (never skip the final commit)
+                        requeued.push_front((due, offset, count));
+                        stopping = true;
+                        break;
                     }
                     progressed = true;
                 }
@@ -170,10 +174,18 @@ impl Source for TopicSource {
                         .read(&self.topic, next_read, room.min(256))
                         .map_err(fatal)?;
                     for (offset, entry) in batch {
+                        if stopping {
+                            break;
+                        }
                         let d = self.delivery(offset, entry, 1, &settled_tx);
                         tokio::select! {
-                            r = out.send(d) => if r.is_err() { return Ok(()) },
+                            biased;
                             _ = shutdown.cancelled() => break,
+                            r = out.send(d) => if r.is_err() {
+                                // as above: the final commit still happens
+                                stopping = true;
+                                break;
+                            },
                         }
                         outstanding.insert(offset);
                         next_read = offset + 1;

@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use weft_connector_embedded::{EmbeddedLog, check_topic};
+use weft_connector::{EventStore, StoreError};
 use weft_event::{Event, EventError, binary, json};
 
 /// Renders the Prometheus text exposition for `/metrics`.
@@ -27,8 +27,8 @@ pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 /// What the ingress needs.
 #[derive(Clone)]
 pub struct Ingress {
-    /// Where accepted events are stored.
-    pub log: Arc<EmbeddedLog>,
+    /// Where accepted events are stored (the embedded log).
+    pub store: Arc<dyn EventStore>,
     /// Topics that may be posted to; empty = any valid topic name.
     pub topics: Arc<HashSet<String>>,
     /// Largest request body, in bytes.
@@ -160,7 +160,7 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
 }
 
 async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> Response<Body> {
-    if let Err(e) = check_topic(topic) {
+    if let Err(e) = ingress.store.check_topic(topic) {
         return problem(
             StatusCode::BAD_REQUEST,
             "invalid topic",
@@ -219,13 +219,16 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
             None,
         );
     }
-    match ingress.log.append(topic, &events).await {
+    match ingress.store.append(topic, &events).await {
         Ok(offsets) => {
             metrics::counter!("weft_http_events_accepted_total", "topic" => topic.to_string())
                 .increment(events.len() as u64);
             let body =
                 serde_json::json!({"accepted": events.len(), "topic": topic, "offsets": offsets});
             text(StatusCode::ACCEPTED, "application/json", body.to_string())
+        }
+        Err(StoreError::InvalidTopic(e)) => {
+            problem(StatusCode::BAD_REQUEST, "invalid topic", e, None)
         }
         Err(e) => {
             tracing::error!(topic, error = %e, "storing accepted events failed");

@@ -2,10 +2,10 @@
 //! readiness and Prometheus metrics) and the webhook sink.
 //!
 //! ```no_run
-//! # async fn demo(log: std::sync::Arc<weft_connector_embedded::EmbeddedLog>) -> std::io::Result<()> {
+//! # async fn demo(log: std::sync::Arc<dyn weft_connector::EventStore>) -> std::io::Result<()> {
 //! use std::sync::{Arc, atomic::AtomicBool};
 //! let ingress = weft_connector_http::Ingress {
-//!     log,
+//!     store: log,
 //!     topics: Arc::default(),
 //!     max_body_bytes: 1 << 20,
 //!     ready: Arc::new(AtomicBool::new(true)),

@@ -18,7 +18,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use weft_connector::{Sink, SinkError};
+use std::sync::Arc;
+
+use weft_connector::redact::redact_url;
+use weft_connector::{
+    BuildContext, ConnectorError, Finding, Guarantee, Sink, SinkConnector, SinkError,
+};
 use weft_event::{Event, binary};
 
 /// `[sinks.NAME] type = "webhook"`.
@@ -37,6 +42,9 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub secret: Option<String>,
 }
+
+/// The most of a webhook's response body that is read (the status decides the outcome).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 fn default_timeout_ms() -> u64 {
     10_000
@@ -66,14 +74,17 @@ impl WebhookSink {
     /// Checks the config and builds the sink.
     pub fn new(config: WebhookConfig) -> Result<WebhookSink, SinkError> {
         let uri: http::Uri = config.url.parse().map_err(|e| {
-            SinkError::Permanent(format!("invalid webhook url `{}`: {e}", config.url))
+            SinkError::Permanent(format!(
+                "invalid webhook url `{}`: {e}",
+                redact_url(&config.url)
+            ))
         })?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
                 return Err(SinkError::Permanent(format!(
                     "webhook url `{}` must start with http:// or https://",
-                    config.url
+                    redact_url(&config.url)
                 )));
             }
         }
@@ -91,6 +102,26 @@ impl WebhookSink {
             client: client(),
             key,
         })
+    }
+}
+
+#[async_trait]
+impl SinkConnector for WebhookConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+
+    fn check(&self) -> Vec<Finding> {
+        match WebhookSink::new(self.clone()) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Finding::error("url", e.to_string())],
+        }
+    }
+
+    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
+        WebhookSink::new(self.clone())
+            .map(|sink| Arc::new(sink) as Arc<dyn Sink>)
+            .map_err(|e| ConnectorError::Config(e.to_string()))
     }
 }
 
@@ -141,15 +172,26 @@ impl Sink for WebhookSink {
             Err(_) => {
                 return Err(SinkError::Transient(format!(
                     "{}: no response within {} ms",
-                    self.config.url, self.config.timeout_ms
+                    redact_url(&self.config.url),
+                    self.config.timeout_ms
                 )));
             }
-            Ok(Err(e)) => return Err(SinkError::Transient(format!("{}: {e}", self.config.url))),
+            Ok(Err(e)) => {
+                return Err(SinkError::Transient(format!(
+                    "{}: {e}",
+                    redact_url(&self.config.url)
+                )));
+            }
             Ok(Ok(r)) => r,
         };
         let status = response.status();
-        // drain the body so the connection can be reused
-        let _ = tokio::time::timeout(timeout, response.into_body().collect()).await;
+        // read (a bounded part of) the body so the connection can be reused; a larger or
+        // slower answer is cut off, never buffered whole
+        let _ = tokio::time::timeout(
+            timeout,
+            http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect(),
+        )
+        .await;
         if status.is_success() {
             Ok(())
         } else if status.is_server_error()
@@ -158,12 +200,12 @@ impl Sink for WebhookSink {
         {
             Err(SinkError::Transient(format!(
                 "{} answered {status}",
-                self.config.url
+                redact_url(&self.config.url)
             )))
         } else {
             Err(SinkError::Permanent(format!(
                 "{} answered {status}",
-                self.config.url
+                redact_url(&self.config.url)
             )))
         }
     }

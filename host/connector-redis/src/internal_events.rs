@@ -1,4 +1,4 @@
-//! What happens inside the Redis connectors, one struct per internal event (DESIGN.md §5.5).
+//! What happens inside the Redis connectors, one struct per internal event (docs/DESIGN.md §5.5).
 //!
 //! Each `emit()` logs with structured fields and updates a metric whose labels are bounded
 //! by configuration (stream, group, channel names, fixed reasons) — never entry or event

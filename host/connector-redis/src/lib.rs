@@ -8,7 +8,7 @@
 //!   times, or not a CloudEvent at all, goes to the dead-letter stream (`<stream>:dlq`) and
 //!   is acknowledged. Connection loss is retried with backoff; nothing is lost.
 //! - [`stream_sink`]: `XADD` (optionally `MAXLEN ~ N`), confirmed by the reply.
-//! - [`pubsub_source`] / [`pubsub_sink`]: `SUBSCRIBE`/`PUBLISH`, [`Guarantee::BestEffort`].
+//! - [`pubsub_source`] / [`pubsub_sink`]: `SUBSCRIBE`/`PUBLISH`, best effort.
 //! - [`binding`]: how a CloudEvent is laid out in a stream entry (binary `ce_*` fields or a
 //!   structured `event` field) and in a pub/sub message (JSON).
 //!
@@ -54,12 +54,89 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 pub use config::{
     Binding, PubSubSinkConfig, PubSubSourceConfig, StreamSinkConfig, StreamSourceConfig, TrimConfig,
 };
-#[cfg(doc)]
-use weft_connector::Guarantee;
-use weft_connector::{ConnectorError, Sink, Source};
+use weft_connector::{
+    BuildContext, ConnectorError, Finding, Guarantee, Sink, SinkConnector, Source, SourceConnector,
+};
+
+/// Why Redis pub/sub is best-effort, as `weft validate` reports it.
+const PUBSUB_SOURCE_LOSES: &str = "messages published while weft is disconnected or restarting are lost (use redis-stream for at-least-once)";
+const PUBSUB_SINK_LOSES: &str = "a message with no subscriber connected is dropped by Redis (use redis-stream for at-least-once)";
+
+fn findings(result: Result<(), ConnectorError>) -> Vec<Finding> {
+    match result {
+        Ok(()) => Vec::new(),
+        Err(ConnectorError::Config(message)) => Finding::errors_from([message]),
+        Err(e) => vec![Finding::error("", e.to_string())],
+    }
+}
+
+#[async_trait]
+impl SourceConnector for StreamSourceConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+    fn check(&self) -> Vec<Finding> {
+        findings(self.validate())
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        self.check_connection().await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {
+        stream_source(self.clone())
+    }
+}
+
+#[async_trait]
+impl SourceConnector for PubSubSourceConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::BestEffort(PUBSUB_SOURCE_LOSES)
+    }
+    fn check(&self) -> Vec<Finding> {
+        findings(self.validate())
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        self.check_connection().await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {
+        pubsub_source(self.clone())
+    }
+}
+
+#[async_trait]
+impl SinkConnector for StreamSinkConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+    fn check(&self) -> Vec<Finding> {
+        findings(self.validate())
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        self.check_connection().await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
+        stream_sink(self.clone()).await
+    }
+}
+
+#[async_trait]
+impl SinkConnector for PubSubSinkConfig {
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::BestEffort(PUBSUB_SINK_LOSES)
+    }
+    fn check(&self) -> Vec<Finding> {
+        findings(self.validate())
+    }
+    async fn healthcheck(&self) -> Result<(), String> {
+        self.check_connection().await
+    }
+    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
+        pubsub_sink(self.clone()).await
+    }
+}
 
 /// Builds a Redis Streams source (at-least-once). Validates `config`; connects inside
 /// [`Source::run`].
@@ -73,13 +150,13 @@ pub async fn stream_sink(config: StreamSinkConfig) -> Result<Arc<dyn Sink>, Conn
     Ok(Arc::new(stream_sink::StreamSink::new(config)?))
 }
 
-/// Builds a Redis pub/sub source ([`Guarantee::BestEffort`]: messages published while
+/// Builds a Redis pub/sub source (best effort: messages published while
 /// disconnected are lost). Validates `config`; connects inside [`Source::run`].
 pub fn pubsub_source(config: PubSubSourceConfig) -> Result<Box<dyn Source>, ConnectorError> {
     Ok(Box::new(pubsub::PubSubSource::new(config)?))
 }
 
-/// Builds a Redis pub/sub sink ([`Guarantee::BestEffort`]: Redis confirms the `PUBLISH`, not
+/// Builds a Redis pub/sub sink (best effort: Redis confirms the `PUBLISH`, not
 /// that anyone received it). Validates `config`; connects on first use.
 pub async fn pubsub_sink(config: PubSubSinkConfig) -> Result<Arc<dyn Sink>, ConnectorError> {
     Ok(Arc::new(pubsub::PubSubSink::new(config)?))

@@ -1,4 +1,4 @@
-//! Redis pub/sub source and sink — **best effort** ([`Guarantee::BestEffort`]).
+//! Redis pub/sub source and sink — **best effort** (`Guarantee::BestEffort`).
 //!
 //! Pub/sub has no persistence and no acknowledgement: a message published while weft is
 //! disconnected (or before it subscribed) is lost, and settling a delivery does nothing
@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use weft_connector::{
-    Acknowledge, ConnectorError, Delivery, Guarantee, Malformed, Settlement, Sink, SinkError,
-    Source,
+    Acknowledge, ConnectorError, Delivery, Malformed, Settlement, Sink, SinkError, Source,
 };
 use weft_event::Event;
 
@@ -26,7 +25,7 @@ use crate::internal_events::{
     ConnectionError, PubSubPublished, PubSubReceived, Reconnected, SinkFailed,
 };
 use crate::stream_sink::{manager_config, sink_error};
-use crate::util::Backoff;
+use crate::util::reconnect_backoff;
 
 /// The pub/sub source built by [`crate::pubsub_source`].
 pub(crate) struct PubSubSource {
@@ -90,16 +89,12 @@ impl Acknowledge for NoAck {
 
 #[async_trait]
 impl Source for PubSubSource {
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::BestEffort
-    }
-
     async fn run(
         self: Box<Self>,
         out: mpsc::Sender<Delivery>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
-        let mut backoff = Backoff::new(ms(self.config.reconnect_max_backoff_ms));
+        let mut backoff = reconnect_backoff(ms(self.config.reconnect_max_backoff_ms));
         let mut failed = false;
         let ping_every = ms(self.config.ping_interval_ms);
         loop {
@@ -247,9 +242,5 @@ impl Sink for PubSubSink {
                 Err(mapped)
             }
         }
-    }
-
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::BestEffort
     }
 }

@@ -40,7 +40,7 @@ use crate::internal_events::{
     ConnectionError, ConsumerLag, DeadLetterReason, EntriesAcked, EntriesClaimed, EntriesRead,
     EntryDeadLettered, EntryRequeued, Reconnected, StreamTrimmed,
 };
-use crate::util::{self, Backoff, RawEntry};
+use crate::util::{self, RawEntry, reconnect_backoff};
 
 /// Ids per `XCLAIM` heartbeat command.
 const HEARTBEAT_CHUNK: usize = 512;
@@ -276,7 +276,7 @@ async fn reader(
     out: mpsc::Sender<Delivery>,
     reading: &CancellationToken,
 ) {
-    let mut backoff = Backoff::new(ms(shared.config.reconnect_max_backoff_ms));
+    let mut backoff = reconnect_backoff(ms(shared.config.reconnect_max_backoff_ms));
     let mut failed = false;
     // The consumer's own pending entries are read once, from id 0, before new ones.
     let mut history: Option<String> = Some("0-0".to_string());
@@ -632,7 +632,7 @@ async fn acker(
 ) {
     let flush_every = ms(shared.config.ack_flush_ms);
     let batch = shared.config.ack_batch_size;
-    let mut backoff = Backoff::new(ms(shared.config.reconnect_max_backoff_ms));
+    let mut backoff = reconnect_backoff(ms(shared.config.reconnect_max_backoff_ms));
     let mut buffer: Vec<String> = Vec::with_capacity(batch);
     let mut flush_at: Option<tokio::time::Instant> = None;
     let mut retrying = false;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use redis::{RedisError, RetryMethod, Value};
-use tokio_util::sync::CancellationToken;
+use weft_connector::Backoff;
 
 /// One stream entry as Redis returned it. `fields` is `None` for an entry that is still
 /// in a pending list but was deleted from the stream.
@@ -203,47 +203,9 @@ pub(crate) fn is_no_group(error: &RedisError) -> bool {
     error.code() == Some("NOGROUP")
 }
 
-/// Exponential backoff: 100 ms doubling up to a cap, with ±25% jitter.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    const MIN: Duration = Duration::from_millis(100);
-
-    pub fn new(max: Duration) -> Self {
-        Backoff {
-            next: Self::MIN,
-            max: max.max(Self::MIN),
-        }
-    }
-
-    pub fn reset(&mut self) {
-        self.next = Self::MIN;
-    }
-
-    /// The delay to wait now; doubles the next one.
-    pub fn next_delay(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(self.max);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let quarter = base / 4;
-        let jitter = quarter.mul_f64(f64::from(nanos % 1000) / 500.0);
-        (base - quarter + jitter).min(self.max)
-    }
-
-    /// Sleeps for the next delay; returns `false` if cancelled first.
-    pub async fn wait(&mut self, cancel: &CancellationToken) -> bool {
-        let delay = self.next_delay();
-        tokio::select! {
-            _ = cancel.cancelled() => false,
-            _ = tokio::time::sleep(delay) => true,
-        }
-    }
+/// Reconnect backoff of the Redis connectors: from 100 ms, doubling, up to `max`.
+pub(crate) fn reconnect_backoff(max: Duration) -> Backoff {
+    Backoff::new(Duration::from_millis(100), max)
 }
 
 #[cfg(test)]
@@ -325,14 +287,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_cap() {
-        let mut b = Backoff::new(Duration::from_millis(1000));
+        let mut b = reconnect_backoff(Duration::from_millis(1000));
         let first = b.next_delay();
-        assert!(first <= Duration::from_millis(125));
+        assert!(first <= Duration::from_millis(100));
         for _ in 0..10 {
             b.next_delay();
         }
         assert!(b.next_delay() <= Duration::from_millis(1000));
         b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(125));
+        assert!(b.next_delay() <= Duration::from_millis(100));
     }
 }

@@ -2,7 +2,7 @@
 //! [`Delivery`]s, each settled exactly once through its [`Acknowledge`] handle; [`Sink`]
 //! delivers an event durably and says so.
 //!
-//! At-least-once (DESIGN.md §1): a source acknowledges a message to its broker only when
+//! At-least-once (docs/DESIGN.md §1): a source acknowledges a message to its broker only when
 //! its delivery is settled with [`Settlement::Ack`], which the router does after every sink
 //! of every matching route confirmed or the event was written to a dead-letter sink.
 //! [`Settlement::Requeue`] hands the message back (it is delivered again later).
@@ -13,6 +13,17 @@
 //! assert!(matches!(s, Settlement::Requeue { .. }));
 //! assert!(SinkError::Transient("timeout".into()).is_transient());
 //! ```
+
+mod backoff;
+mod connect;
+pub mod redact;
+mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use backoff::Backoff;
+pub use connect::{BuildContext, Finding, Resources, Severity, SinkConnector, SourceConnector};
+pub use store::{EventStore, StoreError};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -75,13 +86,13 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
-/// What a source promises about delivery.
+/// What a connector promises about delivery (reported by `weft validate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarantee {
     /// Messages are redelivered until acknowledged.
     AtLeastOnce,
-    /// Messages may be lost (e.g. Redis pub/sub while disconnected).
-    BestEffort,
+    /// Messages may be lost; the text says when (e.g. Redis pub/sub while disconnected).
+    BestEffort(&'static str),
 }
 
 /// Errors a connector reports when it cannot run at all.
@@ -98,11 +109,6 @@ pub enum ConnectorError {
 /// A source of events.
 #[async_trait]
 pub trait Source: Send + 'static {
-    /// The delivery guarantee, reported by `weft validate`.
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::AtLeastOnce
-    }
-
     /// Runs until `shutdown` is cancelled, sending deliveries to `out`. On shutdown it
     /// stops fetching, keeps settling deliveries already handed out until they are all
     /// settled (or the broker redelivers them later), then returns. Connection loss is
@@ -138,11 +144,6 @@ pub trait Sink: Send + Sync + 'static {
     /// Delivers one event; returns only once the target confirmed it durably (publisher
     /// confirm, `XADD` reply, 2xx, fsync). Called concurrently.
     async fn deliver(&self, event: &Event) -> Result<(), SinkError>;
-
-    /// The delivery guarantee, reported by `weft validate`.
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::AtLeastOnce
-    }
 }
 
 /// Attribute names of the dead-letter record weft writes: the original event with these

@@ -1,5 +1,5 @@
 //! Routes and the delivery pipeline: sources → filter → plugins → sinks, with retry,
-//! dead letter and acknowledgement tracking (DESIGN.md §1).
+//! dead letter and acknowledgement tracking (docs/DESIGN.md §1).
 //!
 //! For every source, [`Router::run_source`] pulls [`Delivery`]s through a bounded channel,
 //! processes up to `max_in_flight` at once, runs each event through every route reading
@@ -88,9 +88,10 @@ pub async fn run_source(
         let routes = routes.clone();
         let name = name.clone();
         let abort = abort.clone();
+        let stopping = shutdown.clone();
         let counters = counters.clone();
         tasks.spawn(async move {
-            process(&name, &counters, &routes, delivery, &abort).await;
+            process(&name, &counters, &routes, delivery, &stopping, &abort).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -145,12 +146,15 @@ async fn settle(
     ack.settle(settlement).await;
 }
 
-/// Processes one delivery through every route and settles it.
+/// Processes one delivery through every route and settles it. `stopping` (shutdown)
+/// ends retry backoffs at once (the delivery is handed back rather than waited out);
+/// `abort` (the drain timeout) ends work in progress.
 async fn process(
     source: &str,
     counters: &SettledCounters,
     routes: &[Arc<Route>],
     delivery: Delivery,
+    stopping: &CancellationToken,
     abort: &CancellationToken,
 ) {
     let Delivery {
@@ -171,7 +175,7 @@ async fn process(
     let mut incomplete = None;
     for route in routes {
         let outcome = tokio::select! {
-            o = route.handle(&event, &origin, abort) => o,
+            o = route.handle(&event, &origin, stopping) => o,
             _ = abort.cancelled() => RouteOutcome::Incomplete("drain timeout".into()),
         };
         if let RouteOutcome::Incomplete(reason) = outcome {

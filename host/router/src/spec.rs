@@ -32,7 +32,8 @@ pub struct RouteSpec {
     pub dead_letter: Option<String>,
 }
 
-/// Retry with exponential backoff and full jitter.
+/// Retry with exponential backoff and jitter (`weft_connector::Backoff`: each delay is drawn
+/// from `[d/2, d]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
@@ -85,15 +86,17 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The delay before attempt `next_attempt` (2 = the first retry).
     pub fn backoff(&self, next_attempt: u32) -> std::time::Duration {
-        let exp = next_attempt.saturating_sub(2).min(30) as i32;
-        let base = (self.initial_backoff_ms as f64 * self.multiplier.max(1.0).powi(exp))
-            .min(self.max_backoff_ms as f64);
-        let ms = if self.jitter {
-            base / 2.0 + rand::random::<f64>() * base / 2.0
+        let backoff = weft_connector::Backoff::new(
+            std::time::Duration::from_millis(self.initial_backoff_ms),
+            std::time::Duration::from_millis(self.max_backoff_ms),
+        )
+        .with_multiplier(self.multiplier);
+        let backoff = if self.jitter {
+            backoff
         } else {
-            base
+            backoff.without_jitter()
         };
-        std::time::Duration::from_millis(ms as u64)
+        backoff.delay(next_attempt.saturating_sub(2))
     }
 }
 

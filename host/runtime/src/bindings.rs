@@ -15,6 +15,6 @@ wasmtime::component::bindgen!({
         "wasi:io": wasmtime_wasi::p2::bindings::io,
         "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi:keyvalue/store.bucket": crate::host::keyvalue::BucketHandle,
+        "wasi:keyvalue/store.bucket": crate::resources::BucketHandle,
     },
 });

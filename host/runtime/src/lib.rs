@@ -14,7 +14,8 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use weft_runtime::{Runtime, EngineOptions, PluginSpec, kv::EmbeddedKv};
+//! use weft_runtime::{Runtime, EngineOptions, PluginSpec};
+//! use weft_kv_embedded::EmbeddedKv;
 //! let runtime = Runtime::new(&EngineOptions::default())?;
 //! let kv = Arc::new(EmbeddedKv::open(std::path::Path::new(".weft/kv.redb"))?);
 //! let plugin = runtime.load("greeter", &PluginSpec::new("greeter.wasm"), std::path::Path::new("."), kv)?;
@@ -26,9 +27,12 @@ mod bindings;
 mod engine;
 pub mod grants;
 mod host;
-pub mod kv;
+/// The key-value contract the sandbox serves `wasi:keyvalue` from (backends are crates of
+/// their own: `weft-kv-embedded`, `weft-kv-redis`).
+pub use weft_kv as kv;
 mod limiter;
 mod plugin;
+mod resources;
 mod spec;
 mod state;
 

@@ -64,8 +64,19 @@ pub struct HubConfig {
     #[serde(default = "default_drain_timeout_ms")]
     pub drain_timeout_ms: u64,
     /// Log format: `text` or `json`.
-    #[serde(default = "default_log_format")]
-    pub log_format: String,
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// How `weft run` writes its log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (no colour codes when stderr is not a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 fn default_listen() -> String {
@@ -89,9 +100,6 @@ fn default_max_in_flight() -> usize {
 fn default_drain_timeout_ms() -> u64 {
     30_000
 }
-fn default_log_format() -> String {
-    "text".into()
-}
 
 impl Default for HubConfig {
     fn default() -> Self {
@@ -103,7 +111,7 @@ impl Default for HubConfig {
             retention_events: default_retention_events(),
             max_in_flight: default_max_in_flight(),
             drain_timeout_ms: default_drain_timeout_ms(),
-            log_format: default_log_format(),
+            log_format: LogFormat::default(),
         }
     }
 }
@@ -157,75 +165,108 @@ pub struct RedisKvConfig {
     pub url: String,
 }
 
-/// `[sources.NAME]`, chosen by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum SourceConfig {
-    /// An embedded log topic with its own consumer cursor.
-    Topic(TopicSourceConfig),
-    /// A Redis stream, read with a consumer group (at-least-once).
-    RedisStream(weft_connector_redis::StreamSourceConfig),
-    /// Redis pub/sub channels (best-effort: messages published while weft is
-    /// disconnected are lost).
-    RedisPubsub(weft_connector_redis::PubSubSourceConfig),
-    /// A RabbitMQ queue with manual acknowledgements (at-least-once).
-    Amqp(weft_connector_amqp::SourceConfig),
+/// Declares the connector kinds: the enum of config sections chosen by `type`, and the
+/// one place that maps each kind to its connector crate's config type. Adding a connector
+/// is one line here (CONTRIBUTING.md, "Adding a connector").
+macro_rules! connector_kinds {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident: $connector:path {
+            $($(#[$variant_meta:meta])* $kind:literal => $variant:ident($config:ty),)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "type")]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $kind)] $variant($config),)+
+        }
+
+        impl $name {
+            /// Every `type` value, in declaration order (checked against the connector
+            /// crates and the README by a test).
+            #[cfg_attr(not(test), allow(dead_code))]
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+
+            /// The `type` of this section.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $kind,)+
+                }
+            }
+
+            /// The connector config behind this section.
+            pub fn connector(&self) -> &dyn $connector {
+                match self {
+                    $(Self::$variant(config) => config,)+
+                }
+            }
+        }
+    };
 }
 
-/// `type = "topic"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TopicSourceConfig {
-    /// The topic.
-    pub topic: String,
-    /// Consumer name: each consumer has its own durable cursor.
-    #[serde(default = "default_consumer")]
-    pub consumer: String,
+connector_kinds! {
+    /// `[sources.NAME]`, chosen by `type`.
+    pub enum SourceConfig: weft_connector::SourceConnector {
+        /// An embedded log topic with its own consumer cursor.
+        "topic" => Topic(weft_connector_embedded::TopicSourceConfig),
+        /// A Redis stream, read with a consumer group (at-least-once).
+        "redis-stream" => RedisStream(weft_connector_redis::StreamSourceConfig),
+        /// Redis pub/sub channels (best-effort: messages published while weft is
+        /// disconnected are lost).
+        "redis-pubsub" => RedisPubsub(weft_connector_redis::PubSubSourceConfig),
+        /// A RabbitMQ queue with manual acknowledgements (at-least-once).
+        "amqp" => Amqp(weft_connector_amqp::SourceConfig),
+    }
 }
 
-fn default_consumer() -> String {
-    "weft".into()
+connector_kinds! {
+    /// `[sinks.NAME]`, chosen by `type`.
+    pub enum SinkConfig: weft_connector::SinkConnector {
+        /// Append to an embedded log topic.
+        "topic" => Topic(weft_connector_embedded::TopicSinkConfig),
+        /// JSON lines on stdout.
+        "stdout" => Stdout(weft_connector_embedded::StdoutSinkConfig),
+        /// JSON lines appended to a file (fsynced).
+        "file" => File(weft_connector_embedded::FileSinkConfig),
+        /// POST to a URL in CloudEvents HTTP binary mode.
+        "webhook" => Webhook(weft_connector_http::WebhookConfig),
+        /// `XADD` to a Redis stream.
+        "redis-stream" => RedisStream(weft_connector_redis::StreamSinkConfig),
+        /// `PUBLISH` to a Redis channel (best-effort: no subscriber, no delivery).
+        "redis-pubsub" => RedisPubsub(weft_connector_redis::PubSubSinkConfig),
+        /// Publish to a RabbitMQ exchange with publisher confirms.
+        "amqp" => Amqp(weft_connector_amqp::SinkConfig),
+    }
 }
 
-/// `[sinks.NAME]`, chosen by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum SinkConfig {
-    /// Append to an embedded log topic.
-    Topic(TopicSinkConfig),
-    /// JSON lines on stdout.
-    Stdout(EmptyConfig),
-    /// JSON lines appended to a file (fsynced).
-    File(FileSinkConfig),
-    /// POST to a URL in CloudEvents HTTP binary mode.
-    Webhook(weft_connector_http::WebhookConfig),
-    /// `XADD` to a Redis stream.
-    RedisStream(weft_connector_redis::StreamSinkConfig),
-    /// `PUBLISH` to a Redis channel (best-effort: no subscriber, no delivery).
-    RedisPubsub(weft_connector_redis::PubSubSinkConfig),
-    /// Publish to a RabbitMQ exchange with publisher confirms.
-    Amqp(weft_connector_amqp::SinkConfig),
-}
+impl Config {
+    /// The source a route's `from` entry names: `topic:NAME` (the embedded topic with
+    /// consumer `weft`) or a key of `[sources]`.
+    pub fn source(&self, reference: &str) -> Option<SourceConfig> {
+        match reference.strip_prefix("topic:") {
+            Some(topic) => Some(SourceConfig::Topic(
+                weft_connector_embedded::TopicSourceConfig::new(topic),
+            )),
+            None => self.sources.get(reference).cloned(),
+        }
+    }
 
-/// A section with no settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyConfig {}
-
-/// `type = "topic"` sink.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TopicSinkConfig {
-    /// The topic.
-    pub topic: String,
-}
-
-/// `type = "file"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FileSinkConfig {
-    /// File path, relative to the config file.
-    pub path: PathBuf,
+    /// The sink a route's `to` or `dead_letter` entry names: `topic:NAME`, a key of
+    /// `[sinks]`, or `stdout`.
+    pub fn sink(&self, reference: &str) -> Option<SinkConfig> {
+        if let Some(topic) = reference.strip_prefix("topic:") {
+            return Some(SinkConfig::Topic(
+                weft_connector_embedded::TopicSinkConfig {
+                    topic: topic.to_string(),
+                },
+            ));
+        }
+        match self.sinks.get(reference) {
+            Some(sink) => Some(sink.clone()),
+            None => (reference == "stdout").then(|| SinkConfig::Stdout(Default::default())),
+        }
+    }
 }
 
 impl HubConfig {
@@ -254,98 +295,266 @@ pub enum LoadError {
         /// Why.
         source: std::io::Error,
     },
-    /// A `${VAR}` is not set.
-    #[error(
-        "{path}:{line}: environment variable `{var}` is not set (use ${{{var}:-default}} for a default)"
-    )]
-    Env {
-        /// The file.
-        path: String,
-        /// Line (1-based).
-        line: usize,
-        /// The variable.
-        var: String,
-    },
-    /// Not valid TOML, or not the expected shape.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's message, with line and column.
-        message: String,
+    /// One or more problems, each with its line and column.
+    #[error("{}", .problems.join("\n"))]
+    Invalid {
+        /// `FILE:LINE:COLUMN: message`, in file order.
+        problems: Vec<String>,
     },
 }
 
-/// Replaces `${VAR}` and `${VAR:-default}` with environment values (`$${` escapes).
-/// Comment lines are left alone.
-pub fn substitute_env(text: &str, path: &str) -> Result<String, LoadError> {
-    let mut out = String::with_capacity(text.len());
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        if line.trim_start().starts_with('#') {
-            out.push_str(line);
-            continue;
+impl LoadError {
+    /// Each problem on its own (one for an unreadable file).
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            LoadError::Invalid { problems } => problems.clone(),
+            other => vec![other.to_string()],
         }
-        let mut rest = line;
-        while let Some(pos) = rest.find("${") {
-            if pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
-                out.push_str(&rest[..pos - 1]);
-                out.push_str("${");
-                rest = &rest[pos + 2..];
-                continue;
-            }
-            out.push_str(&rest[..pos]);
-            let after = &rest[pos + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[pos..]);
-                rest = "";
-                break;
-            };
-            let expr = &after[..end];
-            let (var, default) = match expr.split_once(":-") {
-                Some((v, d)) => (v, Some(d)),
-                None => (expr, None),
-            };
-            match (std::env::var(var), default) {
-                (Ok(v), _) => out.push_str(&v),
-                (Err(_), Some(d)) => out.push_str(d),
-                (Err(_), None) => {
-                    return Err(LoadError::Env {
-                        path: path.to_string(),
-                        line: index + 1,
-                        var: var.to_string(),
-                    });
-                }
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
     }
-    Ok(out)
 }
 
-/// Parses configuration text (after `${ENV}` substitution).
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+/// Parses configuration text: TOML syntax first (a syntax error stops there), then
+/// `${VAR}` / `${VAR:-default}` substituted into string values (never into the TOML text:
+/// comments are ignored and a value is taken literally; `$${` is a literal `${`), then the
+/// configuration's shape. Every unset variable, type mistake and unknown key is reported,
+/// not only the first.
 pub fn parse(text: &str, path: &str) -> Result<Config, LoadError> {
-    let text = substitute_env(text, path)?;
-    toml::from_str(&text).map_err(|e| LoadError::Parse {
-        path: path.to_string(),
-        message: describe_toml_error(&text, &e),
+    let at = |span: std::ops::Range<usize>| {
+        let (line, column) = line_column(text, span.start);
+        format!("{path}:{line}:{column}")
+    };
+    let mut root = DeTable::parse(text).map_err(|e| LoadError::Invalid {
+        problems: vec![format!(
+            "{}: {}",
+            at(e.span().unwrap_or(0..0)),
+            e.message().trim()
+        )],
+    })?;
+    let mut problems: Vec<(usize, String)> = Vec::new();
+    substitute_table(root.get_mut(), &mut |span, var| {
+        problems.push((
+            span.start,
+            format!(
+                "{}: environment variable `{var}` is not set (use ${{{var}:-default}} for a default)",
+                at(span)
+            ),
+        ));
+    });
+    // Deserialize; on an error, note it, set the offending entry aside and try again, so
+    // one run reports every shape problem (bounded: each round removes or replaces one
+    // entry). A required field that was set aside is not reported again as missing.
+    let mut set_aside_fields: Vec<String> = Vec::new();
+    for _ in 0..256 {
+        let error = match Config::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(config) if problems.is_empty() => return Ok(config),
+            Ok(_) => break,
+            Err(error) => error,
+        };
+        let span = error.span().unwrap_or(0..0);
+        let message = error.message().trim().to_string();
+        let missing = quoted_after(&message, "missing field `");
+        if !missing.is_some_and(|f| set_aside_fields.iter().any(|s| s == f)) {
+            problems.push((span.start, format!("{}: {message}", at(span.clone()))));
+        }
+        match set_aside(&mut root, &span, &message) {
+            Some(field) => set_aside_fields.push(field),
+            None => break,
+        }
+    }
+    problems.sort_by_key(|(offset, _)| *offset);
+    problems.dedup();
+    Err(LoadError::Invalid {
+        problems: problems.into_iter().map(|(_, p)| p).collect(),
     })
 }
 
-fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let col = span.start
-                - text[..span.start.min(text.len())]
-                    .rfind('\n')
-                    .map_or(0, |i| i + 1)
-                + 1;
-            format!("line {line}, column {col}: {message}")
-        }
-        None => message,
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in every string value of `table`; reports unset
+/// variables (without a default) through `unset` with the value's span.
+fn substitute_table(table: &mut DeTable<'_>, unset: &mut dyn FnMut(std::ops::Range<usize>, &str)) {
+    for (_, value) in table.iter_mut() {
+        substitute_value(value, unset);
     }
+}
+
+fn substitute_value(
+    value: &mut Spanned<DeValue<'_>>,
+    unset: &mut dyn FnMut(std::ops::Range<usize>, &str),
+) {
+    let span = value.span();
+    match value.get_mut() {
+        DeValue::String(s) if s.contains("${") => {
+            let replaced = substitute_env(s, |var| unset(span.clone(), var));
+            *s = DeString::Owned(replaced);
+        }
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                substitute_value(item, unset);
+            }
+        }
+        DeValue::Table(table) => substitute_table(table, unset),
+        _ => {}
+    }
+}
+
+/// `${VAR}` → the variable's value, `${VAR:-default}` → the value or `default`, `$${` →
+/// a literal `${`. An unset variable without a default is reported and left empty.
+pub fn substitute_env(text: &str, mut unset: impl FnMut(&str)) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("${") {
+        if pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
+            out.push_str(&rest[..pos - 1]);
+            out.push_str("${");
+            rest = &rest[pos + 2..];
+            continue;
+        }
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[pos..]);
+            return out;
+        };
+        let expr = &after[..end];
+        let (var, default) = match expr.split_once(":-") {
+            Some((v, d)) => (v, Some(d)),
+            None => (expr, None),
+        };
+        match (std::env::var(var), default) {
+            (Ok(v), _) => out.push_str(&v),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) => unset(var),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    message
+        .strip_prefix(prefix)?
+        .split_once('`')
+        .map(|(name, _)| name)
+}
+
+/// The key path of the entry whose key or value has `span`.
+fn locate(table: &DeTable<'_>, span: &std::ops::Range<usize>) -> Option<Vec<String>> {
+    for (key, value) in table.iter() {
+        if key.span() == *span || value.span() == *span {
+            return Some(vec![key.get_ref().to_string()]);
+        }
+        let inner =
+            match value.get_ref() {
+                DeValue::Table(inner) => locate(inner, span).map(|p| (key, p)),
+                DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item
+                    .get_ref()
+                {
+                    DeValue::Table(inner) => locate(inner, span).map(|mut p| {
+                        p.insert(0, format!("[{i}]"));
+                        (key, p)
+                    }),
+                    _ => None,
+                }),
+                _ => None,
+            };
+        if let Some((key, mut path)) = inner {
+            path.insert(0, key.get_ref().to_string());
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The table holding the last element of `path` (array steps are `[i]`).
+fn parent_of<'t, 'i>(table: &'t mut DeTable<'i>, path: &[String]) -> Option<&'t mut DeTable<'i>> {
+    let mut current = table;
+    let mut steps = path[..path.len().saturating_sub(1)].iter().peekable();
+    while let Some(step) = steps.next() {
+        let value = current.iter_mut().find(|(k, _)| k.get_ref() == step)?.1;
+        current = match value.get_mut() {
+            DeValue::Table(inner) => inner,
+            DeValue::Array(items) => {
+                let index: usize = steps.next()?.trim_matches(['[', ']']).parse().ok()?;
+                match items.get_mut(index)?.get_mut() {
+                    DeValue::Table(inner) => inner,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+fn remove(table: &mut DeTable<'_>, name: &str) -> bool {
+    let key = table.keys().find(|k| k.get_ref() == name).cloned();
+    key.is_some_and(|key| table.remove(&key).is_some())
+}
+
+/// Sets aside the entry an error points at, so the next round finds the next problem: an
+/// unknown key is removed (also inside a section, where internally tagged sections report
+/// their inner errors); a value of the wrong type is replaced by a value of a type the
+/// field accepts (found by trying), or removed. Returns the name set aside; `None` when
+/// nothing can be found (stop).
+fn set_aside(
+    root: &mut Spanned<DeTable<'_>>,
+    span: &std::ops::Range<usize>,
+    message: &str,
+) -> Option<String> {
+    let path = locate(root.get_ref(), span)?;
+    let name = path.last()?.clone();
+    if let Some(field) = quoted_after(message, "unknown field `") {
+        let parent = parent_of(root.get_mut(), &path)?;
+        let entry = parent.iter_mut().find(|(k, _)| *k.get_ref() == name)?.1;
+        if let DeValue::Table(inner) = entry.get_mut()
+            && remove(inner, field)
+        {
+            return Some(field.to_string());
+        }
+        remove(parent, &name);
+        return Some(name);
+    }
+    for candidate in placeholders() {
+        let mut trial = root.clone();
+        let parent = parent_of(trial.get_mut(), &path)?;
+        let entry = parent.iter_mut().find(|(k, _)| *k.get_ref() == name)?.1;
+        if matches!(entry.get_ref(), DeValue::Table(_)) {
+            break;
+        }
+        *entry = Spanned::new(span.clone(), candidate);
+        let accepted = match Config::deserialize(toml::de::Deserializer::from(trial.clone())) {
+            Ok(_) => true,
+            Err(e) => e.span().as_ref() != Some(span),
+        };
+        if accepted {
+            *root = trial;
+            return Some(name);
+        }
+    }
+    remove(parent_of(root.get_mut(), &path)?, &name);
+    Some(name)
+}
+
+/// Values of every TOML type, to stand in for a value of the wrong type.
+fn placeholders() -> impl Iterator<Item = DeValue<'static>> {
+    [
+        DeValue::String(DeString::Borrowed("")),
+        DeValue::Integer(toml::de::DeInteger::default()),
+        DeValue::Boolean(false),
+        DeValue::Array(toml::de::DeArray::new()),
+        DeValue::Table(DeTable::new()),
+    ]
+    .into_iter()
 }
 
 /// Reads and parses a config file.
@@ -369,31 +578,81 @@ mod tests {
 
     #[test]
     fn env_substitution() {
-        // SAFETY-free: set_var is unsafe in edition 2024, so use a variable the test
-        // environment always has.
-        let home = std::env::var("PATH").unwrap();
+        // set_var is unsafe in edition 2024, so use a variable the test environment has.
+        let path = std::env::var("PATH").unwrap();
+        let mut unset = Vec::new();
         let out = substitute_env(
-            "a = \"${PATH}\"\nb = \"${WEFT_SURELY_UNSET_VAR:-dflt}\"\n# ${NOPE}\nc = \"$${X}\"\n",
-            "f",
+            "${PATH}|${WEFT_SURELY_UNSET_VAR:-dflt}|$${X}|${WEFT_SURELY_UNSET_VAR}",
+            |v| unset.push(v.to_string()),
+        );
+        assert_eq!(out, format!("{path}|dflt|${{X}}|"));
+        assert_eq!(unset, ["WEFT_SURELY_UNSET_VAR"]);
+    }
+
+    #[test]
+    fn env_values_are_literal_and_comments_ignored() {
+        // a value that looks like TOML stays one string value; `${..}` in a comment is
+        // not looked at
+        let c = parse(
+            "# ${WEFT_SURELY_UNSET_VAR}\n[hub]\nlisten = \"${WEFT_SURELY_UNSET_VAR:-\\\"\\nx = 1}\"\n",
+            "w.toml",
         )
         .unwrap();
-        assert_eq!(
-            out,
-            format!("a = \"{home}\"\nb = \"dflt\"\n# ${{NOPE}}\nc = \"${{X}}\"\n")
+        assert_eq!(c.hub.listen, "\"\nx = 1");
+        let err = parse(
+            "[hub]\nlisten = \"${WEFT_SURELY_UNSET_VAR}\"\n[sinks.a]\ntype = \"webhook\"\nurl = \"${WEFT_SURELY_UNSET_VAR_2}\"\n",
+            "w.toml",
+        )
+        .unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "w.toml:2:10: environment variable `WEFT_SURELY_UNSET_VAR` is not set"
+            ),
+            "{problems:?}"
         );
-        let err =
-            substitute_env("x = 1\ny = \"${WEFT_SURELY_UNSET_VAR}\"\n", "f.toml").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "f.toml:2: environment variable `WEFT_SURELY_UNSET_VAR` is not set (use ${WEFT_SURELY_UNSET_VAR:-default} for a default)"
+        assert!(problems[1].starts_with("w.toml:5:7:"), "{problems:?}");
+    }
+
+    #[test]
+    fn every_shape_problem_is_reported_in_one_run() {
+        let text = "[hub]\nlisen = 2\nmax_in_flight = \"many\"\nlog_format = \"jsno\"\n\n[sinks.a]\ntype = \"webhook\"\nurl = 5\ntimeout = 3\n\n[[routes]]\nname = \"r\"\nfrom = [\"topic:a\"]\nto = [\"stdout\"]\nretries = 3\n";
+        let problems = parse(text, "w.toml").unwrap_err().problems();
+        let at: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(": ").next().unwrap())
+            .collect();
+        assert!(problems.iter().any(|p| p.contains("lisen")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("jsno")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("retries")),
+            "{problems:?}"
         );
+        assert!(
+            problems.iter().any(|p| p.contains("timeout")),
+            "{problems:?}"
+        );
+        assert!(at.contains(&"w.toml:2:1"), "{problems:?}");
+        assert!(at.contains(&"w.toml:3:17"), "{problems:?}");
+        assert!(at.contains(&"w.toml:4:14"), "{problems:?}");
+        assert!(at.contains(&"w.toml:15:1"), "{problems:?}");
+        // the url of the wrong type is reported once, not again as missing
+        assert!(
+            !problems.iter().any(|p| p.contains("missing field `url`")),
+            "{problems:?}"
+        );
+        assert!(problems.len() >= 6, "{problems:?}");
     }
 
     #[test]
     fn unknown_fields_are_refused_with_their_line() {
         let err = parse("[hub]\nlisten = \"127.0.0.1:1\"\nlisen = 2\n", "w.toml").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("line 3"), "{msg}");
+        assert!(
+            msg.starts_with("w.toml:3:1: unknown field `lisen`"),
+            "{msg}"
+        );
         assert!(msg.contains("lisen"), "{msg}");
     }
 
@@ -402,6 +661,60 @@ mod tests {
         let c = parse("", "x").unwrap();
         assert_eq!(c.hub.listen, "127.0.0.1:8080");
         assert!(c.routes.is_empty());
+    }
+
+    /// Adding a connector = its crate + one line in `connector_kinds!`: every
+    /// `host/connector-*` crate must be registered there, every kind documented in the README.
+    #[test]
+    fn every_connector_crate_is_registered_and_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let registry = include_str!("config.rs");
+        let registry = &registry[registry.find("connector_kinds! {").unwrap()..];
+        let mut crates = 0;
+        for entry in std::fs::read_dir(root.join("host")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().to_string();
+            let Some(system) = name.strip_prefix("connector-") else {
+                continue;
+            };
+            crates += 1;
+            let path = format!("weft_connector_{}::", system.replace('-', "_"));
+            assert!(
+                registry.contains(&path),
+                "host/{name} has no line in connector_kinds! (host/weft/src/config.rs)"
+            );
+        }
+        assert!(crates >= 4, "found only {crates} connector crates");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for kind in SourceConfig::KINDS.iter().chain(SinkConfig::KINDS) {
+            assert!(
+                readme.contains(&format!("`{kind}`")) || readme.contains(&format!("\"{kind}\"")),
+                "connector kind `{kind}` is not documented in README.md"
+            );
+        }
+        let schema = schema().to_string();
+        for kind in SourceConfig::KINDS.iter().chain(SinkConfig::KINDS) {
+            assert!(schema.contains(&format!("\"{kind}\"")), "{kind}");
+        }
+    }
+
+    #[test]
+    fn references_resolve_to_connector_sections() {
+        let c = parse(
+            "[sinks.out]\ntype = \"file\"\npath = \"o.jsonl\"\n[sources.q]\ntype = \"topic\"\ntopic = \"a\"\nconsumer = \"c\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.sink("out").unwrap().kind(), "file");
+        assert_eq!(c.sink("stdout").unwrap().kind(), "stdout");
+        assert_eq!(c.sink("topic:t").unwrap().kind(), "topic");
+        assert!(c.sink("nope").is_none());
+        let q = c.source("q").unwrap();
+        assert_eq!(q.connector().ingress_topic(), Some("a"));
+        assert_eq!(
+            c.source("topic:b").unwrap().connector().ingress_topic(),
+            Some("b")
+        );
+        assert!(c.source("nope").is_none());
     }
 
     #[test]

@@ -4,15 +4,6 @@
 //! is posted at start so something visibly flows.
 
 use crate::config::Config;
-use crate::hub::BundledPlugins;
-
-/// The bundled `json-map` plugin.
-pub const JSON_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_json_map.wasm"));
-/// The bundled `dedupe` plugin.
-pub const DEDUPE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_dedupe.wasm"));
-/// The bundled `passthrough` plugin (the trivial plugin of `weft bench`).
-pub const PASSTHROUGH: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/weft_plugin_passthrough.wasm"));
 
 /// The embedded default configuration.
 pub const DEFAULT_CONFIG: &str = r#"
@@ -34,25 +25,6 @@ from = ["topic:orders"]
 plugins = ["dedupe", "json-map"]
 to = ["stdout", "topic:orders.normalized"]
 "#;
-
-/// The bundled plugins by their `bundled:` path. Errors if the binary was built without
-/// them.
-pub fn bundled() -> Result<BundledPlugins, String> {
-    let mut map = BundledPlugins::new();
-    for (name, bytes) in [
-        ("json-map", JSON_MAP),
-        ("dedupe", DEDUPE),
-        ("passthrough", PASSTHROUGH),
-    ] {
-        if bytes.is_empty() {
-            return Err(format!(
-                "this weft binary was built without its bundled plugins (missing `{name}`): install the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and rebuild"
-            ));
-        }
-        map.insert(format!("bundled:{name}"), bytes);
-    }
-    Ok(map)
-}
 
 /// The default config, parsed.
 pub fn config() -> Config {

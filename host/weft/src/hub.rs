@@ -5,29 +5,27 @@
 //! ready, stop taking events, drain in-flight ones (or hand them back), stop HTTP, exit 0.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
-use weft_connector::{Sink, Source};
-use weft_connector_embedded::{EmbeddedLog, FileSink, StdoutSink, TopicSink, TopicSource};
+use weft_connector::redact::redact_url;
+use weft_connector::{BuildContext, Sink, Source};
+use weft_connector_embedded::EmbeddedLog;
+use weft_kv_embedded::EmbeddedKv;
+use weft_kv_redis::RedisKv;
 use weft_router::{NamedSink, Route, SourceSettings};
-use weft_runtime::kv::{EmbeddedKv, KvBackend, RedisKv};
+use weft_runtime::kv::KvBackend;
 use weft_runtime::{EngineOptions, KvBackendKind, LoadedPlugin, Runtime};
 
-use crate::config::{Config, SinkConfig, SourceConfig};
-
-/// Plugin bytes supplied in-process instead of read from disk (the embedded default).
-pub type BundledPlugins = BTreeMap<String, &'static [u8]>;
+use crate::config::Config;
 
 /// Extra behaviour of `weft run`.
 #[derive(Default)]
 pub struct RunOptions {
-    /// Plugins whose `path` names one of these are loaded from memory.
-    pub bundled: BundledPlugins,
     /// Events appended to a topic once the hub is ready (the demo's sample event).
     pub sample: Option<(String, weft_event::Event)>,
 }
@@ -73,7 +71,7 @@ pub async fn run_until(
     options: RunOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let problems: Vec<_> = crate::validate::check_for_run(&config, base_dir, &options.bundled);
+    let problems: Vec<_> = crate::validate::check_for_run(&config, base_dir);
     if !problems.is_empty() {
         for p in &problems {
             tracing::error!("{p}");
@@ -106,7 +104,7 @@ pub async fn run_until(
                 || {
                     format!(
                         "failed to connect to the Redis KV backend at {}",
-                        redact(&r.url)
+                        redact_url(&r.url)
                     )
                 },
             )?))
@@ -134,14 +132,20 @@ pub async fn run_until(
             KvBackendKind::Embedded => embedded_kv.clone(),
             KvBackendKind::Redis => redis_kv.clone().context("kv = redis without [kv.redis]")?,
         };
-        let key = spec.path.to_string_lossy().to_string();
-        let loaded = match options.bundled.get(&key) {
-            Some(bytes) => runtime.load_bytes(name, spec, bytes, kv)?,
+        let loaded = match weft_bundled::for_path(&spec.path) {
+            Some(bytes) => {
+                let bytes = bytes.map_err(anyhow::Error::msg)?;
+                runtime.load_bytes(name, spec, bytes, kv)?
+            }
             None => runtime.load(name, spec, base_dir, kv)?,
         };
         tracing::info!(plugin = %name, mode = ?spec.mode, "plugin loaded");
         plugins.insert(name.clone(), Arc::new(loaded));
     }
+
+    // connectors find the embedded log among the build context's resources
+    let mut build_context = BuildContext::new(base_dir);
+    build_context.resources.insert(log.clone());
 
     // sinks, built once per name
     let mut sinks: HashMap<String, NamedSink> = HashMap::new();
@@ -154,7 +158,7 @@ pub async fn run_until(
         if sinks.contains_key(&name) {
             continue;
         }
-        let sink = build_sink(&config, base_dir, &log, &name).await?;
+        let sink = build_sink(&config, &build_context, &name).await?;
         sinks.insert(name.clone(), NamedSink { name, sink });
     }
 
@@ -185,7 +189,7 @@ pub async fn run_until(
     let mut source_tasks = Vec::new();
     let sources_stop = CancellationToken::new();
     for (name, routes) in by_source {
-        let source = build_source(&config, &log, &name, &mut topics)?;
+        let source = build_source(&config, &build_context, &name, &mut topics).await?;
         let task = tokio::spawn(weft_router::run_source(
             name.clone(),
             source,
@@ -205,7 +209,7 @@ pub async fn run_until(
                 .await
                 .with_context(|| format!("failed to listen on {addr} (hub.listen)"))?;
             let ingress = weft_connector_http::Ingress {
-                log: log.clone(),
+                store: log.clone(),
                 topics: Arc::new(topics),
                 max_body_bytes: config.hub.max_body_bytes,
                 ready: ready.clone(),
@@ -273,77 +277,34 @@ pub async fn run_until(
     }
 }
 
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        _ => url.to_string(),
-    }
-}
-
 async fn build_sink(
     config: &Config,
-    base_dir: &Path,
-    log: &Arc<EmbeddedLog>,
+    context: &BuildContext,
     name: &str,
 ) -> anyhow::Result<Arc<dyn Sink>> {
-    if let Some(topic) = name.strip_prefix("topic:") {
-        return Ok(Arc::new(TopicSink::new(log.clone(), topic)));
-    }
-    if name == "stdout" && !config.sinks.contains_key(name) {
-        return Ok(Arc::new(StdoutSink));
-    }
     let spec = config
-        .sinks
-        .get(name)
+        .sink(name)
         .with_context(|| format!("no sink named `{name}`"))?;
-    let sink: Arc<dyn Sink> = match spec {
-        SinkConfig::Topic(t) => Arc::new(TopicSink::new(log.clone(), &t.topic)),
-        SinkConfig::Stdout(_) => Arc::new(StdoutSink),
-        SinkConfig::File(f) => {
-            let path: PathBuf = base_dir.join(&f.path);
-            Arc::new(FileSink::open(path).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?)
-        }
-        SinkConfig::Webhook(w) => Arc::new(
-            weft_connector_http::WebhookSink::new(w.clone())
-                .map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?,
-        ),
-        SinkConfig::RedisStream(c) => weft_connector_redis::stream_sink(c.clone())
-            .await
-            .with_context(|| format!("failed to set up sink `{name}`"))?,
-        SinkConfig::RedisPubsub(c) => weft_connector_redis::pubsub_sink(c.clone())
-            .await
-            .with_context(|| format!("failed to set up sink `{name}`"))?,
-        SinkConfig::Amqp(c) => weft_connector_amqp::sink(c.clone())
-            .await
-            .with_context(|| format!("failed to set up sink `{name}`"))?,
-    };
-    Ok(sink)
+    spec.connector()
+        .build(context)
+        .await
+        .with_context(|| format!("failed to set up sink `{name}`"))
 }
 
-fn build_source(
+async fn build_source(
     config: &Config,
-    log: &Arc<EmbeddedLog>,
+    context: &BuildContext,
     name: &str,
     topics: &mut HashSet<String>,
 ) -> anyhow::Result<Box<dyn Source>> {
-    if let Some(topic) = name.strip_prefix("topic:") {
-        topics.insert(topic.to_string());
-        return Ok(Box::new(TopicSource::new(log.clone(), topic, "weft")));
-    }
     let spec = config
-        .sources
-        .get(name)
+        .source(name)
         .with_context(|| format!("no source named `{name}`"))?;
-    Ok(match spec {
-        SourceConfig::Topic(t) => {
-            topics.insert(t.topic.clone());
-            Box::new(TopicSource::new(log.clone(), &t.topic, &t.consumer))
-        }
-        SourceConfig::RedisStream(c) => weft_connector_redis::stream_source(c.clone())
-            .with_context(|| format!("failed to set up source `{name}`"))?,
-        SourceConfig::RedisPubsub(c) => weft_connector_redis::pubsub_source(c.clone())
-            .with_context(|| format!("failed to set up source `{name}`"))?,
-        SourceConfig::Amqp(c) => weft_connector_amqp::source(c.clone())
-            .with_context(|| format!("failed to set up source `{name}`"))?,
-    })
+    if let Some(topic) = spec.connector().ingress_topic() {
+        topics.insert(topic.to_string());
+    }
+    spec.connector()
+        .build(context)
+        .await
+        .with_context(|| format!("failed to set up source `{name}`"))
 }

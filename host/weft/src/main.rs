@@ -4,10 +4,9 @@
 //! WebAssembly plugins and delivers what they emit, at least once. See the README for
 //! the quick start and `weft --help` for the commands.
 
-mod bench;
-mod bench_amqp;
 mod config;
 mod embedded_default;
+mod filter_cmd;
 mod hub;
 mod plugin_cmd;
 mod validate;
@@ -17,13 +16,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `weft --version`: the binary's version and the plugin contract (WIT package) it runs.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (plugin contract weft:plugin@0.1.0)"
+);
+
 /// Exit code for a configuration error (sysexits EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
 
 #[derive(Parser)]
 #[command(
     name = "weft",
-    version,
+    version = VERSION,
     about = "weft: a WebAssembly-plugin integration hub",
     long_about = "weft takes business events (CloudEvents) from HTTP, its embedded durable log, Redis and RabbitMQ, runs them through sandboxed WebAssembly plugins, and delivers what the plugins emit — at least once.\n\nStart with `weft run` (no config: a demo on 127.0.0.1:8080), write a plugin with `weft plugin new`, check a config with `weft validate`."
 )]
@@ -63,32 +68,29 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Measure the per-event cost of the sandbox against native Rust.
+    /// Evaluate a CESQL v1 expression on one CloudEvent (structured JSON) read from stdin;
+    /// print {"result": ..., "error": null | {"kind", "message"}}. Exit 0 when evaluated
+    /// (even with an error kind), 2 on usage errors.
+    Filter {
+        /// The CESQL expression, e.g. "type LIKE 'com.example.%' AND EXISTS subject".
+        #[arg(long)]
+        sql: String,
+    },
+    /// Print a shell completion script: `weft completions bash > /etc/bash_completion.d/weft`,
+    /// `weft completions zsh > "${fpath[1]}/_weft"`, `weft completions fish >
+    /// ~/.config/fish/completions/weft.fish`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Measure the per-event cost of the sandbox and broker throughput against native
+    /// Rust: runs the separate `weft-bench` binary (next to this one or on the PATH) with
+    /// these arguments; `weft bench --help` shows its options.
+    #[command(disable_help_flag = true)]
     Bench {
-        /// Events per mode.
-        #[arg(long, default_value_t = 20_000)]
-        events: usize,
-        /// Also measure end-to-end throughput stream → plugin → stream against this Redis
-        /// (e.g. redis://127.0.0.1:6379), next to a native consumer.
-        #[arg(long, value_name = "URL")]
-        redis: Option<String>,
-        /// Also measure end-to-end throughput queue → plugin → confirmed publish → ack
-        /// against this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/%2f), next to a
-        /// native lapin consumer/publisher.
-        #[arg(long, value_name = "URI")]
-        amqp: Option<String>,
-        /// Which instance modes to measure (the native baseline always runs).
-        #[arg(long, value_enum, default_value_t = bench::Modes::Both)]
-        mode: bench::Modes,
-        /// Measure this plugin (.wasm component) instead, on the event in --input.
-        #[arg(long, value_name = "WASM", requires = "input")]
-        plugin: Option<PathBuf>,
-        /// The CloudEvent (structured JSON) that --plugin is measured on.
-        #[arg(long, value_name = "EVENT.json", requires = "plugin")]
-        input: Option<PathBuf>,
-        /// Plugin configuration for --plugin, as key=value (repeatable).
-        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-        plugin_config: Vec<(String, String)>,
+        /// Arguments for `weft-bench`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -121,8 +123,9 @@ enum PluginCommand {
     Run {
         /// The plugin component.
         plugin: PathBuf,
-        /// A configuration entry for the plugin, key=value (repeatable).
-        #[arg(long = "config", value_name = "KEY=VALUE")]
+        /// A configuration entry for the plugin, key=value (repeatable; `--config` is an
+        /// alias).
+        #[arg(long = "set", visible_alias = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// Grant outbound HTTP to scheme://host[:port] (repeatable).
         #[arg(long = "allow-http", value_name = "PATTERN")]
@@ -178,21 +181,14 @@ async fn dispatch(command: Command) -> ExitCode {
                 Some(path) => match config::load(&path) {
                     Ok(c) => (c, base_dir(&path), hub::RunOptions::default()),
                     Err(e) => {
-                        weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "info");
-                        eprintln!("error: {e}");
+                        for problem in e.problems() {
+                            eprintln!("error: {problem}");
+                        }
                         return ExitCode::from(EXIT_CONFIG);
                     }
                 },
                 None => {
-                    let bundled = match embedded_default::bundled() {
-                        Ok(b) => b,
-                        Err(e) => {
-                            eprintln!("error: {e}");
-                            return ExitCode::from(2);
-                        }
-                    };
                     let options = hub::RunOptions {
-                        bundled,
                         sample: Some(("orders".into(), embedded_default::sample_event())),
                     };
                     (embedded_default::config(), PathBuf::from("."), options)
@@ -201,7 +197,7 @@ async fn dispatch(command: Command) -> ExitCode {
             if let Some(listen) = listen {
                 cfg.hub.listen = listen;
             }
-            let format = if cfg.hub.log_format == "json" {
+            let format = if cfg.hub.log_format == config::LogFormat::Json {
                 weft_telemetry::LogFormat::Json
             } else {
                 weft_telemetry::LogFormat::Text
@@ -224,7 +220,15 @@ async fn dispatch(command: Command) -> ExitCode {
             let cfg = match config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
-                    println!("error: {e}");
+                    let problems = e.problems();
+                    for problem in &problems {
+                        println!("error: {problem}");
+                    }
+                    println!(
+                        "{}: {} error(s); the configuration is not valid",
+                        config.display(),
+                        problems.len()
+                    );
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
@@ -313,87 +317,40 @@ async fn dispatch(command: Command) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Bench {
-            events,
-            redis,
-            amqp,
-            mode,
-            plugin,
-            input,
-            plugin_config,
-        } => {
-            // the pipelines pay for logging and metrics exactly as under `weft run`
-            weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "warn");
-            if let Err(e) = weft_telemetry::install_metrics() {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-            if let (Some(wasm), Some(input)) = (plugin, input) {
-                let event = match std::fs::read(&input)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| weft_event::Event::from_json_slice(&b).map_err(|e| e.to_string()))
-                {
-                    Ok(e) => e,
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", input.display());
-                        return ExitCode::from(2);
-                    }
-                };
-                return match bench::run_plugin(&wasm, &event, &plugin_config, events.max(1), mode)
-                    .await
-                {
-                    Ok(m) => {
-                        bench::print_plugin(&wasm, &m);
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        ExitCode::FAILURE
-                    }
-                };
-            }
-            match bench::run(events.max(1), mode).await {
-                Ok(m) => bench::print(&m),
+        Command::Bench { args } => run_bench(&args),
+        Command::Filter { sql } => {
+            match filter_cmd::run_filter(&sql, std::io::stdin().lock(), std::io::stdout().lock()) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    return ExitCode::FAILURE;
+                    ExitCode::from(2)
                 }
             }
-            if let Some(url) = redis {
-                println!();
-                match bench::run_redis(&url, events.max(1), mode).await {
-                    Ok(r) => bench::print_throughput(
-                        "Redis stream → passthrough plugin → Redis stream",
-                        &r,
-                    ),
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            if let Some(uri) = amqp {
-                println!();
-                match bench_amqp::run_amqp(&uri, events.max(1), mode).await {
-                    Ok(r) => bench::print_throughput(
-                        "RabbitMQ queue → passthrough plugin → confirmed publish → ack",
-                        &r,
-                    ),
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "weft", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
     }
 }
 
-/// Parses `key=value`.
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
+/// `weft bench`: the benchmarks live in their own binary so the hub does not link them
+/// (nor the native baseline plugin, lapin's and redis' benchmark clients).
+fn run_bench(args: &[std::ffi::OsString]) -> ExitCode {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("weft-bench")))
+        .filter(|path| path.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from("weft-bench"));
+    match std::process::Command::new(&program).args(args).status() {
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!(
+                "error: cannot run {}: {e}\nthe benchmarks are a separate binary: `cargo build --release -p weft-bench` (or `cargo install --path host/bench`)",
+                program.display()
+            );
+            ExitCode::from(2)
+        }
+    }
 }

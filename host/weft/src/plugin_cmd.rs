@@ -11,8 +11,77 @@ use weft_runtime::{InstanceMode, PluginSpec, Runtime};
 
 const TEMPLATE_CARGO: &str = include_str!("../../../plugins/_template/Cargo.toml");
 const TEMPLATE_LIB: &str = include_str!("../../../plugins/_template/src/lib.rs");
-/// Where the SDK lives in this source tree (used when scaffolding next to it).
-const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/rust");
+
+/// The SDK's sources and the WIT contract, compiled into the binary: `weft plugin new`
+/// vendors them into the new crate (`weft-sdk/`), so the plugin builds anywhere, offline
+/// from this repository, against exactly the contract this binary runs.
+macro_rules! embedded_files {
+    ($($path:literal),+ $(,)?) => {
+        &[$(($path, include_str!(concat!("../../../", $path)))),+]
+    };
+}
+const SDK_FILES: &[(&str, &str)] = embedded_files![
+    "sdk/rust/src/config.rs",
+    "sdk/rust/src/event.rs",
+    "sdk/rust/src/http.rs",
+    "sdk/rust/src/kv.rs",
+    "sdk/rust/src/lib.rs",
+    "sdk/rust/src/log.rs",
+    "sdk/rust/src/testing.rs",
+    "wit/plugin.wit",
+    "wit/deps/cli.wit",
+    "wit/deps/clocks.wit",
+    "wit/deps/config/store.wit",
+    "wit/deps/config/world.wit",
+    "wit/deps/filesystem.wit",
+    "wit/deps/http.wit",
+    "wit/deps/io.wit",
+    "wit/deps/keyvalue/atomic.wit",
+    "wit/deps/keyvalue/batch.wit",
+    "wit/deps/keyvalue/store.wit",
+    "wit/deps/keyvalue/watch.wit",
+    "wit/deps/keyvalue/world.wit",
+    "wit/deps/logging/logging.wit",
+    "wit/deps/random.wit",
+    "wit/deps/sockets.wit",
+];
+
+/// The vendored SDK's manifest: the workspace's `sdk/rust/Cargo.toml` with the versions
+/// the workspace pins spelled out (a test keeps them equal).
+const SDK_CARGO: &str = r#"[package]
+name = "weft-sdk"
+version = "0.1.0"
+edition = "2024"
+license = "Apache-2.0"
+description = "Write weft plugins in Rust (vendored by `weft plugin new`)."
+
+[dependencies]
+wit-bindgen = "0.46"
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+"#;
+
+/// Writes the SDK into `dir` (`dir/Cargo.toml`, `dir/src`, `dir/wit`).
+fn vendor_sdk(dir: &Path) -> anyhow::Result<()> {
+    for (path, text) in SDK_FILES {
+        let (dest, text) = match path.strip_prefix("sdk/rust/") {
+            // the WIT files sit inside the vendored crate
+            Some(rest) => (
+                dir.join(rest),
+                text.replace("path: \"../../wit\"", "path: \"wit\""),
+            ),
+            None => (dir.join(path), text.to_string()),
+        };
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        std::fs::write(&dest, text)
+            .with_context(|| format!("failed to write {}", dest.display()))?;
+    }
+    std::fs::write(dir.join("Cargo.toml"), SDK_CARGO)?;
+    Ok(())
+}
 
 /// `weft plugin new NAME`.
 pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -36,9 +105,7 @@ pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<
             target.display()
         );
     }
-    let sdk = std::fs::canonicalize(SDK_DIR)
-        .map(|p| format!("weft-sdk = {{ path = {:?} }}", p.display().to_string()))
-        .unwrap_or_else(|_| "weft-sdk = \"0.1\"".to_string());
+    let sdk = "weft-sdk = { path = \"weft-sdk\" }   # vendored by `weft plugin new`";
     let cargo = TEMPLATE_CARGO
         .replace(
             "name = \"weft-plugin-template\"",
@@ -48,13 +115,14 @@ pub fn new_plugin(name: &str, lang: &str, dir: Option<&Path>) -> anyhow::Result<
             "description = \"A weft plugin: the starting point `weft plugin new` copies.\"",
             &format!("description = \"The {name} weft plugin.\""),
         )
-        .replace("weft-sdk = { workspace = true }", &sdk)
+        .replace("weft-sdk = { workspace = true }", sdk)
         .replace("serde_json = { workspace = true }", "serde_json = \"1\"")
-        + "\n# A standalone workspace, so the plugin builds on its own.\n[workspace]\n\n[profile.release]\nopt-level = 3\nlto = true\ncodegen-units = 1\nstrip = true\n";
+        + "\n# A standalone workspace, so the plugin builds on its own.\n[workspace]\nmembers = [\".\", \"weft-sdk\"]\n\n[profile.release]\nopt-level = 3\nlto = true\ncodegen-units = 1\nstrip = true\n";
     std::fs::create_dir_all(target.join("src"))
         .with_context(|| format!("failed to create {}", target.display()))?;
     std::fs::write(target.join("Cargo.toml"), cargo)?;
     std::fs::write(target.join("src/lib.rs"), TEMPLATE_LIB)?;
+    vendor_sdk(&target.join("weft-sdk"))?;
     std::fs::write(target.join(".gitignore"), "/target\n")?;
     Ok(target)
 }
@@ -176,7 +244,7 @@ async fn run_plugin_inner(options: RunPluginOptions) -> anyhow::Result<i32> {
         .kv_dir
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(&kv_dir.join("kv.redb"))?);
+    let kv = Arc::new(weft_kv_embedded::EmbeddedKv::open(&kv_dir.join("kv.redb"))?);
     let runtime = Runtime::new(&weft_runtime::EngineOptions {
         max_memory_mib: spec.limits.memory_mib.max(64),
         max_concurrent_instances: 16,
@@ -222,4 +290,55 @@ async fn run_plugin_inner(options: RunPluginOptions) -> anyhow::Result<i32> {
         stdout.flush()?;
     }
     Ok(if any_failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_under(root: &Path, dir: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = format!("{dir}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                files_under(root, &rel, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+
+    /// `weft plugin new` vendors exactly the SDK and WIT files of this tree.
+    #[test]
+    fn the_vendored_sdk_is_the_whole_sdk() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut on_disk = Vec::new();
+        files_under(&root, "sdk/rust/src", &mut on_disk);
+        files_under(&root, "wit", &mut on_disk);
+        on_disk.sort();
+        let mut embedded: Vec<String> = SDK_FILES.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "update SDK_FILES in plugin_cmd.rs");
+        // the vendored manifest asks for the versions the workspace pins
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        for (name, pinned) in [
+            ("wit-bindgen", "wit-bindgen = \"0.46\""),
+            ("serde_json", "serde_json = \"1\""),
+        ] {
+            assert!(
+                workspace.contains(pinned),
+                "workspace pin of {name} changed"
+            );
+            assert!(SDK_CARGO.contains(pinned), "{name}");
+        }
+        let sdk_manifest = std::fs::read_to_string(root.join("sdk/rust/Cargo.toml")).unwrap();
+        let deps = sdk_manifest.split("[dependencies]").nth(1).unwrap();
+        for line in deps.lines().filter(|l| l.contains('=')) {
+            let name = line.split('=').next().unwrap().trim();
+            assert!(
+                SDK_CARGO.contains(&format!("\n{name} =")),
+                "SDK dependency {name}"
+            );
+        }
+    }
 }

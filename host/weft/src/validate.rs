@@ -3,16 +3,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::config::{Config, SinkConfig, SourceConfig};
+use weft_connector::{Finding, Guarantee};
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// The hub cannot run with this.
-    Error,
-    /// Works, but the operator should know (e.g. a best-effort source).
-    Warning,
-}
+use crate::config::Config;
+
+pub use weft_connector::Severity;
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +47,35 @@ impl Findings {
             message: message.into(),
         });
     }
+    /// The findings of a connector named inline by a reference (`topic:NAME`), located at
+    /// the reference.
+    fn reference(&mut self, at: &str, found: Vec<Finding>) {
+        for finding in found {
+            self.0.push(Problem {
+                severity: finding.severity,
+                location: at.to_string(),
+                message: finding.message,
+            });
+        }
+    }
+    /// A config section's findings, located under `at`.
+    fn connector(&mut self, at: &str, kind: &str, guarantee: Guarantee, found: Vec<Finding>) {
+        for finding in found {
+            let location = if finding.field.is_empty() {
+                at.to_string()
+            } else {
+                format!("{at}.{}", finding.field)
+            };
+            self.0.push(Problem {
+                severity: finding.severity,
+                location,
+                message: finding.message,
+            });
+        }
+        if let Guarantee::BestEffort(loses) = guarantee {
+            self.warning(at, format!("{kind} is best-effort: {loses}"));
+        }
+    }
 }
 
 fn names<T>(map: &std::collections::BTreeMap<String, T>) -> String {
@@ -78,25 +102,7 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
     check_sink_ref(&mut f, config, "hub.dead_letter", &config.hub.dead_letter);
     for (name, plugin) in &config.plugins {
         let at = format!("plugins.{name}");
-        let path = base_dir.join(&plugin.path);
-        match std::fs::metadata(&path) {
-            Err(e) => f.error(
-                format!("{at}.path"),
-                format!("cannot read plugin file {}: {e}", path.display()),
-            ),
-            Ok(m) if !m.is_file() => f.error(
-                format!("{at}.path"),
-                format!("{} is not a file", path.display()),
-            ),
-            Ok(_) => {
-                if let Err(e) = std::fs::File::open(&path) {
-                    f.error(
-                        format!("{at}.path"),
-                        format!("cannot read plugin file {}: {e}", path.display()),
-                    );
-                }
-            }
-        }
+        check_plugin_file(&mut f, &format!("{at}.path"), base_dir, &plugin.path);
         for (i, pattern) in plugin.allow_http.iter().enumerate() {
             if let Err(e) = weft_runtime::grants::HttpGrant::parse(pattern) {
                 f.error(format!("{at}.allow_http[{i}]"), e.to_string());
@@ -120,42 +126,22 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         }
     }
     for (name, source) in &config.sources {
-        let at = format!("sources.{name}");
-        match source {
-            SourceConfig::Topic(t) => {
-                if let Err(e) = weft_connector_embedded::check_topic(&t.topic) {
-                    f.error(format!("{at}.topic"), e.to_string());
-                }
-            }
-            SourceConfig::RedisPubsub(_) => f.warning(
-                at,
-                "redis-pubsub is best-effort: messages published while weft is disconnected or restarting are lost (use redis-stream for at-least-once)",
-            ),
-            SourceConfig::RedisStream(_) | SourceConfig::Amqp(_) => {}
-        }
+        let connector = source.connector();
+        f.connector(
+            &format!("sources.{name}"),
+            source.kind(),
+            connector.guarantee(),
+            connector.check(),
+        );
     }
     for (name, sink) in &config.sinks {
-        let at = format!("sinks.{name}");
-        match sink {
-            SinkConfig::Topic(t) => {
-                if let Err(e) = weft_connector_embedded::check_topic(&t.topic) {
-                    f.error(format!("{at}.topic"), e.to_string());
-                }
-            }
-            SinkConfig::Webhook(w) => {
-                if let Err(e) = weft_connector_http::WebhookSink::new(w.clone()) {
-                    f.error(format!("{at}.url"), e.to_string());
-                }
-            }
-            SinkConfig::RedisPubsub(_) => f.warning(
-                at,
-                "redis-pubsub is best-effort: a message with no subscriber connected is dropped by Redis",
-            ),
-            SinkConfig::Stdout(_)
-            | SinkConfig::File(_)
-            | SinkConfig::RedisStream(_)
-            | SinkConfig::Amqp(_) => {}
-        }
+        let connector = sink.connector();
+        f.connector(
+            &format!("sinks.{name}"),
+            sink.kind(),
+            connector.guarantee(),
+            connector.check(),
+        );
     }
     if config.routes.is_empty() {
         f.warning(
@@ -179,9 +165,9 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         }
         for (j, from) in route.from.iter().enumerate() {
             let loc = format!("{at}.from[{j}]");
-            if let Some(topic) = from.strip_prefix("topic:") {
-                if let Err(e) = weft_connector_embedded::check_topic(topic) {
-                    f.error(loc, e.to_string());
+            if from.starts_with("topic:") {
+                if let Some(source) = config.source(from) {
+                    f.reference(&loc, source.connector().check());
                 }
             } else if !config.sources.contains_key(from) {
                 f.error(
@@ -217,12 +203,39 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
     f.0
 }
 
-fn check_sink_ref(f: &mut Findings, config: &Config, location: &str, name: &str) {
-    if let Some(topic) = name.strip_prefix("topic:") {
-        if let Err(e) = weft_connector_embedded::check_topic(topic) {
-            f.error(location, e.to_string());
+fn check_plugin_file(f: &mut Findings, location: &str, base_dir: &Path, path: &Path) {
+    if let Some(bundled) = weft_bundled::for_path(path) {
+        if let Err(e) = bundled {
+            f.error(location, e);
         }
-    } else if name != "stdout" && !config.sinks.contains_key(name) {
+        return;
+    }
+    let path = base_dir.join(path);
+    let problem = match std::fs::metadata(&path) {
+        Err(e) => format!("cannot read plugin file {}: {e}", path.display()),
+        Ok(m) if !m.is_file() => format!("{} is not a file", path.display()),
+        Ok(_) => match std::fs::File::open(&path) {
+            Ok(_) => return,
+            Err(e) => format!("cannot read plugin file {}: {e}", path.display()),
+        },
+    };
+    let hint = if path.extension().is_some_and(|e| e == "wasm") {
+        format!(
+            " (build it with `weft plugin build <its crate>`, or use a bundled plugin: path = \"bundled:NAME\" with NAME one of {})",
+            weft_bundled::NAMES.join(", ")
+        )
+    } else {
+        String::new()
+    };
+    f.error(location, format!("{problem}{hint}"));
+}
+
+fn check_sink_ref(f: &mut Findings, config: &Config, location: &str, name: &str) {
+    if name.starts_with("topic:") {
+        if let Some(sink) = config.sink(name) {
+            f.reference(location, sink.connector().check());
+        }
+    } else if config.sink(name).is_none() {
         f.error(
             location,
             format!(
@@ -253,16 +266,18 @@ pub fn check_plugins_load(config: &Config, base_dir: &Path, problems: &mut Vec<P
         Ok(d) => d,
         Err(_) => return,
     };
-    let kv = match weft_runtime::kv::EmbeddedKv::open(&dir.path().join("kv.redb")) {
+    let kv = match weft_kv_embedded::EmbeddedKv::open(&dir.path().join("kv.redb")) {
         Ok(kv) => std::sync::Arc::new(kv),
         Err(_) => return,
     };
     for (name, spec) in &config.plugins {
-        let path = base_dir.join(&spec.path);
-        if !path.is_file() {
-            continue; // already reported
-        }
-        if let Err(e) = runtime.load(name, spec, base_dir, kv.clone()) {
+        let loaded = match weft_bundled::for_path(&spec.path) {
+            Some(Ok(bytes)) => runtime.load_bytes(name, spec, bytes, kv.clone()),
+            Some(Err(_)) => continue, // already reported
+            None if !base_dir.join(&spec.path).is_file() => continue,
+            None => runtime.load(name, spec, base_dir, kv.clone()),
+        };
+        if let Err(e) = loaded {
             problems.push(Problem {
                 severity: Severity::Error,
                 location: format!("plugins.{name}.path"),
@@ -272,47 +287,24 @@ pub fn check_plugins_load(config: &Config, base_dir: &Path, problems: &mut Vec<P
     }
 }
 
-/// The errors (not warnings) that stop `weft run`; bundled plugins count as readable.
-pub fn check_for_run(
-    config: &Config,
-    base_dir: &Path,
-    bundled: &crate::hub::BundledPlugins,
-) -> Vec<Problem> {
+/// The errors (not warnings) that stop `weft run`.
+pub fn check_for_run(config: &Config, base_dir: &Path) -> Vec<Problem> {
     check(config, base_dir)
         .into_iter()
         .filter(|p| p.severity == Severity::Error)
-        .filter(|p| {
-            !(p.location.ends_with(".path")
-                && config.plugins.iter().any(|(name, spec)| {
-                    p.location == format!("plugins.{name}.path")
-                        && bundled.contains_key(&spec.path.to_string_lossy().to_string())
-                }))
-        })
         .collect()
 }
 
 /// `--connect`: checks that every broker the config names answers.
 pub async fn check_connections(config: &Config, problems: &mut Vec<Problem>) {
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
-    for (name, s) in &config.sources {
-        let at = format!("sources.{name}");
-        let r = match s {
-            SourceConfig::RedisStream(c) => c.check_connection().await,
-            SourceConfig::RedisPubsub(c) => c.check_connection().await,
-            SourceConfig::Amqp(c) => weft_connector_amqp::check_connection(&c.uri).await,
-            SourceConfig::Topic(_) => continue,
-        };
-        results.push((at, r));
+    for (name, source) in &config.sources {
+        let result = source.connector().healthcheck().await;
+        results.push((format!("sources.{name}"), result));
     }
-    for (name, s) in &config.sinks {
-        let at = format!("sinks.{name}");
-        let r = match s {
-            SinkConfig::RedisStream(c) => c.check_connection().await,
-            SinkConfig::RedisPubsub(c) => c.check_connection().await,
-            SinkConfig::Amqp(c) => weft_connector_amqp::check_connection(&c.uri).await,
-            _ => continue,
-        };
-        results.push((at, r));
+    for (name, sink) in &config.sinks {
+        let result = sink.connector().healthcheck().await;
+        results.push((format!("sinks.{name}"), result));
     }
     if let Some(r) = &config.kv.redis {
         results.push((

@@ -5,7 +5,6 @@
 //! CII with the same business content give the same JSON.
 
 use serde::Serialize;
-use weft_sdk::xml as roxmltree;
 
 use crate::decimal::Dec;
 use crate::xpath::XDoc;

@@ -6,8 +6,6 @@
 
 use std::collections::HashMap;
 
-use weft_sdk::xml as roxmltree;
-
 use crate::xpath::eval::{BuildFx, Ctx};
 use crate::xpath::syntax::ast::{Axis, F, Ix, Test, X};
 use crate::xpath::{Eval, Func, Item, N, Program, XDoc, XResult};

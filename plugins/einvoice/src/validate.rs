@@ -1,7 +1,5 @@
 //! Validation entry point: parse, detect the syntax, run the rule sets.
 
-use weft_sdk::xml as roxmltree;
-
 use crate::schematron::{self, Finding};
 use crate::xpath::XDoc;
 

@@ -32,7 +32,6 @@ pub mod kv;
 pub mod log;
 
 pub use event::{Event, Failure};
-pub use roxmltree as xml;
 pub use serde_json as json;
 
 /// What a handler returns: the events to pass on, or why not.

@@ -23,7 +23,7 @@ use weft_event::Event;
 /// The broker every test talks to.
 pub const URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// Skips the test (returns) when RabbitMQ is unreachable, unless `WEFT_REQUIRE_BROKERS`.
+/// Fails the test when RabbitMQ is unreachable, or skips it (returns) if `WEFT_SKIP_BROKERS=1`.
 #[macro_export]
 macro_rules! require_broker {
     () => {
@@ -60,8 +60,8 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Connects, or returns `None` after a note when the broker is unreachable (panics
-    /// instead when `WEFT_REQUIRE_BROKERS` is set).
+    /// Connects; when the broker is unreachable, panics, or returns `None` after a note
+    /// if `WEFT_SKIP_BROKERS=1`.
     pub async fn connect() -> Option<Admin> {
         init_logs();
         let props = ConnectionProperties::default().with_connection_name("weft-test-admin".into());
@@ -74,13 +74,13 @@ impl Admin {
                     Ok(Err(e)) => e.to_string(),
                     _ => "timed out".into(),
                 };
-                if std::env::var_os("WEFT_REQUIRE_BROKERS").is_some() {
+                if !std::env::var("WEFT_SKIP_BROKERS").is_ok_and(|v| v == "1") {
                     panic!(
-                        "RabbitMQ at 127.0.0.1:5672 is required (WEFT_REQUIRE_BROKERS is set) but unreachable: {why}"
+                        "RabbitMQ at 127.0.0.1:5672 is required (set WEFT_SKIP_BROKERS=1 to skip the broker tests) but unreachable: {why}"
                     );
                 }
                 eprintln!(
-                    "note: skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); set WEFT_REQUIRE_BROKERS to make this a failure"
+                    "note: skipping: RabbitMQ at 127.0.0.1:5672 is unreachable ({why}); WEFT_SKIP_BROKERS=1 is set"
                 );
                 return None;
             }

@@ -18,16 +18,18 @@ use weft_event::Event;
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 fn brokers_required() -> bool {
-    std::env::var_os("WEFT_REQUIRE_BROKERS").is_some()
+    !std::env::var("WEFT_SKIP_BROKERS").is_ok_and(|v| v == "1")
 }
 
-/// Connects to the shared Redis; `None` (with a note) when it is unreachable and brokers
-/// are not required; panics when `WEFT_REQUIRE_BROKERS` is set.
+/// Connects to the shared Redis; when it is unreachable, panics, or returns `None` (with a
+/// note) if `WEFT_SKIP_BROKERS=1`.
 pub async fn redis() -> Option<MultiplexedConnection> {
     match connect(REDIS_URL).await {
         Ok(conn) => Some(conn),
         Err(e) if brokers_required() => {
-            panic!("Redis at {REDIS_URL} is unreachable and WEFT_REQUIRE_BROKERS is set: {e}")
+            panic!(
+                "Redis at {REDIS_URL} is unreachable (set WEFT_SKIP_BROKERS=1 to skip the broker tests): {e}"
+            )
         }
         Err(e) => {
             eprintln!("note: skipping test, Redis at {REDIS_URL} is unreachable: {e}");

@@ -5,13 +5,8 @@ use wasmtime::component::Resource;
 use crate::bindings::wasi::keyvalue::atomics;
 use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
 use crate::kv::KvError;
+use crate::resources::BucketHandle;
 use crate::state::PluginState;
-
-/// An open bucket, as held in the resource table.
-#[derive(Debug, Clone)]
-pub struct BucketHandle {
-    name: String,
-}
 
 /// Largest number of buckets one instance may hold open.
 pub const MAX_OPEN_BUCKETS: usize = 64;

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use roxmltree::{Document, Node, NodeId};
-use weft_sdk::xml as roxmltree;
 
 use super::syntax::ast::{Arith, Axis, Cmp, F, Ix, Test, Ty, X};
 use super::value::{Date, Item, N, Txt};
@@ -2557,7 +2556,6 @@ mod tests {
     use super::{Ctx, Eval, XDoc};
     use crate::xpath::Item;
     use crate::xpath::testing::compile;
-    use weft_sdk::xml as roxmltree;
 
     const NS: &[(&str, &str)] = &[("a", "urn:a"), ("xs", "http://www.w3.org/2001/XMLSchema")];
     const DOC: &str = r#"<r xmlns:a="urn:a"><a:x n="1">10.5</a:x><a:x n="2">  2 </a:x><a:x n="3">abc</a:x><y><z>1</z><z>2</z><z>3</z></y><e/><b>true</b><d>2024-02-29</d></r>"#;

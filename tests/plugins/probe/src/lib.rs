@@ -25,6 +25,19 @@ fn field(event: &Event, name: &str) -> Result<String, Failure> {
 pub fn handle(event: Event) -> HandlerResult {
     match event.ty.as_str() {
         "echo" => Ok(vec![event]),
+        // computes for `data.ms` milliseconds of wall time, then passes the event on
+        "spin" => {
+            let ms = event
+                .data_json::<serde_json::Value>()
+                .ok()
+                .and_then(|d| d["ms"].as_u64())
+                .unwrap_or(20);
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_millis(ms) {
+                std::hint::black_box(started);
+            }
+            Ok(vec![event])
+        }
         "trap" => panic!("probe asked to trap"),
         "loop" => {
             let mut x: u64 = 0;

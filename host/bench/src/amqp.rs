@@ -1,4 +1,4 @@
-//! `weft bench --amqp URI`: end-to-end AMQP throughput — queue → passthrough plugin →
+//! `weft bench --amqp URI` (`weft-bench --amqp URI`): end-to-end AMQP throughput — queue → passthrough plugin →
 //! confirmed publish → ack — through weft (the AMQP source, the router, the passthrough
 //! plugin isolated and warm, the AMQP sink) next to a hand-written lapin consumer doing the
 //! same broker work in the same run.
@@ -7,7 +7,7 @@
 //! in binary mode on a pool of confirm-mode channels with one publish in flight per
 //! channel (the sink's default pool size), and ack a message only after its output was
 //! confirmed. The native side calls the passthrough handler natively
-//! ([`crate::bench::native_handle`]). Each run gets its own queues and exchange (deleted
+//! ([`crate::plugin_cost::native_handle`]). Each run gets its own queues and exchange (deleted
 //! afterwards) seeded with the same events; time runs from the first delivery to the last
 //! ack.
 
@@ -32,7 +32,7 @@ use weft_connector::{Acknowledge, ConnectorError, Delivery, Settlement, Source};
 use weft_connector_amqp::binding::{self, ContentMode, HeaderSeparator};
 use weft_runtime::InstanceMode;
 
-use crate::bench::{Throughput, native_handle, sample};
+use crate::plugin_cost::{Throughput, native_handle, sample};
 
 /// Routing key of the outputs (the output queue is bound with it).
 const ROUTING_KEY: &str = "bench";
@@ -222,12 +222,16 @@ async fn native_amqp(uri: &str, topology: &Topology, events: usize) -> anyhow::R
     .await
     .context("native consumer failed to connect")?;
     let pool = Arc::new(
-        ChannelPool::open(&connection, weft_connector_amqp::config::default_channels()).await?,
+        ChannelPool::open(
+            &connection,
+            weft_connector_amqp::SinkConfig::new(uri, "").channels,
+        )
+        .await?,
     );
     let consume = connection.create_channel().await?;
     consume
         .basic_qos(
-            weft_connector_amqp::config::default_prefetch(),
+            weft_connector_amqp::SourceConfig::new(uri, "").prefetch,
             BasicQosOptions { global: false },
         )
         .await?;
@@ -352,7 +356,7 @@ async fn weft_amqp(
     events: usize,
     mode: InstanceMode,
 ) -> anyhow::Result<Duration> {
-    let passthrough = crate::bench::BenchPlugin::passthrough(mode)?;
+    let passthrough = crate::plugin_cost::BenchPlugin::passthrough(mode)?;
     let plugin = passthrough.plugin.clone();
 
     let mut source_config = weft_connector_amqp::SourceConfig::new(uri, topology.input.as_str());
@@ -364,7 +368,7 @@ async fn weft_amqp(
     let sink = weft_connector_amqp::sink(sink_config)
         .await
         .context("failed to set up the bench sink")?;
-    let route = crate::bench::bench_route(plugin, sink);
+    let route = crate::plugin_cost::bench_route(plugin, sink);
     let counter = Arc::new(Counter::default());
     let source = Box::new(CountingSource {
         inner: weft_connector_amqp::source(source_config)
@@ -420,7 +424,7 @@ async fn weft_amqp(
 pub async fn run_amqp(
     uri: &str,
     events: usize,
-    modes: crate::bench::Modes,
+    modes: crate::plugin_cost::Modes,
 ) -> anyhow::Result<Vec<Throughput>> {
     anyhow::ensure!(events > 0, "the benchmark needs at least one event");
     let admin = Connection::connect(
@@ -431,7 +435,7 @@ pub async fn run_amqp(
     .with_context(|| {
         format!(
             "failed to connect to {}",
-            weft_connector_amqp::connection::redact_uri(uri)
+            weft_connector::redact::redact_url(uri)
         )
     })?;
     let tag = format!("{}-{:x}", std::process::id(), rand_tag());

@@ -1,16 +1,17 @@
-//! Builds the bundled example plugins (for `weft run` without a config and `weft bench`)
-//! to WebAssembly components and embeds them in the binary.
+//! Builds the bundled example plugins (named `bundled:NAME` in any config, used by `weft
+//! run` without a config and by `weft-bench`) to WebAssembly components, for the library to
+//! embed.
 //!
-//! Set `WEFT_SKIP_BUNDLED=1` to skip (the embedded default and `weft bench` then explain
-//! that the bundled plugins are missing).
+//! Set `WEFT_SKIP_BUNDLED=1` to skip (the library then reports the plugins as missing).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BUNDLED: [(&str, &str); 3] = [
+const BUNDLED: [(&str, &str); 4] = [
     ("weft-plugin-json-map", "weft_plugin_json_map.wasm"),
     ("weft-plugin-dedupe", "weft_plugin_dedupe.wasm"),
     ("weft-plugin-passthrough", "weft_plugin_passthrough.wasm"),
+    ("weft-plugin-http-enrich", "weft_plugin_http_enrich.wasm"),
 ];
 
 fn main() {
@@ -21,6 +22,7 @@ fn main() {
         "plugins/json-map",
         "plugins/dedupe",
         "plugins/passthrough",
+        "plugins/http-enrich",
         "sdk/rust/src",
         "sdk/rust/Cargo.toml",
         "wit",
@@ -46,7 +48,7 @@ fn main() {
     }
     if let Err(e) = built {
         println!(
-            "cargo:warning=bundled plugins not built ({e}); `weft run` without --config and `weft bench` need them"
+            "cargo:warning=bundled plugins not built ({e}); `bundled:` plugin paths and `weft run` without --config need them"
         );
     }
 }

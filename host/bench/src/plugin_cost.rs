@@ -1,4 +1,4 @@
-//! `weft bench`: per-event cost of the sandbox for a trivial plugin (isolated and warm
+//! Per-event cost of the sandbox for a trivial plugin (isolated and warm
 //! instances) next to the same handler called natively, in the same run.
 
 use std::sync::Arc;
@@ -91,16 +91,16 @@ pub(crate) struct BenchPlugin {
 impl BenchPlugin {
     /// Loads the bundled passthrough plugin.
     pub(crate) fn passthrough(mode: InstanceMode) -> anyhow::Result<BenchPlugin> {
-        let bundled = crate::embedded_default::bundled().map_err(anyhow::Error::msg)?;
+        let wasm = weft_bundled::get("passthrough").map_err(anyhow::Error::msg)?;
         let mut spec = PluginSpec::new("passthrough.wasm");
         spec.mode = mode;
-        BenchPlugin::load("passthrough", &spec, bundled["bundled:passthrough"])
+        BenchPlugin::load("passthrough", &spec, wasm)
     }
 
     /// Loads any component with `spec` (its path is only used in messages).
     pub(crate) fn load(name: &str, spec: &PluginSpec, wasm: &[u8]) -> anyhow::Result<BenchPlugin> {
         let dir = tempfile::tempdir()?;
-        let kv = Arc::new(weft_runtime::kv::EmbeddedKv::open(
+        let kv = Arc::new(weft_kv_embedded::EmbeddedKv::open(
             &dir.path().join("kv.redb"),
         )?);
         let runtime = Runtime::new(&weft_runtime::EngineOptions::default())?;

@@ -1,10 +1,12 @@
-//! The Redis backend: keys `weft:kv:{plugin}:{bucket}:{key}`, counters with `INCRBY`.
+//! The Redis key-value backend of weft's plugins (`kv = "redis"`, shared by every replica):
+//! keys `weft:kv:{plugin}:{bucket}:{key}`, counters with `INCRBY`; implements
+//! `weft_kv::KvBackend`.
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{KeyPage, KvBackend, KvError, LIST_PAGE, check};
+use weft_kv::{KeyPage, KvBackend, KvError, LIST_PAGE, check};
 
 /// Plugin state in Redis (shared by every replica of the hub).
 #[derive(Clone)]

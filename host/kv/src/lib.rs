@@ -1,16 +1,17 @@
-//! Key-value backends behind the plugins' `wasi:keyvalue`. Every key is namespaced by the
-//! plugin name, so one plugin never sees another's keys.
+//! The key-value contract behind the plugins' `wasi:keyvalue`: the [`KvBackend`] trait the
+//! sandbox calls and each backend crate implements (`weft-kv-embedded`, `weft-kv-redis`),
+//! the limits, and the counter encoding. Every key is namespaced by the plugin name, so one
+//! plugin never sees another's keys.
 //!
 //! Counters (`atomics.increment`) are stored as decimal ASCII, so the same value reads the
-//! same from both backends (and from `redis-cli`).
-
-mod embedded;
-mod redis;
+//! same from every backend (and from `redis-cli`).
+//!
+//! ```
+//! assert!(weft_kv::check("k", Some(b"v")).is_ok());
+//! assert_eq!(weft_kv::parse_counter("n", b"42").unwrap(), 42);
+//! ```
 
 use async_trait::async_trait;
-
-pub use embedded::EmbeddedKv;
-pub use redis::RedisKv;
 
 /// Largest key a plugin may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -87,7 +88,7 @@ pub fn check(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
 }
 
 /// Parses a stored counter.
-pub(crate) fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, KvError> {
+pub fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, KvError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -1,4 +1,6 @@
-//! The embedded backend: one redb file in the data directory.
+//! The embedded key-value backend of weft's plugins (`kv = "embedded"`, the default): one redb
+//! file in the data directory, implementing `weft_kv::KvBackend`. Writes are durable when
+//! they return.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{KeyPage, KvBackend, KvError, LIST_PAGE, check, parse_counter};
+use weft_kv::{KeyPage, KvBackend, KvError, LIST_PAGE, check, parse_counter};
 
 const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
 

@@ -1,0 +1,137 @@
+//! `weft-bench` (also run as `weft bench`): the per-event cost of the sandbox for a trivial
+//! plugin, isolated and warm, or for any plugin on any event, next to the same handler
+//! called natively in the same run; with `--redis`/`--amqp`, end-to-end broker throughput
+//! through weft's own source, router and sink next to a hand-written native consumer.
+//!
+//! A binary of its own so the hub does not link the benchmark clients and the native
+//! baseline plugin (ARCHITECTURE.md, "Where things live").
+
+mod amqp;
+mod plugin_cost;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use plugin_cost::Modes;
+
+/// Measure the per-event cost of the sandbox against native Rust.
+#[derive(Parser)]
+#[command(name = "weft bench", version)]
+struct Args {
+    /// Events per mode.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Also measure end-to-end throughput stream → plugin → stream against this Redis
+    /// (e.g. redis://127.0.0.1:6379), next to a native consumer.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Also measure end-to-end throughput queue → plugin → confirmed publish → ack
+    /// against this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/%2f), next to a
+    /// native lapin consumer/publisher.
+    #[arg(long, value_name = "URI")]
+    amqp: Option<String>,
+    /// Which instance modes to measure (the native baseline always runs).
+    #[arg(long, value_enum, default_value_t = Modes::Both)]
+    mode: Modes,
+    /// Measure this plugin (.wasm component) instead, on the event in --input.
+    #[arg(long, value_name = "WASM", requires = "input")]
+    plugin: Option<PathBuf>,
+    /// The CloudEvent (structured JSON) that --plugin is measured on.
+    #[arg(long, value_name = "EVENT.json", requires = "plugin")]
+    input: Option<PathBuf>,
+    /// Plugin configuration for --plugin, as key=value (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    plugin_config: Vec<(String, String)>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    // the pipelines pay for logging and metrics exactly as under `weft run`
+    weft_telemetry::init_tracing(weft_telemetry::LogFormat::Text, "warn");
+    if let Err(e) = weft_telemetry::install_metrics() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let events = args.events.max(1);
+    if let (Some(wasm), Some(input)) = (&args.plugin, &args.input) {
+        let event = match std::fs::read(input)
+            .map_err(|e| e.to_string())
+            .and_then(|b| weft_event::Event::from_json_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {}: {e}", input.display());
+                return ExitCode::from(2);
+            }
+        };
+        return match plugin_cost::run_plugin(wasm, &event, &args.plugin_config, events, args.mode)
+            .await
+        {
+            Ok(m) => {
+                plugin_cost::print_plugin(wasm, &m);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match plugin_cost::run(events, args.mode).await {
+        Ok(m) => plugin_cost::print(&m),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(url) = &args.redis {
+        println!();
+        match plugin_cost::run_redis(url, events, args.mode).await {
+            Ok(r) => plugin_cost::print_throughput(
+                "Redis stream → passthrough plugin → Redis stream",
+                &r,
+            ),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(uri) = &args.amqp {
+        println!();
+        match amqp::run_amqp(uri, events, args.mode).await {
+            Ok(r) => plugin_cost::print_throughput(
+                "RabbitMQ queue → passthrough plugin → confirmed publish → ack",
+                &r,
+            ),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Parses `key=value`.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
+}
