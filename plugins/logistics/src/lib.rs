@@ -40,6 +40,7 @@ pub mod milestone;
 pub mod model;
 pub mod pact;
 pub mod report;
+pub mod sample;
 pub mod validate;
 pub mod vocab;
 pub mod xml;
