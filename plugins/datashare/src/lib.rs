@@ -25,6 +25,7 @@ pub mod mask;
 pub mod odrl;
 pub mod pii;
 pub mod rdf;
+pub mod sample;
 pub mod share;
 
 use std::cell::RefCell;
