@@ -105,8 +105,11 @@ impl Prepared {
     }
 }
 
+/// The configuration pairs a [`Prepared`] was built from, and it.
+type PreparedCache = Option<(Vec<(String, String)>, Rc<Prepared>)>;
+
 thread_local! {
-    static PREPARED: RefCell<Option<(Vec<(String, String)>, Rc<Prepared>)>> = const { RefCell::new(None) };
+    static PREPARED: RefCell<PreparedCache> = const { RefCell::new(None) };
 }
 
 /// The prepared configuration, compiled once per configuration.

@@ -176,10 +176,11 @@ impl Settings {
             .to_string();
 
         let schema = json("schema", nonempty("schema"))?;
-        if let Some(s) = &schema {
-            if !s.is_object() && !s.is_boolean() {
-                return Err(bad("schema", "must be a JSON Schema (a JSON object)"));
-            }
+        if schema
+            .as_ref()
+            .is_some_and(|s| !s.is_object() && !s.is_boolean())
+        {
+            return Err(bad("schema", "must be a JSON Schema (a JSON object)"));
         }
         let schema_name = get("schema_name").unwrap_or("output").trim().to_string();
         if schema_name.is_empty()

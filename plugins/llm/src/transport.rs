@@ -33,12 +33,10 @@ pub fn post_json(
 
 /// Classifies an error text (the `Debug` form of a `wasi:http` error code).
 fn classify(text: String) -> TransportError {
+    let lower = text.to_ascii_lowercase();
     if text.contains("HttpRequestDenied") || text.contains("HTTP-request-denied") {
         TransportError::Denied(text)
-    } else if {
-        let lower = text.to_ascii_lowercase();
-        lower.contains("timeout") || lower.contains("timed out")
-    } {
+    } else if lower.contains("timeout") || lower.contains("timed out") {
         TransportError::Timeout(text)
     } else {
         TransportError::Failed(text)
