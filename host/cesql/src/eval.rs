@@ -18,21 +18,27 @@ use crate::ast::{ArithOp, Literal, LogicOp, Node, OrderOp};
 use crate::attributes::{AttributeName, AttributeValue, Attributes};
 use crate::error::{Error, ErrorKind};
 use crate::functions;
-use crate::value::{Val, to_boolean, to_integer, with_text};
+use crate::value::{Type, Val, to_boolean, to_integer, with_text};
 
 /// The outcome of evaluating one node: `Ok` when no error occurred in its subtree, `Err`
 /// with the node's value when one did (the error itself is in [`Ctx::error`]).
 pub(crate) type Out<'a> = Result<Val<'a>, Val<'a>>;
 
-/// Evaluation state: the event and the first error raised.
+/// Evaluation state: the event, the first error raised, and whether the typed fast paths
+/// are used (they are, except in tests comparing them with the general evaluator).
 pub(crate) struct Ctx<'a, A: ?Sized> {
     pub(crate) attrs: &'a A,
     pub(crate) error: Option<Error>,
+    fast: bool,
 }
 
 impl<'a, A: Attributes + ?Sized> Ctx<'a, A> {
-    pub(crate) fn new(attrs: &'a A) -> Self {
-        Ctx { attrs, error: None }
+    pub(crate) fn new(attrs: &'a A, fast: bool) -> Self {
+        Ctx {
+            attrs,
+            error: None,
+            fast,
+        }
     }
 
     /// Records an error (the first one is kept). The message is built only when kept.
@@ -44,6 +50,7 @@ impl<'a, A: Attributes + ?Sized> Ctx<'a, A> {
     }
 
     /// Casts to Integer for `what`; a failure raises a _CastError_ and yields `0`.
+    #[inline]
     pub(crate) fn integer(&mut self, v: &Val<'_>, what: &str) -> (i32, bool) {
         match to_integer(v) {
             Ok(i) => (i, true),
@@ -55,6 +62,7 @@ impl<'a, A: Attributes + ?Sized> Ctx<'a, A> {
     }
 
     /// Casts to Boolean for `what`; a failure raises a _CastError_ and yields `false`.
+    #[inline]
     pub(crate) fn boolean(&mut self, v: &Val<'_>, what: &str) -> (bool, bool) {
         match to_boolean(v) {
             Ok(b) => (b, true),
@@ -67,6 +75,7 @@ impl<'a, A: Attributes + ?Sized> Ctx<'a, A> {
 }
 
 /// `Ok(v)` when `clean`, else `Err(v)`.
+#[inline]
 pub(crate) fn finish(v: Val<'_>, clean: bool) -> Out<'_> {
     if clean { Ok(v) } else { Err(v) }
 }
@@ -115,8 +124,32 @@ fn logic_name(op: LogicOp) -> &'static str {
     }
 }
 
-/// Evaluates `node`.
+/// Evaluates `node`. Operators with a Boolean or Integer result take the typed fast path
+/// ([`eval_bool`], [`eval_int`]), whose results travel in registers.
 pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, A>) -> Out<'a> {
+    if cx.fast {
+        match node {
+            Node::Exists(_)
+            | Node::Not(_)
+            | Node::Order(..)
+            | Node::Equal { .. }
+            | Node::Logic(..)
+            | Node::AttributeEqualsString { .. }
+            | Node::AttributeEqualsInteger { .. }
+            | Node::AttributeOrder { .. } => {
+                return eval_bool(node, cx).map(Val::Bool).map_err(Val::Bool);
+            }
+            Node::Negate(_) | Node::Arith(..) => {
+                return eval_int(node, cx).map(Val::Int).map_err(Val::Int);
+            }
+            _ => {}
+        }
+    }
+    eval_general(node, cx)
+}
+
+/// The general evaluator: every node, values as [`Val`].
+fn eval_general<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, A>) -> Out<'a> {
     match node {
         Node::Literal(lit) => Ok(match lit {
             Literal::Bool(b) => Val::Bool(*b),
@@ -152,6 +185,8 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             let (x, lc) = cx.integer(&lv, name);
             let (y, rc) = cx.integer(&rv, name);
             arith(cx, *op, x, y, lc && rc)
+                .map(Val::Int)
+                .map_err(Val::Int)
         }
         Node::Order(op, l, r) => {
             let lv = operand!(cx, l, Val::Bool(false));
@@ -269,6 +304,7 @@ fn attribute<'a, A: Attributes + ?Sized>(cx: &mut Ctx<'a, A>, name: &'a Attribut
     }
 }
 
+#[inline]
 fn order(op: OrderOp, x: i32, y: i32) -> bool {
     match op {
         OrderOp::Lt => x < y,
@@ -279,6 +315,7 @@ fn order(op: OrderOp, x: i32, y: i32) -> bool {
 }
 
 /// `=` between `x` and `y`: `x` is cast to `y`'s type (the ambiguous-operator rule, §3.7).
+#[inline]
 fn equal<A: Attributes + ?Sized>(
     cx: &mut Ctx<'_, A>,
     x: Val<'_>,
@@ -298,13 +335,13 @@ fn equal<A: Attributes + ?Sized>(
     }
 }
 
-fn arith<'a, A: Attributes + ?Sized>(
-    cx: &mut Ctx<'a, A>,
+fn arith<A: Attributes + ?Sized>(
+    cx: &mut Ctx<'_, A>,
     op: ArithOp,
     x: i32,
     y: i32,
     clean: bool,
-) -> Out<'a> {
+) -> Result<i32, i32> {
     let exact = match op {
         ArithOp::Add => i64::from(x) + i64::from(y),
         ArithOp::Sub => i64::from(x) - i64::from(y),
@@ -316,7 +353,7 @@ fn arith<'a, A: Attributes + ?Sized>(
                     arith_name(op)
                 )
             });
-            return Err(Val::Int(0));
+            return Err(0);
         }
         // Truncates towards zero.
         ArithOp::Div => i64::from(x) / i64::from(y),
@@ -324,7 +361,8 @@ fn arith<'a, A: Attributes + ?Sized>(
         ArithOp::Rem => i64::from(x) % i64::from(y),
     };
     match i32::try_from(exact) {
-        Ok(v) => finish(Val::Int(v), clean),
+        Ok(v) if clean => Ok(v),
+        Ok(v) => Err(v),
         Err(_) => {
             let bound = if exact < 0 { i32::MIN } else { i32::MAX };
             cx.raise(ErrorKind::Math, || {
@@ -333,7 +371,170 @@ fn arith<'a, A: Attributes + ?Sized>(
                     arith_name(op)
                 )
             });
-            Err(Val::Int(bound))
+            Err(bound)
         }
+    }
+}
+
+/// An operand of an integer operator: already an Integer (typed path) or a value to cast.
+enum IntOperand<'a> {
+    Int(i32),
+    Val(Val<'a>),
+}
+
+/// Evaluates an operand of an integer operator; if it carries an error, the enclosing
+/// node returns `Err($zero)`. Casting is left to [`settle_int`], after every operand has
+/// been evaluated, as in the general evaluator.
+macro_rules! int_operand {
+    ($cx:expr, $node:expr, $zero:expr) => {
+        if $node.ty() == Some(Type::Integer) {
+            match eval_int($node, $cx) {
+                Ok(i) => IntOperand::Int(i),
+                Err(_) => return Err($zero),
+            }
+        } else {
+            match eval($node, $cx) {
+                Ok(v) => IntOperand::Val(v),
+                Err(_) => return Err($zero),
+            }
+        }
+    };
+}
+
+#[inline]
+fn settle_int<A: Attributes + ?Sized>(
+    cx: &mut Ctx<'_, A>,
+    operand: IntOperand<'_>,
+    what: &str,
+) -> (i32, bool) {
+    match operand {
+        IntOperand::Int(i) => (i, true),
+        IntOperand::Val(v) => cx.integer(&v, what),
+    }
+}
+
+/// Like `Ok(v)` / `Err(v)` for registers.
+#[inline]
+fn done<T>(v: T, clean: bool) -> Result<T, T> {
+    if clean { Ok(v) } else { Err(v) }
+}
+
+/// Typed fast path for nodes whose result is a Boolean: the same semantics as
+/// [`eval_general`] (checked by the random-expression test), results in registers.
+fn eval_bool<'a, A: Attributes + ?Sized>(
+    node: &'a Node,
+    cx: &mut Ctx<'a, A>,
+) -> Result<bool, bool> {
+    const BOOLEAN: Option<Type> = Some(Type::Boolean);
+    const INTEGER: Option<Type> = Some(Type::Integer);
+    match node {
+        Node::Literal(Literal::Bool(b)) => Ok(*b),
+        Node::Exists(name) => Ok(cx.attrs.lookup(name).is_some()),
+        Node::Not(x) if x.ty() == BOOLEAN => match eval_bool(x, cx) {
+            Ok(b) => Ok(!b),
+            Err(_) => Err(false),
+        },
+        Node::Logic(op, l, r) if l.ty() == BOOLEAN && r.ty() == BOOLEAN => {
+            let a = eval_bool(l, cx).map_err(|_| false)?;
+            match op {
+                LogicOp::And if !a => return Ok(false),
+                LogicOp::Or if a => return Ok(true),
+                _ => {}
+            }
+            let b = eval_bool(r, cx).map_err(|_| false)?;
+            Ok(match op {
+                LogicOp::And | LogicOp::Or => b,
+                LogicOp::Xor => a != b,
+            })
+        }
+        Node::Equal {
+            negated,
+            left,
+            right,
+        } if left.ty() == right.ty() && left.ty() == BOOLEAN => {
+            let x = eval_bool(left, cx).map_err(|_| false)?;
+            let y = eval_bool(right, cx).map_err(|_| false)?;
+            Ok((x == y) != *negated)
+        }
+        Node::Equal {
+            negated,
+            left,
+            right,
+        } if right.ty() == INTEGER => {
+            let what = if *negated { "!=" } else { "=" };
+            let lv = int_operand!(cx, left, false);
+            let y = eval_int(right, cx).map_err(|_| false)?;
+            let (x, clean) = settle_int(cx, lv, what);
+            done((x == y) != *negated, clean)
+        }
+        Node::Order(op, l, r) => {
+            let what = order_name(*op);
+            let lv = int_operand!(cx, l, false);
+            let rv = int_operand!(cx, r, false);
+            let (x, lc) = settle_int(cx, lv, what);
+            let (y, rc) = settle_int(cx, rv, what);
+            done(order(*op, x, y), lc && rc)
+        }
+        Node::AttributeEqualsString {
+            negated,
+            name,
+            value,
+        } => match cx.attrs.lookup(name) {
+            Some(AttributeValue::String(s)) => Ok((s == &**value) != *negated),
+            _ => match eval_general(node, cx) {
+                Ok(v) => Ok(v == Val::Bool(true)),
+                Err(v) => Err(v == Val::Bool(true)),
+            },
+        },
+        Node::AttributeOrder { op, name, value } => match cx.attrs.lookup(name) {
+            Some(AttributeValue::Integer(i)) => Ok(order(*op, i, *value)),
+            Some(AttributeValue::String(s)) if let Ok(i) = crate::value::parse_integer(s) => {
+                Ok(order(*op, i, *value))
+            }
+            _ => match eval_general(node, cx) {
+                Ok(v) => Ok(v == Val::Bool(true)),
+                Err(v) => Err(v == Val::Bool(true)),
+            },
+        },
+        _ => match eval_general(node, cx) {
+            Ok(v) => Ok(v == Val::Bool(true)),
+            Err(v) => Err(v == Val::Bool(true)),
+        },
+    }
+}
+
+/// Typed fast path for nodes whose result is an Integer, as [`eval_bool`].
+fn eval_int<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, A>) -> Result<i32, i32> {
+    match node {
+        Node::Literal(Literal::Int(i)) => Ok(*i),
+        Node::Negate(x) => {
+            let v = int_operand!(cx, x, 0);
+            let (i, clean) = settle_int(cx, v, "unary -");
+            match i.checked_neg() {
+                Some(n) => done(n, clean),
+                None => {
+                    cx.raise(ErrorKind::Math, || {
+                        format!(
+                            "-({i}) is outside the 32-bit integer range; the result is 2147483647"
+                        )
+                    });
+                    Err(i32::MAX)
+                }
+            }
+        }
+        Node::Arith(op, l, r) => {
+            let name = arith_name(*op);
+            let lv = int_operand!(cx, l, 0);
+            let rv = int_operand!(cx, r, 0);
+            let (x, lc) = settle_int(cx, lv, name);
+            let (y, rc) = settle_int(cx, rv, name);
+            arith(cx, *op, x, y, lc && rc)
+        }
+        _ => match eval_general(node, cx) {
+            Ok(Val::Int(i)) => Ok(i),
+            Ok(_) => Ok(0),
+            Err(Val::Int(i)) => Err(i),
+            Err(_) => Err(0),
+        },
     }
 }

@@ -61,6 +61,9 @@ use eval::Ctx;
 pub struct Expression {
     source: Box<str>,
     root: ast::Node,
+    /// Specialized nodes and typed fast paths (off only to test them against the general
+    /// evaluator).
+    fast: bool,
 }
 
 /// The result of evaluating an expression: the value (the zero value of the expression's
@@ -80,16 +83,19 @@ impl Expression {
         Ok(Expression {
             root: ast::specialize(parser::parse(source)?),
             source: source.into(),
+            fast: true,
         })
     }
 
-    /// [`Expression::parse`] without the single-node forms of common comparisons; for
-    /// tests that check both forms evaluate alike.
+    /// [`Expression::parse`] without the single-node forms of common comparisons and
+    /// without the typed fast paths: the general evaluator alone, for tests that check
+    /// both evaluate alike.
     #[doc(hidden)]
     pub fn parse_unspecialized(source: &str) -> Result<Expression, Error> {
         Ok(Expression {
             root: parser::parse(source)?,
             source: source.into(),
+            fast: false,
         })
     }
 
@@ -111,7 +117,7 @@ impl Expression {
 
     /// Evaluates the expression against any attribute source, e.g. a [`JsonEvent`].
     pub fn eval_with<A: Attributes + ?Sized>(&self, attributes: &A) -> Evaluation {
-        let mut cx = Ctx::new(attributes);
+        let mut cx = Ctx::new(attributes, self.fast);
         let value = match eval::eval(&self.root, &mut cx) {
             Ok(v) | Err(v) => v.into_value(),
         };
@@ -129,7 +135,7 @@ impl Expression {
 
     /// [`Expression::matches`] against any attribute source.
     pub fn matches_with<A: Attributes + ?Sized>(&self, attributes: &A) -> bool {
-        let mut cx = Ctx::new(attributes);
+        let mut cx = Ctx::new(attributes, self.fast);
         matches!(eval::eval(&self.root, &mut cx), Ok(value::Val::Bool(true))) && cx.error.is_none()
     }
 }

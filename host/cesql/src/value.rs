@@ -129,6 +129,7 @@ pub(crate) fn parse_boolean(s: &str) -> Result<bool, CastFailure> {
 }
 
 /// Casts to Integer; on failure the value is `0` (§3.7).
+#[inline]
 pub(crate) fn to_integer(v: &Val<'_>) -> Result<i32, CastFailure> {
     match v {
         Val::Int(i) => Ok(*i),
@@ -138,6 +139,7 @@ pub(crate) fn to_integer(v: &Val<'_>) -> Result<i32, CastFailure> {
 }
 
 /// Casts to Boolean; on failure the value is `false` (§3.7).
+#[inline]
 pub(crate) fn to_boolean(v: &Val<'_>) -> Result<bool, CastFailure> {
     match v {
         Val::Bool(b) => Ok(*b),
@@ -166,6 +168,7 @@ pub(crate) fn integer_text(i: i32, buf: &mut [u8; 11]) -> &str {
 }
 
 /// Calls `f` with the String cast of `v` (§3.7), without allocating.
+#[inline]
 pub(crate) fn with_text<R>(v: &Val<'_>, f: impl FnOnce(&str) -> R) -> R {
     match v {
         Val::Str(s) => f(s),
