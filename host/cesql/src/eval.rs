@@ -18,7 +18,7 @@ use crate::ast::{ArithOp, Literal, LogicOp, Node, OrderOp};
 use crate::attributes::{AttributeName, AttributeValue, Attributes};
 use crate::error::{Error, ErrorKind};
 use crate::functions;
-use crate::value::{Type, Val, to_boolean, to_integer, with_text};
+use crate::value::{Type, Val, integer_text, to_boolean, to_integer, with_text};
 
 /// The outcome of evaluating one node: `Ok` when no error occurred in its subtree, `Err`
 /// with the node's value when one did (the error itself is in [`Ctx::error`]).
@@ -134,6 +134,8 @@ pub(crate) fn eval<'a, A: Attributes + ?Sized>(node: &'a Node, cx: &mut Ctx<'a, 
             | Node::Order(..)
             | Node::Equal { .. }
             | Node::Logic(..)
+            | Node::Like { .. }
+            | Node::In { .. }
             | Node::AttributeEqualsString { .. }
             | Node::AttributeEqualsInteger { .. }
             | Node::AttributeOrder { .. } => {
@@ -481,25 +483,60 @@ fn eval_bool<'a, A: Attributes + ?Sized>(
             value,
         } => match cx.attrs.lookup(name) {
             Some(AttributeValue::String(s)) => Ok((s == &**value) != *negated),
-            _ => match eval_general(node, cx) {
-                Ok(v) => Ok(v == Val::Bool(true)),
-                Err(v) => Err(v == Val::Bool(true)),
-            },
+            _ => general_bool(node, cx),
         },
+        Node::Like {
+            negated,
+            operand,
+            pattern,
+        } if matches!(**operand, Node::Attribute(_)) => {
+            if let Node::Attribute(name) = &**operand
+                && let Some(AttributeValue::String(s)) = cx.attrs.lookup(name)
+            {
+                return Ok(pattern.matches(s) != *negated);
+            }
+            general_bool(node, cx)
+        }
+        Node::In {
+            negated,
+            operand,
+            set,
+        } if matches!(**operand, Node::Attribute(_)) => {
+            if let Node::Attribute(name) = &**operand
+                && let Some(AttributeValue::String(s)) = cx.attrs.lookup(name)
+                && set.iter().all(|e| matches!(e, Node::Literal(_)))
+            {
+                // A String left operand: each literal is cast to String (§3.7), which
+                // cannot fail.
+                let found = set.iter().any(|element| match element {
+                    Node::Literal(Literal::Str(l)) => s == &**l,
+                    Node::Literal(Literal::Int(i)) => s == integer_text(*i, &mut [0; 11]),
+                    Node::Literal(Literal::Bool(b)) => s == if *b { "true" } else { "false" },
+                    _ => false,
+                });
+                return Ok(found != *negated);
+            }
+            general_bool(node, cx)
+        }
         Node::AttributeOrder { op, name, value } => match cx.attrs.lookup(name) {
             Some(AttributeValue::Integer(i)) => Ok(order(*op, i, *value)),
             Some(AttributeValue::String(s)) if let Ok(i) = crate::value::parse_integer(s) => {
                 Ok(order(*op, i, *value))
             }
-            _ => match eval_general(node, cx) {
-                Ok(v) => Ok(v == Val::Bool(true)),
-                Err(v) => Err(v == Val::Bool(true)),
-            },
+            _ => general_bool(node, cx),
         },
-        _ => match eval_general(node, cx) {
-            Ok(v) => Ok(v == Val::Bool(true)),
-            Err(v) => Err(v == Val::Bool(true)),
-        },
+        _ => general_bool(node, cx),
+    }
+}
+
+/// [`eval_general`] for a Boolean-typed node.
+fn general_bool<'a, A: Attributes + ?Sized>(
+    node: &'a Node,
+    cx: &mut Ctx<'a, A>,
+) -> Result<bool, bool> {
+    match eval_general(node, cx) {
+        Ok(v) => Ok(v == Val::Bool(true)),
+        Err(v) => Err(v == Val::Bool(true)),
     }
 }
 
