@@ -9,8 +9,13 @@
 //! `missing / 0` is `0` with a _MissingAttributeError_ and no _MathError_, and
 //! `TRUE AND (1 != 1 / 0)` is `false` with a _MathError_. `AND` and `OR` short-circuit.
 //!
+//! `IN` compares the set elements in order and stops at the first match, as the equivalent
+//! chain of `=` joined by `OR` would; an element after the match is not evaluated.
+//!
 //! The first error raised is reported. Strings borrow from the event and the expression:
-//! comparisons allocate nothing.
+//! comparisons allocate nothing. Operators with a Boolean or Integer result have typed
+//! fast paths whose results travel in registers; the general evaluator ([`eval_general`])
+//! defines the semantics and the random-expression test checks both agree.
 
 use std::borrow::Cow;
 
