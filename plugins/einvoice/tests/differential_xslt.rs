@@ -119,6 +119,9 @@ impl Rng {
 // ---------------------------------------------------------------------------------------
 // The documents as byte ranges
 
+/// A byte range `(start, end)` in a document's text.
+type Span = (usize, usize);
+
 /// An element of a document, by byte offsets into its text.
 #[derive(Clone, Debug)]
 struct Elem {
@@ -135,7 +138,7 @@ struct Elem {
     /// Whether it has element children.
     has_children: bool,
     /// Attributes: (qualified name, whole range, value range).
-    attrs: Vec<(String, (usize, usize), (usize, usize))>,
+    attrs: Vec<(String, Span, Span)>,
     /// The trimmed text of an element without element children.
     text: Option<String>,
     /// Index of the parent element.
@@ -1250,8 +1253,8 @@ fn xslt_fired(py: &Path, docs: &[(Syn, &str)]) -> Vec<Result<Fired, String>> {
 }
 
 /// The one known error of the reference: SaxonC-HE 13 compares an untyped value written as
-/// a negative zero with a fraction (`-0.00`) as *less than* zero (`xs:untypedAtomic('-0.00')
-/// >= 0` is false, `= 0` is false, `< 0` is true), although XPath casts it to the
+/// a negative zero with a fraction (`-0.00`) as *less than* zero
+/// (`xs:untypedAtomic('-0.00') >= 0` is false, `= 0` is false, `< 0` is true), although XPath casts it to the
 /// `xs:double` -0.0e0, which equals +0 (`xs:double('-0.00') >= 0` is true in SaxonC too, and
 /// so is `xs:untypedAtomic('-0') >= 0`). So a variant with such a value is also given to
 /// the XSLT with every negative zero written without its sign (the same number): the plugin
