@@ -64,6 +64,10 @@ fn main() {
         }],
         ..MaskConfig::default()
     };
+    time("  baseline: JSON parse + serialize only", iterations, || {
+        let v: serde_json::Value = serde_json::from_slice(&record).unwrap();
+        std::hint::black_box(serde_json::to_vec(&v).unwrap());
+    });
     let label = format!("masking a {} byte record (JSON in and out)", record.len());
     time(&label, iterations, || {
         let mut v: serde_json::Value = serde_json::from_slice(&record).unwrap();

@@ -199,13 +199,6 @@ impl MaskReport {
 pub struct Masker<'c> {
     config: &'c MaskConfig,
     findings: Vec<Finding>,
-    path: Vec<PathSeg>,
-}
-
-#[derive(Debug, Clone)]
-enum PathSeg {
-    Key(String),
-    Index(usize),
 }
 
 impl<'c> Masker<'c> {
@@ -214,7 +207,6 @@ impl<'c> Masker<'c> {
         Masker {
             config,
             findings: Vec::new(),
-            path: Vec::new(),
         }
     }
 
@@ -232,20 +224,24 @@ impl<'c> Masker<'c> {
             );
         }
         if !self.config.detect.is_empty() {
-            self.path.clear();
-            self.walk(value, &mut report);
+            self.walk(value, None, &mut report);
         }
         report
     }
 
-    fn walk(&mut self, value: &mut Value, report: &mut MaskReport) -> bool {
+    fn walk(
+        &mut self,
+        value: &mut Value,
+        at: Option<&PathNode<'_>>,
+        report: &mut MaskReport,
+    ) -> bool {
         match value {
             Value::String(s) => {
                 pii::detect_into(s, self.config.detect, &mut self.findings);
                 if self.findings.is_empty() {
                     return false;
                 }
-                let path = render_path(&self.path);
+                let path = render_path(at);
                 for f in &self.findings {
                     report.record(f.kind, &path);
                 }
@@ -260,22 +256,26 @@ impl<'c> Masker<'c> {
             }
             Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.path.push(PathSeg::Index(i));
-                    if self.walk(item, report) {
+                    let node = PathNode {
+                        parent: at,
+                        seg: PathSeg::Index(i),
+                    };
+                    if self.walk(item, Some(&node), report) {
                         *item = Value::Null;
                     }
-                    self.path.pop();
                 }
                 false
             }
             Value::Object(map) => {
                 let mut remove = Vec::new();
                 for (k, v) in map.iter_mut() {
-                    self.path.push(PathSeg::Key(k.clone()));
-                    if self.walk(v, report) {
+                    let node = PathNode {
+                        parent: at,
+                        seg: PathSeg::Key(k),
+                    };
+                    if self.walk(v, Some(&node), report) {
                         remove.push(k.clone());
                     }
-                    self.path.pop();
                 }
                 for k in remove {
                     map.remove(&k);
@@ -287,9 +287,27 @@ impl<'c> Masker<'c> {
     }
 }
 
-fn render_path(path: &[PathSeg]) -> String {
+/// A JSON pointer built on the stack while walking (rendered only for findings).
+struct PathNode<'a> {
+    parent: Option<&'a PathNode<'a>>,
+    seg: PathSeg<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PathSeg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn render_path(at: Option<&PathNode<'_>>) -> String {
+    let mut segs = Vec::new();
+    let mut n = at;
+    while let Some(node) = n {
+        segs.push(node.seg);
+        n = node.parent;
+    }
     let mut s = String::new();
-    for seg in path {
+    for seg in segs.iter().rev() {
         s.push('/');
         match seg {
             PathSeg::Key(k) => s.push_str(&k.replace('~', "~0").replace('/', "~1")),

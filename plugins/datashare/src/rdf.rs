@@ -27,6 +27,7 @@ pub struct Graph {
     triples: Vec<Triple>,
     by_subject: HashMap<Term, Vec<u32>>,
     by_object: HashMap<Term, Vec<u32>>,
+    predicates: std::collections::HashSet<String>,
 }
 
 impl Graph {
@@ -46,6 +47,9 @@ impl Graph {
         }) {
             return;
         }
+        if !self.predicates.contains(t.predicate.as_str()) {
+            self.predicates.insert(t.predicate.as_str().to_string());
+        }
         let i = self.triples.len() as u32;
         self.by_subject.entry(s).or_default().push(i);
         self.by_object.entry(t.object.clone()).or_default().push(i);
@@ -57,6 +61,11 @@ impl Graph {
         for t in &other.triples {
             self.insert(t.clone());
         }
+    }
+
+    /// Whether some triple has this predicate.
+    pub fn has_predicate(&self, predicate: &str) -> bool {
+        self.predicates.contains(predicate)
     }
 
     /// All triples.

@@ -232,8 +232,7 @@ pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Resul
             target: target.clone(),
             values,
         };
-        let report = eval::evaluate(policy, &request, &world);
-        match eval::decide(policy, &report) {
+        match eval::decide_fast(policy, &request, &world) {
             Decision::Permit(i) => {
                 if permit.is_none() {
                     permit = Some((policy, &policy.permissions[i]));
@@ -243,7 +242,7 @@ pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Resul
                 }
             }
             Decision::Prohibited(i) => {
-                let rule = term_text(&report.rules[i].rule);
+                let rule = term_text(&policy.prohibitions[i - policy.permissions.len()].id);
                 denial = Some((term_text(&policy.id), format!("prohibited by {rule}")));
                 permit = None;
                 break;

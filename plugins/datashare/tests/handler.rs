@@ -222,3 +222,79 @@ fn masking_without_a_policy_and_bad_configuration() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The policy and state of the world of `examples/datashare.toml` decide as its comment says.
+#[test]
+fn shipped_example_policy_decides_as_documented() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/datashare.toml"
+    ))
+    .unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let config = doc["plugins"]["datashare"]["config"].as_table().unwrap();
+    let mut host = TestHost::new();
+    for (k, v) in config {
+        host = host.with_config(k, v.as_str().unwrap());
+    }
+    let shared = |id: &str, recipient: &str, purpose: &str| {
+        let mut e = Event::new(id, "/erp", "com.example.order.shared")
+            .with_subject("https://data.example.com/orders")
+            .with_json(&json!({"orderId": "PO-1", "buyer": {"name": "张三", "idNo": "11010519491231002X", "mobile": "13800138000"}}));
+        e.set_extension("recipient", recipient);
+        e.set_extension("purpose", purpose);
+        e
+    };
+    let research = "https://w3id.org/dpv#ResearchAndDevelopment";
+    let out = host
+        .call(
+            handle,
+            shared("1", "https://partners.example.com/lab", research),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(
+        out[0].extension("odrlrule"),
+        Some("https://data.example.com/research")
+    );
+    assert_eq!(
+        data(&out[0])["buyer"],
+        json!({"name": "张*", "idNo": "**************002X", "mobile": "*******8000"})
+    );
+    assert_eq!(out[1].ty, "weft.datashare.notice");
+    let out = host
+        .call(
+            handle,
+            shared("2", "https://partners.example.com/sf-express", research),
+        )
+        .unwrap();
+    assert_eq!(
+        out[0].extension("odrlrule"),
+        Some("https://data.example.com/logistics")
+    );
+    let out = host
+        .call(
+            handle,
+            shared("3", "https://partners.example.com/broker", research),
+        )
+        .unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied");
+    for i in 0..3 {
+        let out = host
+            .call(
+                handle,
+                shared(
+                    &format!("a{i}"),
+                    "https://partners.example.com/auditor",
+                    research,
+                ),
+            )
+            .unwrap();
+        let want = if i < 2 {
+            "com.example.order.shared"
+        } else {
+            "weft.datashare.denied"
+        };
+        assert_eq!(out[0].ty, want, "audit share {i}");
+    }
+}

@@ -22,6 +22,11 @@ use super::value::{Value, format_datetime, parse_datetime};
 use super::vocab::{self, odrl};
 use crate::rdf::{self, Graph, RDF_TYPE, RDFS_SUBCLASS};
 
+const INCLUDED_IN_IRI: &str = "http://www.w3.org/ns/odrl/2/includedIn";
+const IMPLIES_IRI: &str = "http://www.w3.org/ns/odrl/2/implies";
+const EXACT_MATCH_IRI: &str = "http://www.w3.org/2004/02/skos/core#exactMatch";
+const DATETIME_IRI: &str = "http://www.w3.org/ns/odrl/2/dateTime";
+
 /// What is asked: a party wants to perform an action on an asset, with facts about the
 /// circumstances (left operand values such as the purpose).
 #[derive(Debug, Clone, Default)]
@@ -113,6 +118,31 @@ pub fn action_matches(
     prohibition: bool,
     graph: &Graph,
 ) -> bool {
+    if requested == rule_action {
+        return true;
+    }
+    let graph_edges = graph.has_predicate(INCLUDED_IN_IRI)
+        || graph.has_predicate(EXACT_MATCH_IRI)
+        || (prohibition && graph.has_predicate(IMPLIES_IRI));
+    if !graph_edges
+        && let (Some(req), Some(goal)) = (
+            requested.strip_prefix(vocab::ODRL),
+            rule_action.strip_prefix(vocab::ODRL),
+        )
+    {
+        // the vocabulary's hierarchy alone: walk up without allocating
+        let mut at = req;
+        for _ in 0..8 {
+            match vocab::INCLUDED_IN.iter().find(|(x, _)| *x == at) {
+                Some((_, up)) if *up == goal => return true,
+                Some((_, up)) => at = up,
+                None => break,
+            }
+        }
+        if !vocab::EXACT_MATCH.iter().any(|(x, _)| *x == req) {
+            return false;
+        }
+    }
     let mut seen: HashSet<String> = HashSet::new();
     let mut todo = vec![requested.to_string()];
     while let Some(a) = todo.pop() {
@@ -217,6 +247,100 @@ pub fn decide(policy: &Policy, report: &PolicyReport) -> Decision {
     }
 }
 
+/// The decision alone, without building reports (the sharing path): the same semantics
+/// as [`evaluate`] + [`decide`], stopping at the first unsatisfied premise. A
+/// `Prohibited` index counts the permissions first, as in the report.
+pub fn decide_fast(policy: &Policy, req: &Request, world: &World<'_>) -> Decision {
+    let permission = policy
+        .permissions
+        .iter()
+        .position(|r| rule_active(r, req, world));
+    let prohibition = policy
+        .prohibitions
+        .iter()
+        .position(|r| rule_active(r, req, world));
+    match (permission, prohibition) {
+        (Some(p), None) => Decision::Permit(p),
+        (Some(p), Some(_)) if policy.conflict == Conflict::Perm => Decision::Permit(p),
+        (_, Some(x)) => Decision::Prohibited(policy.permissions.len() + x),
+        (None, None) => Decision::NotPermitted,
+    }
+}
+
+/// Whether a permission or prohibition is active for the request.
+pub fn rule_active(rule: &Rule, req: &Request, world: &World<'_>) -> bool {
+    if !rule.targets.is_empty()
+        && !req.target.as_ref().is_some_and(|t| {
+            rule.targets
+                .iter()
+                .any(|e| entity_matches(e, t, req, world))
+        })
+    {
+        return false;
+    }
+    if !rule.assignees.is_empty()
+        && !req.party.as_ref().is_some_and(|p| {
+            rule.assignees
+                .iter()
+                .any(|e| entity_matches(e, p, req, world))
+        })
+    {
+        return false;
+    }
+    let prohibition = rule.kind == RuleKind::Prohibition;
+    let action_ok = req.action.as_deref().is_some_and(|requested| {
+        rule.actions.iter().any(|a| {
+            action_matches(requested, &a.iri, prohibition, world.graph)
+                && a.refinements
+                    .iter()
+                    .all(|r| constraint_holds(r, None, req, world))
+        })
+    });
+    action_ok
+        && rule
+            .constraints
+            .iter()
+            .all(|c| constraint_holds(c, None, req, world))
+        && rule
+            .duties
+            .iter()
+            .all(|d| condition(d, world).deontic() != Deontic::Violated)
+}
+
+/// Whether a constraint holds (no report).
+pub fn constraint_holds(
+    c: &Constraint,
+    subject: Option<&Term>,
+    req: &Request,
+    world: &World<'_>,
+) -> bool {
+    match c {
+        Constraint::Atomic(a) => {
+            let left = left_values(&a.left, subject, req, world);
+            !left.is_empty() && operator_holds(&a.operator, &left, &a.right, world)
+        }
+        Constraint::Logical(l) => {
+            let op = l.operator.strip_prefix(vocab::ODRL).unwrap_or("");
+            let mut n = 0;
+            for c in &l.operands {
+                let holds = constraint_holds(c, subject, req, world);
+                match op {
+                    "or" if holds => return true,
+                    "xone" if holds && n == 1 => return false,
+                    "and" | "andSequence" if !holds => return false,
+                    _ => {}
+                }
+                n += usize::from(holds);
+            }
+            match op {
+                "or" => n >= 1,
+                "xone" => n == 1,
+                _ => n == l.operands.len(),
+            }
+        }
+    }
+}
+
 fn eval_rule(rule: &Rule, req: &Request, world: &World<'_>) -> RuleReport {
     let mut premises = Vec::new();
     let prohibition = rule.kind == RuleKind::Prohibition;
@@ -298,7 +422,7 @@ fn entity_matches(e: &Entity, x: &Term, req: &Request, world: &World<'_>) -> boo
     member
         && e.refinements
             .iter()
-            .all(|r| eval_constraint(r, Some(x), req, world).satisfied)
+            .all(|r| constraint_holds(r, Some(x), req, world))
 }
 
 /// The report of a duty that is a permission's condition: an earlier report of it in the
@@ -411,15 +535,20 @@ fn earlier_performance(rule: &Term, world: &World<'_>) -> Option<Performance> {
 /// The values of a left operand: given by the request, the current time for
 /// `odrl:dateTime`, or facts about `subject` (refinements of collections) in the state of
 /// the world.
-fn left_values(left: &str, subject: Option<&Term>, req: &Request, world: &World<'_>) -> Vec<Term> {
-    let mut out: Vec<Term> = req.values_of(left).cloned().collect();
-    if out.is_empty() && left == odrl("dateTime") {
-        out.extend(world.now.clone());
+fn left_values<'a>(
+    left: &'a str,
+    subject: Option<&Term>,
+    req: &'a Request,
+    world: &'a World<'_>,
+) -> Vec<&'a Term> {
+    let mut out: Vec<&Term> = req.values_of(left).collect();
+    if out.is_empty() && left == DATETIME_IRI {
+        out.extend(world.now.as_ref());
     }
     if out.is_empty()
         && let Some(s) = subject
     {
-        out.extend(world.graph.objects(s, left).cloned());
+        out.extend(world.graph.objects(s, left));
     }
     out
 }
@@ -478,7 +607,7 @@ fn eval_atomic(
         kind: PremiseKind::Constraint,
         satisfied,
         constraint: Some(a.id.clone()),
-        left,
+        left: left.into_iter().cloned().collect(),
         operator: Some(a.operator.clone()),
         right: a.right.clone(),
         ..PremiseReport::default()
@@ -486,12 +615,17 @@ fn eval_atomic(
 }
 
 fn equal(a: &Term, b: &Term) -> bool {
-    a == b || Value::of(a).compare(&Value::of(b)) == Some(Ordering::Equal)
+    match (a, b) {
+        (Term::Literal(_), Term::Literal(_)) => {
+            a == b || Value::of(a).compare(&Value::of(b)) == Some(Ordering::Equal)
+        }
+        _ => a == b,
+    }
 }
 
 /// Whether `left op right` holds. Comparisons need every left value to compare with the
 /// right operand; set operators treat both sides as sets.
-pub fn operator_holds(op: &str, left: &[Term], right: &[Term], world: &World<'_>) -> bool {
+pub fn operator_holds(op: &str, left: &[&Term], right: &[Term], world: &World<'_>) -> bool {
     let op = op.strip_prefix(vocab::ODRL).unwrap_or(op);
     let cmp = |want: &dyn Fn(Ordering) -> bool| {
         let Some(r) = right.first() else { return false };
@@ -499,7 +633,7 @@ pub fn operator_holds(op: &str, left: &[Term], right: &[Term], world: &World<'_>
         left.iter()
             .all(|l| Value::of(l).compare(&rv).is_some_and(&want))
     };
-    let in_right = |l: &Term| right.iter().any(|r| equal(l, r));
+    let in_right = |l: &&Term| right.iter().any(|r| equal(l, r));
     match op {
         "eq" => left.iter().any(|l| right.iter().any(|r| equal(l, r))),
         "neq" => !left.iter().any(|l| right.iter().any(|r| equal(l, r))),
