@@ -1014,3 +1014,69 @@ fn sink_failures_missing_exchange_and_unroutable_reach_the_dead_letter() {
         );
     }
 }
+
+/// `examples/amqp.toml` as shipped (its queue and exchange names made unique): a shipment
+/// published to the input queue comes out normalized on the queue bound to the output
+/// exchange, as the example's header says, and nothing is dead-lettered.
+#[test]
+fn the_amqp_example_runs_as_its_comment_says() {
+    let Some(mut broker) = Broker::connect() else {
+        return;
+    };
+    let p = broker.name("example");
+    let example = std::fs::read_to_string(support::root().join("examples/amqp.toml")).unwrap();
+    let config = example
+        .replace("\"shipments.normalized\"", &format!("\"{p}-normalized\""))
+        .replace("\"shipments.dlx\"", &format!("\"{p}-dlx\""))
+        .replace("\"shipments.dead\"", &format!("\"{p}-dead\""))
+        .replace("\"shipments.out\"", &format!("\"{p}-out\""))
+        .replace("queue = \"shipments\"", &format!("queue = \"{p}-in\""))
+        .replace("{ name = \"shipments\",", &format!("{{ name = \"{p}-in\","))
+        .replace("data_dir = \"../.weft\"", "data_dir = \"data\"");
+    assert!(
+        config.matches(&p).count() >= 7,
+        "the example's names changed:\n{config}"
+    );
+    for queue in ["in", "normalized", "dead"] {
+        broker.queues.push(format!("{p}-{queue}"));
+    }
+    for exchange in ["dlx", "out"] {
+        broker.exchanges.push(format!("{p}-{exchange}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let addr = addr();
+    let config = config.replace(
+        "listen = \"127.0.0.1:8080\"",
+        &format!("listen = \"{addr}\""),
+    );
+    std::fs::write(dir.path().join("weft.toml"), config).unwrap();
+    let _hub = support::Hub::start(dir.path(), addr);
+    // the example's header: a structured CloudEvent on the input queue
+    let shipment = json!({"specversion":"1.0","id":"s-1","source":"/tms","type":"com.example.shipment.created","data":{"id":"S-1","carrier":{"name":"DHL"},"eta":"2026-12-24"}});
+    let properties = BasicProperties::default()
+        .with_content_type("application/cloudevents+json".into())
+        .with_delivery_mode(2);
+    broker.publish(
+        &format!("{p}-in"),
+        [(properties, shipment.to_string().into_bytes())],
+    );
+    let got = broker.take(&format!("{p}-normalized"), 1, Duration::from_secs(30));
+    assert_eq!(got[0].id().as_deref(), Some("s-1"));
+    assert_eq!(
+        got[0].routing_key,
+        "shipments.com.example.shipment.normalized"
+    );
+    assert_eq!(
+        header(&got[0].properties, "cloudEvents:type").as_deref(),
+        Some("com.example.shipment.normalized")
+    );
+    let data: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(data["shipment"]["id"], "S-1");
+    assert_eq!(data["carrier"], "DHL");
+    broker.wait_all_acked(&format!("{p}-in"), Duration::from_secs(30));
+    assert_eq!(
+        broker.ready(&format!("{p}-dead")),
+        0,
+        "nothing dead-lettered"
+    );
+}

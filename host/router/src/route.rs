@@ -192,11 +192,24 @@ impl Route {
                     .await;
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.retry.backoff(attempt + 1)) => {}
+                _ = tokio::time::sleep(self.retry_delay(attempt + 1, &error)) => {}
                 _ = shutdown.cancelled() => {
                     return RouteOutcome::Incomplete("shutting down during retry backoff".into());
                 }
             }
+        }
+    }
+
+    /// The wait before attempt `next_attempt`: the policy's backoff, or longer when a
+    /// plugin's `retry` asked for a minimum delay (`retry-after-ms=N: …`, e.g. an HTTP
+    /// `Retry-After` it received).
+    fn retry_delay(&self, next_attempt: u32, error: &StageError) -> std::time::Duration {
+        let backoff = self.retry.backoff(next_attempt);
+        match error {
+            StageError::Plugin { error, .. } => {
+                error.retry_after().map_or(backoff, |d| d.max(backoff))
+            }
+            StageError::Sink { .. } => backoff,
         }
     }
 
@@ -296,4 +309,62 @@ pub fn dead_letter_record(
         ext.insert(dead_letter::ORIGIN.into(), origin.to_string());
     }
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_can_ask_for_a_longer_wait_than_the_backoff() {
+        let sink = NamedSink {
+            name: "s".into(),
+            sink: Arc::new(NoSink),
+        };
+        let retry = RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        };
+        let route = Route::new(
+            "r".into(),
+            Filter::default(),
+            Vec::new(),
+            vec![sink.clone()],
+            retry,
+            sink,
+        );
+        let asked = StageError::Plugin {
+            plugin: "llm".into(),
+            error: weft_runtime::InvokeError::Retry("retry-after-ms=20000: rate limited".into()),
+        };
+        assert_eq!(
+            route.retry_delay(2, &asked),
+            std::time::Duration::from_secs(20)
+        );
+        let short = StageError::Plugin {
+            plugin: "llm".into(),
+            error: weft_runtime::InvokeError::Retry("retry-after-ms=1: x".into()),
+        };
+        assert_eq!(
+            route.retry_delay(2, &short),
+            std::time::Duration::from_millis(100)
+        );
+        let plain = StageError::Sink {
+            sink: "s".into(),
+            error: SinkError::Transient("503".into()),
+        };
+        assert_eq!(
+            route.retry_delay(3, &plain),
+            std::time::Duration::from_millis(200)
+        );
+    }
+
+    struct NoSink;
+
+    #[async_trait::async_trait]
+    impl Sink for NoSink {
+        async fn deliver(&self, _event: &Event) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
 }

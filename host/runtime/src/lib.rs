@@ -42,7 +42,10 @@ use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use engine::{EngineOptions, TICK};
-pub use plugin::{InvokeError, LoadedPlugin, extension_pairs, from_wit, to_wit};
+pub use plugin::{
+    InvokeError, LoadedPlugin, MAX_RETRY_AFTER, RETRY_AFTER_PREFIX, extension_pairs, from_wit,
+    to_wit,
+};
 pub use spec::{InstanceMode, KvBackendKind, Limits, PluginSpec};
 pub use state::{PluginGrants, PluginState};
 

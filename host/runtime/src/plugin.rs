@@ -69,7 +69,27 @@ pub enum InvokeError {
     Instantiate(String),
 }
 
+/// The prefix of a `retry` message that asks for a minimum delay before the next attempt:
+/// `retry-after-ms=<milliseconds>: <reason>` (e.g. from an HTTP `Retry-After`). A
+/// compatible extension of the `weft:plugin@0.1.0` contract: hubs that do not know it
+/// simply show the message.
+pub const RETRY_AFTER_PREFIX: &str = "retry-after-ms=";
+
+/// The longest delay a plugin may ask for (one day).
+pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 impl InvokeError {
+    /// The minimum delay before the next attempt that a `retry` asked for
+    /// ([`RETRY_AFTER_PREFIX`]), capped at [`MAX_RETRY_AFTER`].
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        let InvokeError::Retry(message) = self else {
+            return None;
+        };
+        let (digits, _) = message.strip_prefix(RETRY_AFTER_PREFIX)?.split_once(": ")?;
+        let ms: u64 = digits.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms).min(MAX_RETRY_AFTER))
+    }
+
     /// Whether retrying the same event may succeed. Plugin `retry`, traps, CPU/wall and
     /// memory limits and instantiation errors are retried per the route's policy (a
     /// deterministic failure ends in the dead letter after the last attempt); `reject`,
@@ -453,4 +473,28 @@ pub fn from_wit(e: wit::EventResult) -> Result<Event, String> {
     }
     event.validate().map_err(|e| e.to_string())?;
     Ok(event)
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_message_can_ask_for_a_minimum_delay() {
+        let asked = InvokeError::Retry("retry-after-ms=2500: rate limited".into());
+        assert_eq!(
+            asked.retry_after(),
+            Some(std::time::Duration::from_millis(2500))
+        );
+        let huge = InvokeError::Retry("retry-after-ms=999999999999: x".into());
+        assert_eq!(huge.retry_after(), Some(MAX_RETRY_AFTER));
+        for plain in [
+            InvokeError::Retry("rate limited".into()),
+            InvokeError::Retry("retry-after-ms=abc: x".into()),
+            InvokeError::Retry("retry-after-ms=5".into()),
+            InvokeError::Reject("retry-after-ms=5: x".into()),
+        ] {
+            assert_eq!(plain.retry_after(), None, "{plain}");
+        }
+    }
 }

@@ -45,6 +45,19 @@ impl Failure {
     pub fn retry(reason: impl std::fmt::Display) -> Self {
         Failure::Retry(reason.to_string())
     }
+
+    /// A transient failure that asks the hub to wait at least `delay` before the next
+    /// attempt (e.g. an HTTP `Retry-After`): the message starts `retry-after-ms=N: `, a
+    /// prefix weft's router reads (capped at one day; older hubs just show it).
+    ///
+    /// ```
+    /// use weft_sdk::Failure;
+    /// let f = Failure::retry_after(std::time::Duration::from_secs(2), "rate limited");
+    /// assert_eq!(f, Failure::Retry("retry-after-ms=2000: rate limited".into()));
+    /// ```
+    pub fn retry_after(delay: std::time::Duration, reason: impl std::fmt::Display) -> Self {
+        Failure::Retry(format!("retry-after-ms={}: {reason}", delay.as_millis()))
+    }
 }
 
 impl std::fmt::Display for Failure {
