@@ -67,6 +67,12 @@ thread_local! {
 
 /// The instance's parsed configuration.
 pub fn config() -> Result<Rc<Config>, Failure> {
+    // A component instance's configuration is fixed for its lifetime: once parsed, the
+    // instance skips fetching it again (natively, tests change it between calls).
+    #[cfg(target_arch = "wasm32")]
+    if let Some(cfg) = CONFIG.with(|c| c.borrow().as_ref().map(|(_, cfg)| cfg.clone())) {
+        return Ok(cfg);
+    }
     let mut all = weft_sdk::config::all();
     all.sort();
     CONFIG.with(|c| {

@@ -310,7 +310,10 @@ fn render_path(at: Option<&PathNode<'_>>) -> String {
     for seg in segs.iter().rev() {
         s.push('/');
         match seg {
-            PathSeg::Key(k) => s.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            PathSeg::Key(k) if k.contains(['~', '/']) => {
+                s.push_str(&k.replace('~', "~0").replace('/', "~1"))
+            }
+            PathSeg::Key(k) => s.push_str(k),
             PathSeg::Index(i) => {
                 let _ = write!(s, "{i}");
             }
