@@ -1,7 +1,7 @@
 //! Times validation and hashing of the typical ≈2 KB ObjectEvent document natively (read,
 //! every check, Event Hash ID, the report's JSON), as the plugin does per event.
 //!
-//! `cargo run --release -p weft-plugin-logistics --example bench [-- ITERATIONS]`
+//! `cargo run --release -p weft-plugin-logistics --example logistics-bench [-- ITERATIONS]`
 
 use weft_plugin_logistics::{sample, validate_document};
 

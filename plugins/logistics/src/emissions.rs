@@ -302,10 +302,10 @@ pub fn compute(leg: &Leg, table: &FactorTable) -> Result<LegEmissions, String> {
     if leg.load_factor.is_some() || leg.empty_running.is_some() {
         let lf = leg.load_factor;
         let er = leg.empty_running.unwrap_or(0.0);
-        if let Some(lf) = lf {
-            if !(lf > 0.0 && lf <= 1.0) {
-                return Err(format!("load_factor must be in (0, 1], got {lf}"));
-            }
+        if let Some(lf) = lf
+            && !(lf > 0.0 && lf <= 1.0)
+        {
+            return Err(format!("load_factor must be in (0, 1], got {lf}"));
         }
         if !(0.0..1.0).contains(&er) {
             return Err(format!("empty_running must be in [0, 1), got {er}"));

@@ -164,16 +164,21 @@ pub fn canonical_value(
     prefixes: &[(String, String)],
 ) -> String {
     let v = value.trim();
-    let lower = name.to_ascii_lowercase();
-    if lower.contains("time") && !lower.contains("offset") {
-        if let Some(t) = canon::canonical_datetime(v) {
-            return t;
-        }
+    let has = |word: &[u8]| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if has(b"time")
+        && !has(b"offset")
+        && let Some(t) = canon::canonical_datetime(v)
+    {
+        return t;
     }
-    if let Some(vocab) = field_vocabulary(parent, name) {
-        if let Some(uri) = vocab.web_uri(v) {
-            return uri;
-        }
+    if let Some(vocab) = field_vocabulary(parent, name)
+        && let Some(uri) = vocab.web_uri(v)
+    {
+        return uri;
     }
     for (urn, web) in CBV_URNS {
         if let Some(rest) = v.strip_prefix(urn) {

@@ -43,15 +43,14 @@ pub fn read(text: &str) -> Document {
                 )
             } else {
                 let qr = body.and_then(|b| b.get("queryResults"));
-                if let Some(qr) = qr {
-                    if qr.get("queryName").and_then(Value::as_str).is_none() {
+                if let Some(qr) = qr
+                    && qr.get("queryName").and_then(Value::as_str).is_none() {
                         doc.error(
                             codes::REQUIRED,
                             "queryResults has no queryName",
                             "/epcisBody/queryResults",
                         );
                     }
-                }
                 (
                     qr.and_then(|q| q.get("resultsBody"))
                         .and_then(|r| r.get("eventList")),
@@ -102,10 +101,8 @@ fn read_context(doc: &mut Document, ctx: Option<&Value>, path: &str) {
     };
     match ctx {
         None => {}
-        Some(Value::String(s)) => {
-            if s == EPCIS_CONTEXT {
-                doc.has_epcis_context = true;
-            }
+        Some(Value::String(s)) if s == EPCIS_CONTEXT => {
+            doc.has_epcis_context = true;
         }
         Some(Value::Object(o)) => add(doc, o),
         Some(Value::Array(items)) => {
@@ -209,8 +206,12 @@ fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
 }
 
 /// JSON pointer escaping of a key.
-fn escape(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
+fn escape(k: &str) -> std::borrow::Cow<'_, str> {
+    if k.contains(['~', '/']) {
+        k.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        k.into()
+    }
 }
 
 /// The `{namespace}local` name of an extension key (`example:myField` with `example`

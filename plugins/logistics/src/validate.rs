@@ -53,14 +53,14 @@ pub fn validate_event(event: &EpcisEvent) -> Findings {
     let has = |n: &str| event.field(n).is_some();
     let nonempty = |n: &str| event.field(n).is_some_and(|x| !x.children.is_empty());
     match ty {
-        "ObjectEvent" | "AggregationEvent" | "TransactionEvent" | "AssociationEvent" => {
-            if action.is_none() {
-                f.error(
-                    codes::REQUIRED,
-                    format!("{ty} requires action (ADD, OBSERVE or DELETE)"),
-                    p,
-                );
-            }
+        "ObjectEvent" | "AggregationEvent" | "TransactionEvent" | "AssociationEvent"
+            if action.is_none() =>
+        {
+            f.error(
+                codes::REQUIRED,
+                format!("{ty} requires action (ADD, OBSERVE or DELETE)"),
+                p,
+            );
         }
         _ => {}
     }
@@ -68,10 +68,10 @@ pub fn validate_event(event: &EpcisEvent) -> Findings {
         "ObjectEvent" => {
             // EPCIS 2.0 §7.4.2: an ObjectEvent identifies objects by epcList or quantityList
             // (or, for pure sensor observations, a sensorElementList at a readPoint)
-            if !has("epcList")
-                && !nonempty("quantityList")
-                && !(nonempty("sensorElementList") && has("readPoint"))
-            {
+            let names_objects = has("epcList")
+                || nonempty("quantityList")
+                || (nonempty("sensorElementList") && has("readPoint"));
+            if !names_objects {
                 f.error(
                     codes::RULE,
                     "ObjectEvent needs epcList or a non-empty quantityList (or sensorElementList with readPoint)",
@@ -140,7 +140,8 @@ pub fn validate_event(event: &EpcisEvent) -> Findings {
         "TransformationEvent" => {
             let input = nonempty("inputEPCList") || nonempty("inputQuantityList");
             let output = nonempty("outputEPCList") || nonempty("outputQuantityList");
-            if !has("transformationID") && !(input && output) {
+            let complete = has("transformationID") || (input && output);
+            if !complete {
                 f.error(
                     codes::RULE,
                     "TransformationEvent needs at least one input and one output, or a transformationID (EPCIS 2.0 §7.4.5)",
@@ -181,10 +182,10 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
     let name = n.name.as_str();
     let value = n.value.as_deref();
     if let Some(vocab) = field_vocabulary(parent, name) {
-        if let Some(v) = value {
-            if let Err(e) = vocab.check(v.trim()) {
-                f.error(codes::VOCAB, format!("{name}: {e}"), &n.path);
-            }
+        if let Some(v) = value
+            && let Err(e) = vocab.check(v.trim())
+        {
+            f.error(codes::VOCAB, format!("{name}: {e}"), &n.path);
         }
     } else if let Some(v) = value {
         match (parent, name) {
@@ -259,10 +260,10 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
         "epcList" | "childEPCs" | "inputEPCList" | "outputEPCList" => {
             let mut seen = HashSet::new();
             for c in &n.children {
-                if let Some(v) = &c.value {
-                    if !seen.insert(v.as_str()) {
-                        f.error(codes::UNIQUE, format!("{name} lists `{v}` twice"), &c.path);
-                    }
+                if let Some(v) = &c.value
+                    && !seen.insert(v.as_str())
+                {
+                    f.error(codes::UNIQUE, format!("{name} lists `{v}` twice"), &c.path);
                 }
             }
         }
@@ -282,19 +283,15 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
                 );
             }
         }
-        "readPoint" | "bizLocation" => {
-            if n.child("id").is_none() {
-                f.error(codes::REQUIRED, format!("{name} requires id"), &n.path);
-            }
+        "readPoint" | "bizLocation" if n.child("id").is_none() => {
+            f.error(codes::REQUIRED, format!("{name} requires id"), &n.path);
         }
-        "bizTransaction" => {
-            if n.value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-                f.error(
-                    codes::REQUIRED,
-                    "bizTransaction requires its identifier",
-                    &n.path,
-                );
-            }
+        "bizTransaction" if n.value.as_deref().is_none_or(|v| v.trim().is_empty()) => {
+            f.error(
+                codes::REQUIRED,
+                "bizTransaction requires its identifier",
+                &n.path,
+            );
         }
         "source" | "destination" => {
             if n.value.as_deref().is_none_or(|v| v.trim().is_empty()) {
@@ -314,23 +311,21 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
                 );
             }
         }
-        "bizTransactionList" | "sourceList" | "destinationList" | "sensorElementList" => {
-            if n.children.is_empty() {
-                f.error(
-                    codes::REQUIRED,
-                    format!("{name} must not be empty"),
-                    &n.path,
-                );
-            }
+        "bizTransactionList" | "sourceList" | "destinationList" | "sensorElementList"
+            if n.children.is_empty() =>
+        {
+            f.error(
+                codes::REQUIRED,
+                format!("{name} must not be empty"),
+                &n.path,
+            );
         }
-        "sensorElement" => {
-            if n.child("sensorReport").is_none() {
-                f.error(
-                    codes::REQUIRED,
-                    "sensorElement requires at least one sensorReport",
-                    &n.path,
-                );
-            }
+        "sensorElement" if n.child("sensorReport").is_none() => {
+            f.error(
+                codes::REQUIRED,
+                "sensorElement requires at least one sensorReport",
+                &n.path,
+            );
         }
         "sensorReport" => {
             let has = |a: &str| n.child(a).is_some();
@@ -368,23 +363,19 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
                 );
             }
         }
-        "persistentDisposition" => {
-            if n.children.is_empty() {
-                f.error(
-                    codes::REQUIRED,
-                    "persistentDisposition needs set or unset",
-                    &n.path,
-                );
-            }
+        "persistentDisposition" if n.children.is_empty() => {
+            f.error(
+                codes::REQUIRED,
+                "persistentDisposition needs set or unset",
+                &n.path,
+            );
         }
-        "errorDeclaration" => {
-            if n.child("declarationTime").is_none() {
-                f.error(
-                    codes::REQUIRED,
-                    "errorDeclaration requires declarationTime",
-                    &n.path,
-                );
-            }
+        "errorDeclaration" if n.child("declarationTime").is_none() => {
+            f.error(
+                codes::REQUIRED,
+                "errorDeclaration requires declarationTime",
+                &n.path,
+            );
         }
         _ => {}
     }

@@ -260,10 +260,10 @@ fn read_event_list(doc: &mut Document, list: XNode<'_, '_>, path: &str) {
 fn read_event(doc: &mut Document, ev: XNode<'_, '_>, path: &str) {
     let ty = ev.tag_name().name().to_string();
     for ns in ev.namespaces() {
-        if let Some(p) = ns.name() {
-            if doc.prefix(p) != Some(ns.uri()) {
-                doc.prefixes.push((p.to_string(), ns.uri().to_string()));
-            }
+        if let Some(p) = ns.name()
+            && doc.prefix(p) != Some(ns.uri())
+        {
+            doc.prefixes.push((p.to_string(), ns.uri().to_string()));
         }
     }
     let mut event = EpcisEvent {
