@@ -261,15 +261,33 @@ impl Config {
     }
 }
 
+/// Reads the `milestones` key.
+fn milestones_enabled() -> Result<bool, String> {
+    match weft_sdk::config::get("milestones")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") | Some("false") | Some("off") => Ok(false),
+        Some("true") | Some("on") => Ok(true),
+        Some(other) => Err(format!(
+            "configuration: milestones must be true or false, not `{other}`"
+        )),
+    }
+}
+
 /// Handles one event: a transport leg, a closing event, or an EPCIS document.
 pub fn handle(event: Event) -> HandlerResult {
-    let config = Config::load().map_err(Failure::reject)?;
-    if event.ty == TYPE_LEG {
-        return emissions::handle_leg(&event, &config);
+    // EPCIS documents, the hot path, read only the two keys they need
+    let close_type = weft_sdk::config::get_or("close_type", DEFAULT_CLOSE_TYPE);
+    if event.ty == TYPE_LEG || event.ty == close_type {
+        let config = Config::load().map_err(Failure::reject)?;
+        return if event.ty == TYPE_LEG {
+            emissions::handle_leg(&event, &config)
+        } else {
+            pact::handle_close(&event, &config)
+        };
     }
-    if event.ty == config.close_type {
-        return pact::handle_close(&event, &config);
-    }
+    let milestones = milestones_enabled().map_err(Failure::reject)?;
     let data = event.data.as_deref().unwrap_or(&[]);
     let report = if event.data.is_none() {
         let mut doc = Document::new(detect_format(&[], event.datacontenttype.as_deref()));
@@ -284,7 +302,7 @@ pub fn handle(event: Event) -> HandlerResult {
         TYPE_INVALID
     };
     let mut out = vec![event.derive(ty).with_json(&report)];
-    if config.milestones && report.valid {
+    if milestones && report.valid {
         out.extend(milestone::milestones(&event, &report));
     }
     Ok(out)
