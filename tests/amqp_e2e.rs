@@ -1060,7 +1060,18 @@ fn the_amqp_example_runs_as_its_comment_says() {
         &format!("{p}-in"),
         [(properties, shipment.to_string().into_bytes())],
     );
-    let got = broker.take(&format!("{p}-normalized"), 1, Duration::from_secs(30));
+    let normalized = format!("{p}-normalized");
+    if support::poll(Duration::from_secs(30), || {
+        (broker.ready(&normalized) >= 1).then_some(())
+    })
+    .is_none()
+    {
+        panic!(
+            "nothing reached {normalized}; weft's log:\n{}",
+            std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+        );
+    }
+    let got = broker.take(&normalized, 1, Duration::from_secs(30));
     assert_eq!(got[0].id().as_deref(), Some("s-1"));
     assert_eq!(
         got[0].routing_key,

@@ -1,8 +1,9 @@
 //! End to end: the plugin built as a WebAssembly component and run by `weft plugin run`,
 //! with the same runtime and limits as the hub.
 //!
-//! Needs the `weft` binary: `WEFT_BIN`, or `weft` in the target directory of this test
-//! (`cargo test --workspace` builds it). Without it the tests print why and pass.
+//! Needs the `weft` binary of the same build: `WEFT_BIN`, or `weft` in this test's own
+//! profile directory (`cargo test --workspace` builds it there). Without it the tests fail
+//! and say how to build it; a `weft` of another profile is never used.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,15 +23,20 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn weft_bin() -> Option<PathBuf> {
+fn weft_bin() -> PathBuf {
     if let Ok(p) = std::env::var("WEFT_BIN") {
-        return Some(PathBuf::from(p));
+        return PathBuf::from(p);
     }
-    let target = target_dir();
-    ["debug", "release"]
-        .iter()
-        .map(|p| target.join(p).join("weft"))
-        .find(|p| p.is_file())
+    // <target>/<profile>/deps/<test binary> → <target>/<profile>/weft
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let weft = profile_dir.join("weft");
+    assert!(
+        weft.is_file(),
+        "no weft binary at {} (this test's build): run `cargo test --workspace`, or `cargo build -p weft` with the same profile, or set WEFT_BIN",
+        weft.display()
+    );
+    weft
 }
 
 /// Builds the component once per test process.
@@ -111,23 +117,9 @@ fn run(weft: &Path, config: &[&str], lines: &[String]) -> (i32, Vec<Value>) {
     (out.status.code().unwrap_or(-1), values)
 }
 
-macro_rules! weft_or_skip {
-    () => {
-        match weft_bin() {
-            Some(w) => w,
-            None => {
-                eprintln!(
-                    "skipping: no weft binary (set WEFT_BIN or run `cargo test --workspace`)"
-                );
-                return;
-            }
-        }
-    };
-}
-
 #[test]
 fn validates_invoices_inside_the_runtime() {
-    let weft = weft_or_skip!();
+    let weft = weft_bin();
     let official = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/ubl-tc434-example1.xml"
@@ -170,7 +162,7 @@ fn validates_invoices_inside_the_runtime() {
 
 #[test]
 fn rejects_what_is_not_an_e_invoice_and_honours_on_invalid() {
-    let weft = weft_or_skip!();
+    let weft = weft_bin();
     let not_xml = json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "datacontenttype": "application/json", "data": {"a": 1}}).to_string();
     let other_xml = xml_event("y", "<order xmlns=\"urn:example\"/>");
     let (code, out) = run(&weft, &[], &[not_xml, other_xml]);
@@ -198,7 +190,7 @@ fn rejects_what_is_not_an_e_invoice_and_honours_on_invalid() {
 /// machine may be loaded.
 #[test]
 fn reports_time_per_invoice_inside_the_runtime() {
-    let weft = weft_or_skip!();
+    let weft = weft_bin();
     let xml = sample::ubl_invoice(10);
     let time = |n: usize| {
         let lines: Vec<String> = (0..n).map(|i| xml_event(&i.to_string(), &xml)).collect();
