@@ -1051,6 +1051,11 @@ fn the_amqp_example_runs_as_its_comment_says() {
     );
     std::fs::write(dir.path().join("weft.toml"), config).unwrap();
     let _hub = support::Hub::start(dir.path(), addr);
+    // the source declares the input queue just after /readyz turns 200: publishing into
+    // the default exchange before that would drop the message (no such queue yet)
+    let input = format!("{p}-in");
+    support::poll(Duration::from_secs(30), || queue_counts(&input))
+        .expect("weft declares the example's input queue");
     // the example's header: a structured CloudEvent on the input queue
     let shipment = json!({"specversion":"1.0","id":"s-1","source":"/tms","type":"com.example.shipment.created","data":{"id":"S-1","carrier":{"name":"DHL"},"eta":"2026-12-24"}});
     let properties = BasicProperties::default()
