@@ -74,69 +74,33 @@ fn findings(result: Result<(), ConnectorError>) -> Vec<Finding> {
     }
 }
 
-#[async_trait]
-impl SourceConnector for StreamSourceConfig {
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::AtLeastOnce
-    }
-    fn check(&self) -> Vec<Finding> {
-        findings(self.validate())
-    }
-    async fn healthcheck(&self) -> Result<(), String> {
-        self.check_connection().await
-    }
-    async fn build(&self, _context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {
-        stream_source(self.clone())
-    }
+/// Implements a connector-config trait for a Redis config: its guarantee, its own
+/// `validate()` as the check, `PING` with its settings as the health check, and `build`.
+macro_rules! redis_connector {
+    ($trait:ident for $config:ty, $guarantee:expr, $built:ty, |$c:ident| $build:expr) => {
+        #[async_trait]
+        impl $trait for $config {
+            fn guarantee(&self) -> Guarantee {
+                $guarantee
+            }
+            fn check(&self) -> Vec<Finding> {
+                findings(self.validate())
+            }
+            async fn healthcheck(&self) -> Result<(), String> {
+                self.check_connection().await
+            }
+            async fn build(&self, _context: &BuildContext) -> Result<$built, ConnectorError> {
+                let $c = self.clone();
+                $build
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl SourceConnector for PubSubSourceConfig {
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::BestEffort(PUBSUB_SOURCE_LOSES)
-    }
-    fn check(&self) -> Vec<Finding> {
-        findings(self.validate())
-    }
-    async fn healthcheck(&self) -> Result<(), String> {
-        self.check_connection().await
-    }
-    async fn build(&self, _context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {
-        pubsub_source(self.clone())
-    }
-}
-
-#[async_trait]
-impl SinkConnector for StreamSinkConfig {
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::AtLeastOnce
-    }
-    fn check(&self) -> Vec<Finding> {
-        findings(self.validate())
-    }
-    async fn healthcheck(&self) -> Result<(), String> {
-        self.check_connection().await
-    }
-    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
-        stream_sink(self.clone()).await
-    }
-}
-
-#[async_trait]
-impl SinkConnector for PubSubSinkConfig {
-    fn guarantee(&self) -> Guarantee {
-        Guarantee::BestEffort(PUBSUB_SINK_LOSES)
-    }
-    fn check(&self) -> Vec<Finding> {
-        findings(self.validate())
-    }
-    async fn healthcheck(&self) -> Result<(), String> {
-        self.check_connection().await
-    }
-    async fn build(&self, _context: &BuildContext) -> Result<Arc<dyn Sink>, ConnectorError> {
-        pubsub_sink(self.clone()).await
-    }
-}
+redis_connector!(SourceConnector for StreamSourceConfig, Guarantee::AtLeastOnce, Box<dyn Source>, |c| stream_source(c));
+redis_connector!(SourceConnector for PubSubSourceConfig, Guarantee::BestEffort(PUBSUB_SOURCE_LOSES), Box<dyn Source>, |c| pubsub_source(c));
+redis_connector!(SinkConnector for StreamSinkConfig, Guarantee::AtLeastOnce, Arc<dyn Sink>, |c| stream_sink(c).await);
+redis_connector!(SinkConnector for PubSubSinkConfig, Guarantee::BestEffort(PUBSUB_SINK_LOSES), Arc<dyn Sink>, |c| pubsub_sink(c).await);
 
 /// Builds a Redis Streams source (at-least-once). Validates `config`; connects inside
 /// [`Source::run`].
