@@ -230,6 +230,26 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
         Err(StoreError::InvalidTopic(e)) => {
             problem(StatusCode::BAD_REQUEST, "invalid topic", e, None)
         }
+        Err(full @ StoreError::Full { .. }) => {
+            let retry_after = match &full {
+                StoreError::Full {
+                    retry_after_secs, ..
+                } => *retry_after_secs,
+                _ => 1,
+            };
+            metrics::counter!("weft_http_topic_full_total", "topic" => topic.to_string())
+                .increment(1);
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "topic full",
+                full.to_string(),
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from(retry_after));
+            response
+        }
         Err(e) => {
             tracing::error!(topic, error = %e, "storing accepted events failed");
             problem(

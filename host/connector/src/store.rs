@@ -13,6 +13,17 @@ pub enum StoreError {
     /// The storage failed or is closed; trying again later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// The topic holds as many unread events (or bytes) as its retention allows; nothing
+    /// unread is deleted, so new events are refused until its readers catch up.
+    #[error("topic `{topic}` is full: {reason}")]
+    Full {
+        /// The topic.
+        topic: String,
+        /// Which ceiling was reached (events or bytes) and by whom (the slowest reader).
+        reason: String,
+        /// A hint for clients: when to try again.
+        retry_after_secs: u32,
+    },
 }
 
 /// A durable, topic-addressed event log.
