@@ -125,7 +125,34 @@ pub fn parse_datetime(s: &str) -> Result<DateTime, String> {
 /// The canonical form of a date-time for the Event Hash ID: UTC, `Z`, exactly three
 /// fraction digits, the third rounded up when the fourth is 5–9 (CBV 2.0 §8.9 rule 9).
 pub fn canonical_datetime(s: &str) -> Option<String> {
-    let dt = parse_datetime(s.trim()).ok()?;
+    let mut out = String::with_capacity(24);
+    write_canonical_datetime(&mut out, s).then_some(out)
+}
+
+fn push_digits(out: &mut String, v: i64, width: usize) {
+    if v < 0 {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{v:0width$}");
+        return;
+    }
+    let mut buf = [b'0'; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    while n > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or("0"));
+}
+
+/// [`canonical_datetime`] appended to `out`; `false` (nothing written) when `s` is not a
+/// date-time stamp.
+pub fn write_canonical_datetime(out: &mut String, s: &str) -> bool {
+    let Ok(dt) = parse_datetime(s.trim()) else {
+        return false;
+    };
     // round to milliseconds: half up on the 4th digit
     let mut millis = i64::from(dt.nanos / 1_000_000);
     let rest = dt.nanos % 1_000_000;
@@ -140,12 +167,21 @@ pub fn canonical_datetime(s: &str) -> Option<String> {
     let days = secs.div_euclid(86400);
     let sod = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    ))
+    push_digits(out, y, 4);
+    out.push('-');
+    push_digits(out, i64::from(m), 2);
+    out.push('-');
+    push_digits(out, i64::from(d), 2);
+    out.push('T');
+    push_digits(out, sod / 3600, 2);
+    out.push(':');
+    push_digits(out, (sod / 60) % 60, 2);
+    out.push(':');
+    push_digits(out, sod % 60, 2);
+    out.push('.');
+    push_digits(out, millis, 3);
+    out.push('Z');
+    true
 }
 
 /// Formats seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.000Z`.

@@ -31,6 +31,71 @@ pub enum Epc {
 
 /// Reads an EPC pure identity, class or pattern URI. Errors name what is malformed.
 pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
+    let mut out = String::with_capacity(64);
+    Ok(if write_epc_digital_link(uri, &mut out)? {
+        Epc::DigitalLink(out)
+    } else {
+        Epc::Other
+    })
+}
+
+/// A GS1 key of at most 20 digits, on the stack.
+#[derive(Clone, Copy)]
+struct Key {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Key {
+    fn new() -> Key {
+        Key {
+            buf: [0; 20],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, s: &str) -> bool {
+        let b = s.as_bytes();
+        if self.len + b.len() > self.buf.len() {
+            return false;
+        }
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+        true
+    }
+
+    fn as_str(&self) -> &str {
+        // only ASCII digits are ever pushed (callers check all_digits first)
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    /// The key followed by its check digit.
+    fn with_check_digit(mut self) -> Key {
+        let cd = check_digit(self.as_str()).unwrap_or('0');
+        let mut b = [0u8; 4];
+        self.push(cd.encode_utf8(&mut b));
+        self
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A writer that keeps nothing: for checking an EPC URI without building its Digital Link.
+struct Discard;
+
+impl std::fmt::Write for Discard {
+    fn write_str(&mut self, _: &str) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// Writes the canonical GS1 Digital Link of an EPC URI to `out`; `Ok(false)` (nothing
+/// written) for EPC schemes that are not GS1 keys. Errors name what is malformed.
+pub fn write_epc_digital_link(uri: &str, out: &mut impl std::fmt::Write) -> Result<bool, String> {
     let (kind, rest) = if let Some(r) = uri.strip_prefix("urn:epc:id:") {
         ("id", r)
     } else if let Some(r) = uri.strip_prefix("urn:epc:class:") {
@@ -43,16 +108,27 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
     let Some((scheme, body)) = rest.split_once(':') else {
         return Err(format!("`{uri}`: EPC URI without a scheme body"));
     };
-    let parts: Vec<&str> = body.split('.').collect();
+    // at most five parts (itip); a sixth marks too many
+    let mut split = [""; 6];
+    let mut n_parts = 0;
+    for (i, part) in body.splitn(6, '.').enumerate() {
+        split[i] = part;
+        n_parts = i + 1;
+    }
+    let parts = &split[..n_parts];
     let bad = |what: &str| Err(format!("`{uri}` is not a valid {scheme} EPC URI: {what}"));
-    let dl = |path: String| Ok(Epc::DigitalLink(format!("https://id.gs1.org/{path}")));
+    let wrote = |r: std::fmt::Result| r.map(|()| true).map_err(|e| e.to_string());
     // company prefix + reference of fixed total length, all digits
-    let key = |cp: &str, reference: &str, total: usize| -> Option<String> {
-        let s = format!("{cp}{reference}");
-        (all_digits(cp) && (reference.is_empty() || all_digits(reference)) && s.len() == total)
-            .then_some(s)
+    let key = |cp: &str, reference: &str, total: usize| -> Option<Key> {
+        let mut k = Key::new();
+        (all_digits(cp)
+            && (reference.is_empty() || all_digits(reference))
+            && cp.len() + reference.len() == total
+            && k.push(cp)
+            && k.push(reference))
+        .then_some(k)
     };
-    let gtin = |cp: &str, ind_ref: &str| -> Option<String> {
+    let gtin = |cp: &str, ind_ref: &str| -> Option<Key> {
         if ind_ref.is_empty()
             || !all_digits(cp)
             || !all_digits(ind_ref)
@@ -60,9 +136,9 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
         {
             return None;
         }
-        let body = format!("{}{cp}{}", &ind_ref[..1], &ind_ref[1..]);
-        let cd = check_digit(&body)?;
-        Some(format!("{body}{cd}"))
+        let mut k = Key::new();
+        (k.push(&ind_ref[..1]) && k.push(cp) && k.push(&ind_ref[1..])).then_some(())?;
+        Some(k.with_check_digit())
     };
     match (kind, scheme) {
         ("id", "sgtin") | ("idpat", "sgtin") => {
@@ -73,12 +149,12 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
                 return bad("company prefix and item reference must be 13 digits");
             };
             if kind == "idpat" || serial == "*" {
-                return dl(format!("01/{g}"));
+                return wrote(write!(out, "https://id.gs1.org/01/{g}"));
             }
             if serial.is_empty() {
                 return bad("empty serial number");
             }
-            dl(format!("01/{g}/21/{serial}"))
+            wrote(write!(out, "https://id.gs1.org/01/{g}/21/{serial}"))
         }
         ("class", "lgtin") => {
             let [cp, ir, lot] = parts[..] else {
@@ -90,21 +166,27 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             if lot.is_empty() {
                 return bad("empty lot");
             }
-            dl(format!("01/{g}/10/{lot}"))
+            wrote(write!(out, "https://id.gs1.org/01/{g}/10/{lot}"))
         }
         ("id", "sscc") | ("idpat", "sscc") => {
             let [cp, ext_ser] = parts[..] else {
                 return bad("expected CompanyPrefix.ExtensionSerialReference");
             };
             if ext_ser == "*" {
-                return Ok(Epc::Other);
+                return Ok(false);
             }
             if !all_digits(cp) || !all_digits(ext_ser) || cp.len() + ext_ser.len() != 17 {
                 return bad("company prefix and serial reference must be 17 digits");
             }
-            let body = format!("{}{cp}{}", &ext_ser[..1], &ext_ser[1..]);
-            let cd = check_digit(&body).unwrap_or('0');
-            dl(format!("00/{body}{cd}"))
+            let mut k = Key::new();
+            k.push(&ext_ser[..1]);
+            k.push(cp);
+            k.push(&ext_ser[1..]);
+            wrote(write!(
+                out,
+                "https://id.gs1.org/00/{}",
+                k.with_check_digit()
+            ))
         }
         ("id", "sgln") | ("idpat", "sgln") => {
             let [cp, loc, ext] = parts[..] else {
@@ -113,11 +195,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, loc, 12) else {
                 return bad("company prefix and location reference must be 12 digits");
             };
-            let gln = format!("{g}{}", check_digit(&g).unwrap_or('0'));
+            let gln = g.with_check_digit();
             if ext == "0" || ext == "*" || ext.is_empty() {
-                dl(format!("414/{gln}"))
+                wrote(write!(out, "https://id.gs1.org/414/{gln}"))
             } else {
-                dl(format!("414/{gln}/254/{ext}"))
+                wrote(write!(out, "https://id.gs1.org/414/{gln}/254/{ext}"))
             }
         }
         ("id", "pgln") => {
@@ -127,7 +209,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, party, 12) else {
                 return bad("company prefix and party reference must be 12 digits");
             };
-            dl(format!("417/{g}{}", check_digit(&g).unwrap_or('0')))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/417/{}",
+                g.with_check_digit()
+            ))
         }
         ("id", "grai") | ("idpat", "grai") => {
             let [cp, asset, serial] = parts[..] else {
@@ -136,12 +222,14 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, asset, 12) else {
                 return bad("company prefix and asset type must be 12 digits");
             };
-            let body = format!("0{g}");
-            let cd = check_digit(&body).unwrap_or('0');
+            let mut k = Key::new();
+            k.push("0");
+            k.push(g.as_str());
+            let k = k.with_check_digit();
             if kind == "idpat" || serial == "*" {
-                return dl(format!("8003/{body}{cd}"));
+                return wrote(write!(out, "https://id.gs1.org/8003/{k}"));
             }
-            dl(format!("8003/{body}{cd}{serial}"))
+            wrote(write!(out, "https://id.gs1.org/8003/{k}{serial}"))
         }
         ("id", "giai") => {
             let [cp, asset] = parts[..] else {
@@ -150,7 +238,7 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             if !all_digits(cp) || asset.is_empty() {
                 return bad("company prefix must be digits and the asset reference non-empty");
             }
-            dl(format!("8004/{cp}{asset}"))
+            wrote(write!(out, "https://id.gs1.org/8004/{cp}{asset}"))
         }
         ("id", "gsrn") | ("id", "gsrnp") => {
             let [cp, svc] = parts[..] else {
@@ -160,7 +248,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
                 return bad("company prefix and service reference must be 17 digits");
             };
             let ai = if scheme == "gsrn" { "8018" } else { "8017" };
-            dl(format!("{ai}/{g}{}", check_digit(&g).unwrap_or('0')))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/{ai}/{}",
+                g.with_check_digit()
+            ))
         }
         ("id", "gdti") => {
             let [cp, doc, serial] = parts[..] else {
@@ -169,7 +261,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, doc, 12) else {
                 return bad("company prefix and document type must be 12 digits");
             };
-            dl(format!("253/{g}{}{serial}", check_digit(&g).unwrap_or('0')))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/253/{}{serial}",
+                g.with_check_digit()
+            ))
         }
         ("id", "sgcn") => {
             let [cp, coupon, serial] = parts[..] else {
@@ -178,7 +274,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, coupon, 12) else {
                 return bad("company prefix and coupon reference must be 12 digits");
             };
-            dl(format!("255/{g}{}{serial}", check_digit(&g).unwrap_or('0')))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/255/{}{serial}",
+                g.with_check_digit()
+            ))
         }
         ("id", "ginc") => {
             let [cp, cons] = parts[..] else {
@@ -189,7 +289,7 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
                     "company prefix must be digits and the consignment reference non-empty",
                 );
             }
-            dl(format!("401/{cp}{cons}"))
+            wrote(write!(out, "https://id.gs1.org/401/{cp}{cons}"))
         }
         ("id", "gsin") => {
             let [cp, ship] = parts[..] else {
@@ -198,7 +298,11 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = key(cp, ship, 16) else {
                 return bad("company prefix and shipper reference must be 16 digits");
             };
-            dl(format!("402/{g}{}", check_digit(&g).unwrap_or('0')))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/402/{}",
+                g.with_check_digit()
+            ))
         }
         ("id", "cpi") => {
             let [cp, part, serial] = parts[..] else {
@@ -207,7 +311,10 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             if !all_digits(cp) || part.is_empty() || serial.is_empty() {
                 return bad("company prefix must be digits, reference and serial non-empty");
             }
-            dl(format!("8010/{cp}{part}/8011/{serial}"))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/8010/{cp}{part}/8011/{serial}"
+            ))
         }
         ("id", "itip") => {
             let [cp, ir, piece, total, serial] = parts[..] else {
@@ -219,7 +326,10 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             if !(all_digits(piece) && piece.len() == 2 && all_digits(total) && total.len() == 2) {
                 return bad("piece and total must be two digits each");
             }
-            dl(format!("8006/{g}{piece}{total}/21/{serial}"))
+            wrote(write!(
+                out,
+                "https://id.gs1.org/8006/{g}{piece}{total}/21/{serial}"
+            ))
         }
         ("id", "upui") => {
             let [cp, ir, tpx] = parts[..] else {
@@ -228,9 +338,9 @@ pub fn epc_to_digital_link(uri: &str) -> Result<Epc, String> {
             let Some(g) = gtin(cp, ir) else {
                 return bad("company prefix and item reference must be 13 digits");
             };
-            dl(format!("01/{g}/235/{tpx}"))
+            wrote(write!(out, "https://id.gs1.org/01/{g}/235/{tpx}"))
         }
-        _ => Ok(Epc::Other),
+        _ => Ok(false),
     }
 }
 
@@ -349,7 +459,7 @@ pub fn check_identifier(value: &str) -> Result<(), String> {
         || value.starts_with("urn:epc:class:")
         || value.starts_with("urn:epc:idpat:")
     {
-        return epc_to_digital_link(value).map(|_| ());
+        return write_epc_digital_link(value, &mut Discard).map(|_| ());
     }
     match constrain_digital_link(value) {
         Some(Err(e)) => Err(e),
@@ -360,15 +470,29 @@ pub fn check_identifier(value: &str) -> Result<(), String> {
 /// The hashing form of any identifier: EPC URIs as canonical Digital Links, Digital
 /// Links constrained; other values unchanged.
 pub fn normalise(value: &str) -> Option<String> {
+    let mut out = String::new();
+    normalise_into(value, &mut out).then_some(out)
+}
+
+/// [`normalise`] appending to `out`; `false` (and `out` unchanged) when the value is not
+/// an identifier that changes form.
+pub fn normalise_into(value: &str, out: &mut String) -> bool {
     if value.starts_with("urn:epc:") {
-        if let Ok(Epc::DigitalLink(dl)) = epc_to_digital_link(value) {
-            return Some(dl);
-        }
-        return None;
+        let len = out.len();
+        return match write_epc_digital_link(value, out) {
+            Ok(true) => true,
+            _ => {
+                out.truncate(len);
+                false
+            }
+        };
     }
     match constrain_digital_link(value) {
-        Some(Ok(dl)) => Some(dl),
-        _ => None,
+        Some(Ok(dl)) => {
+            out.push_str(&dl);
+            true
+        }
+        _ => false,
     }
 }
 

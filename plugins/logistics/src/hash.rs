@@ -141,8 +141,9 @@ const CBV_URNS: &[(&str, &str)] = &[
     ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
 ];
 
-/// Expands a CURIE with the standard prefixes `gs1`, `cbv`, `epcis` or the document's own.
-fn expand_curie(value: &str, prefixes: &[(String, String)]) -> Option<String> {
+/// The namespace of a CURIE's prefix (`gs1`, `cbv`, `epcis` or the document's own) and
+/// its local part.
+fn curie_parts<'a>(value: &'a str, prefixes: &'a [(String, String)]) -> Option<(&'a str, &'a str)> {
     let (prefix, local) = value.split_once(':')?;
     if local.starts_with("//") {
         return None;
@@ -153,7 +154,7 @@ fn expand_curie(value: &str, prefixes: &[(String, String)]) -> Option<String> {
         "epcis" => vocab::EPCIS_NS,
         _ => prefixes.iter().find(|(p, _)| p == prefix)?.1.as_str(),
     };
-    Some(format!("{ns}{local}"))
+    Some((ns, local))
 }
 
 /// The normalised form of one value for the pre-hash string.
@@ -163,157 +164,188 @@ pub fn canonical_value(
     value: &str,
     prefixes: &[(String, String)],
 ) -> String {
-    let v = value.trim();
+    let mut out = String::new();
+    write_canonical_value(&mut out, parent, name, value, prefixes);
+    out
+}
+
+/// Whether a field name holds a date-time (`eventTime`, `startTime`, … but not
+/// `eventTimeZoneOffset`).
+fn is_time_name(name: &str) -> bool {
     let has = |word: &[u8]| {
         name.as_bytes()
             .windows(word.len())
             .any(|w| w.eq_ignore_ascii_case(word))
     };
-    if has(b"time")
-        && !has(b"offset")
-        && let Some(t) = canon::canonical_datetime(v)
-    {
-        return t;
+    has(b"time") && !has(b"offset")
+}
+
+/// Appends the normalised form of one value (see [`canonical_value`]) to `out`.
+pub fn write_canonical_value(
+    out: &mut String,
+    parent: &str,
+    name: &str,
+    value: &str,
+    prefixes: &[(String, String)],
+) {
+    let v = value.trim();
+    if is_time_name(name) && canon::write_canonical_datetime(out, v) {
+        return;
     }
     if let Some(vocab) = field_vocabulary(parent, name)
-        && let Some(uri) = vocab.web_uri(v)
+        && let Some(word) = vocab.standard_term(v)
     {
-        return uri;
+        out.push_str(vocab.web_prefix());
+        out.push_str(word);
+        return;
     }
-    for (urn, web) in CBV_URNS {
-        if let Some(rest) = v.strip_prefix(urn) {
-            return format!("{web}{rest}");
+    if v.starts_with("urn:") {
+        for (urn, web) in CBV_URNS {
+            if let Some(rest) = v.strip_prefix(urn) {
+                out.push_str(web);
+                out.push_str(rest);
+                return;
+            }
         }
+        if !digital_link::normalise_into(v, out) {
+            out.push_str(v);
+        }
+        return;
     }
     if let Some(n) = canon::canonical_number(v) {
-        return n;
+        out.push_str(&n);
+        return;
     }
-    let expanded;
-    let v = match expand_curie(v, prefixes) {
-        Some(e) if !v.starts_with("urn:") => {
-            expanded = e;
-            expanded.as_str()
+    if let Some((ns, local)) = curie_parts(v, prefixes) {
+        let expanded = format!("{ns}{local}");
+        if !digital_link::normalise_into(&expanded, out) {
+            out.push_str(&expanded);
         }
-        _ => v,
-    };
-    if let Some(dl) = digital_link::normalise(v) {
-        return dl;
+        return;
     }
-    v.to_string()
+    if !digital_link::normalise_into(v, out) {
+        out.push_str(v);
+    }
 }
 
 /// The pre-hash string of one event.
 pub fn pre_hash(event: &EpcisEvent, prefixes: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(512);
+    let mut out = String::with_capacity(2048);
     out.push_str("eventType=");
     out.push_str(&event.event_type);
-    ordered_children(&mut out, "", &event.fields, CANONICAL_ORDER, prefixes);
-    let mut ext: Vec<String> = event
-        .fields
-        .iter()
-        .filter(|f| f.is_extension())
-        .map(|f| extension_string(f, prefixes))
-        .collect();
-    ext.sort_unstable();
-    for e in ext {
-        out.push_str(&e);
-    }
+    write_ordered(&mut out, "", &event.fields, CANONICAL_ORDER, prefixes);
+    write_sorted(
+        &mut out,
+        event.fields.iter().filter(|f| f.is_extension()),
+        |out, f| write_extension(out, f, prefixes),
+    );
     out
 }
 
-/// Appends a field's standard children in canonical order (each name's entries sorted),
-/// then its user extensions, sorted.
-fn ordered_children(
+/// Appends the strings `write` makes of `items`, sorted. One item is written in place;
+/// several go through one scratch buffer and are sorted as slices of it.
+fn write_sorted<'a, I, F>(out: &mut String, items: I, write: F)
+where
+    I: Iterator<Item = &'a Node> + Clone,
+    F: Fn(&mut String, &'a Node),
+{
+    let mut it = items.clone();
+    let Some(first) = it.next() else {
+        return;
+    };
+    if it.next().is_none() {
+        write(out, first);
+        return;
+    }
+    let mut scratch = String::with_capacity(1024);
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(8);
+    for item in items {
+        let start = scratch.len();
+        write(&mut scratch, item);
+        if scratch.len() > start {
+            ranges.push((start, scratch.len()));
+        }
+    }
+    ranges.sort_unstable_by(|a, b| scratch[a.0..a.1].cmp(&scratch[b.0..b.1]));
+    for (a, b) in ranges {
+        out.push_str(&scratch[a..b]);
+    }
+}
+
+/// Appends a field's standard children in canonical order (each name's entries sorted).
+fn write_ordered(
     out: &mut String,
     parent: &str,
     children: &[Node],
     order: &[(&str, Order)],
     prefixes: &[(String, String)],
 ) {
-    let mut items: Vec<String> = Vec::new();
     for (name, sub) in order {
-        items.clear();
-        for c in children.iter().filter(|c| c.name == *name) {
-            let s = node_string(parent, c, *sub, prefixes);
-            if !s.is_empty() {
-                items.push(s);
-            }
-        }
-        items.sort_unstable();
-        for s in &items {
-            out.push_str(s);
-        }
+        write_sorted(
+            out,
+            children.iter().filter(|c| c.name == *name),
+            |out, c| write_node(out, parent, c, *sub, prefixes),
+        );
     }
 }
 
-fn node_string(parent: &str, node: &Node, order: Order, prefixes: &[(String, String)]) -> String {
-    let mut s = String::new();
+/// Appends one standard field: `name=value` (the name alone when only its children have
+/// content), its standard children in order, then its user extensions sorted; nothing
+/// when it has no content at all.
+fn write_node(
+    out: &mut String,
+    parent: &str,
+    node: &Node,
+    order: Order,
+    prefixes: &[(String, String)],
+) {
+    let start = out.len();
+    out.push_str(&node.name);
+    let after_name = out.len();
     if let Some(v) = &node.value {
-        let c = canonical_value(parent, &node.name, v, prefixes);
-        if !c.is_empty() {
-            s.push_str(&node.name);
-            s.push('=');
-            s.push_str(&c);
+        out.push('=');
+        write_canonical_value(out, parent, &node.name, v, prefixes);
+        if out.len() == after_name + 1 {
+            out.truncate(after_name);
         }
     }
-    let mut tail = String::new();
+    let has_value = out.len() > after_name;
+    let tail_start = out.len();
     match order {
         Leaf => {}
         Sub(sub) => {
-            ordered_children(&mut tail, &node.name, &node.children, sub, prefixes);
-            let mut ext: Vec<String> = node
-                .children
-                .iter()
-                .filter(|c| c.is_extension())
-                .map(|c| extension_string(c, prefixes))
-                .collect();
-            ext.sort_unstable();
-            for e in ext {
-                tail.push_str(&e);
-            }
+            write_ordered(out, &node.name, &node.children, sub, prefixes);
+            write_sorted(
+                out,
+                node.children.iter().filter(|c| c.is_extension()),
+                |out, c| write_extension(out, c, prefixes),
+            );
         }
         Extensions => {
-            let mut ext: Vec<String> = node
-                .children
-                .iter()
-                .map(|c| extension_string(c, prefixes))
-                .collect();
-            ext.sort_unstable();
-            for e in ext {
-                tail.push_str(&e);
-            }
+            write_sorted(out, node.children.iter(), |out, c| {
+                write_extension(out, c, prefixes)
+            });
         }
     }
-    if tail.is_empty() && s.is_empty() {
-        return String::new();
+    if !has_value && out.len() == tail_start {
+        out.truncate(start);
     }
-    if s.is_empty() {
-        s.push_str(&node.name);
-    }
-    s.push_str(&tail);
-    s
 }
 
-/// `{namespace}local=value` followed by the sorted strings of its children.
-fn extension_string(node: &Node, prefixes: &[(String, String)]) -> String {
-    let mut s = node.name.clone();
+/// Appends `{namespace}local=value` followed by the sorted strings of its children.
+fn write_extension(out: &mut String, node: &Node, prefixes: &[(String, String)]) {
+    out.push_str(&node.name);
     if let Some(v) = &node.value {
-        let c = canonical_value("", &node.name, v, prefixes);
-        if !c.is_empty() {
-            s.push('=');
-            s.push_str(&c);
+        let eq = out.len();
+        out.push('=');
+        write_canonical_value(out, "", &node.name, v, prefixes);
+        if out.len() == eq + 1 {
+            out.truncate(eq);
         }
     }
-    let mut kids: Vec<String> = node
-        .children
-        .iter()
-        .map(|c| extension_string(c, prefixes))
-        .collect();
-    kids.sort_unstable();
-    for k in kids {
-        s.push_str(&k);
-    }
-    s
+    write_sorted(out, node.children.iter(), |out, c| {
+        write_extension(out, c, prefixes)
+    });
 }
 
 /// The Event Hash ID of a pre-hash string: `ni:///sha-256;<hex>?ver=CBV2.0`.

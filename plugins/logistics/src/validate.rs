@@ -39,9 +39,11 @@ pub fn validate_event(event: &EpcisEvent) -> Findings {
         }
     }
     // cardinality: standard fields at most once (certificationInfo may repeat)
-    let mut seen = HashSet::new();
-    for n in &event.fields {
-        if !n.is_extension() && n.name != "certificationInfo" && !seen.insert(n.name.as_str()) {
+    for (i, n) in event.fields.iter().enumerate() {
+        let repeated = !n.is_extension()
+            && n.name != "certificationInfo"
+            && event.fields[..i].iter().any(|m| m.name == n.name);
+        if repeated {
             f.error(
                 codes::CARDINALITY,
                 format!("{} is given more than once", n.name),
@@ -258,11 +260,16 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
     // structure per field
     match name {
         "epcList" | "childEPCs" | "inputEPCList" | "outputEPCList" => {
+            // a linear scan for the usual short lists, a set for long ones
             let mut seen = HashSet::new();
-            for c in &n.children {
-                if let Some(v) = &c.value
-                    && !seen.insert(v.as_str())
-                {
+            for (i, c) in n.children.iter().enumerate() {
+                let Some(v) = &c.value else { continue };
+                let twice = if n.children.len() <= 32 {
+                    n.children[..i].iter().any(|d| d.value.as_ref() == Some(v))
+                } else {
+                    !seen.insert(v.as_str())
+                };
+                if twice {
                     f.error(codes::UNIQUE, format!("{name} lists `{v}` twice"), &c.path);
                 }
             }
