@@ -36,6 +36,11 @@ pub fn read(text: &str) -> Document {
             };
             check_document(&mut doc, obj);
             let body = obj.get("epcisBody");
+            if let Some(b) = body
+                && !b.is_object()
+            {
+                doc.error(codes::TYPE, "epcisBody must be an object", "/epcisBody");
+            }
             let (list, path) = if ty == "EPCISDocument" {
                 (
                     body.and_then(|b| b.get("eventList")),
@@ -131,6 +136,9 @@ fn read_context(doc: &mut Document, ctx: Option<&Value>, path: &str) {
 }
 
 fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
+    // EPCIS JSON Schema: epcisDocument requires @context, type, schemaVersion,
+    // creationDate, epcisBody; epcisQueryDocument only @context, type, epcisBody
+    let query = doc.kind == "EPCISQueryDocument";
     if !obj.contains_key("@context") {
         doc.error(codes::REQUIRED, "the document has no @context", "/@context");
     } else if !doc.has_epcis_context {
@@ -141,6 +149,7 @@ fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
         );
     }
     match obj.get("schemaVersion") {
+        None if query => {}
         None => doc.error(
             codes::REQUIRED,
             "the document has no schemaVersion",
@@ -165,6 +174,7 @@ fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
         ),
     }
     match obj.get("creationDate") {
+        None if query => {}
         None => doc.error(
             codes::REQUIRED,
             "the document has no creationDate",
@@ -181,20 +191,37 @@ fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
         }
         Some(_) => doc.error(codes::TYPE, "creationDate is not a string", "/creationDate"),
     }
-    for (k, _) in obj {
-        let known = matches!(
-            k.as_str(),
-            "@context"
-                | "type"
-                | "id"
-                | "schemaVersion"
-                | "creationDate"
-                | "epcisHeader"
-                | "epcisBody"
-                | "sender"
-                | "receiver"
-                | "instanceIdentifier"
-        );
+    for (k, v) in obj {
+        let known = match k.as_str() {
+            "@context" | "type" | "schemaVersion" | "creationDate" | "epcisBody" => true,
+            "id" => {
+                if !v.as_str().is_some_and(crate::vocab::is_absolute_uri) {
+                    doc.error(
+                        codes::URI,
+                        format!("the document id {v} is not an absolute URI"),
+                        "/id",
+                    );
+                }
+                true
+            }
+            "instanceIdentifier" | "sender" | "receiver" if !query => {
+                if !v.is_string() {
+                    doc.error(
+                        codes::TYPE,
+                        format!("{k} must be a string, not {v}"),
+                        format!("/{k}"),
+                    );
+                }
+                true
+            }
+            "epcisHeader" if !query => {
+                crate::header::check_json_header(doc, v, "/epcisHeader", &|d, k| {
+                    extension_name(d, k).is_some()
+                });
+                true
+            }
+            _ => false,
+        };
         if !known && extension_name(doc, k).is_none() {
             doc.error(
                 codes::UNKNOWN_FIELD,

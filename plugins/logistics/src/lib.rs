@@ -35,6 +35,7 @@ pub mod digital_link;
 pub mod emissions;
 pub mod fields;
 pub mod hash;
+pub mod header;
 pub mod json;
 pub mod milestone;
 pub mod model;

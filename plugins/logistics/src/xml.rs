@@ -11,6 +11,8 @@ use crate::{Document, Format};
 
 /// The EPCIS 2.0 XML namespace.
 pub const EPCIS_NS: &str = "urn:epcglobal:epcis:xsd:2";
+/// The EPCIS 2.0 master data XML namespace (`EPCISMasterDataDocument`).
+pub const EPCIS_MASTERDATA_NS: &str = "urn:epcglobal:epcis-masterdata:xsd:2";
 /// The EPCIS 2.0 query XML namespace.
 pub const EPCIS_QUERY_NS: &str = "urn:epcglobal:epcis-query:xsd:2";
 
@@ -83,6 +85,11 @@ pub fn read(text_in: &str) -> Document {
             ),
             root_path,
         ),
+        ("EPCISMasterDataDocument", Some(EPCIS_MASTERDATA_NS)) => {
+            doc.kind = "EPCISMasterDataDocument";
+            check_document_attributes(&mut doc, root, &root_path);
+            read_body(&mut doc, root, &root_path);
+        }
         (t, None) if fields::type_fields(t).is_some() => {
             doc.kind = "event";
             read_event(&mut doc, root, &root_path);
@@ -138,14 +145,19 @@ fn no_ns(n: XNode<'_, '_>) -> bool {
 fn read_body(doc: &mut Document, root: XNode<'_, '_>, path: &str) {
     // EPCISDocument: EPCISHeader?, EPCISBody, extension?, ##other*
     let mut body = None;
-    let mut seen_body = false;
+    let (mut seen_body, mut seen_header) = (false, false);
     for c in elements(root) {
         let cp = format!("{path}/{}", qname(c));
         match (c.tag_name().name(), no_ns(c)) {
             ("EPCISHeader", true) => {
                 if seen_body {
-                    doc.error(codes::ORDER, "EPCISHeader must come before EPCISBody", cp);
+                    doc.error(codes::ORDER, "EPCISHeader must come before EPCISBody", &cp);
                 }
+                if seen_header {
+                    doc.error(codes::CARDINALITY, "more than one EPCISHeader", &cp);
+                }
+                seen_header = true;
+                crate::header::check_xml_header(doc, c, &cp);
             }
             ("EPCISBody", true) => {
                 if seen_body {
@@ -168,6 +180,10 @@ fn read_body(doc: &mut Document, root: XNode<'_, '_>, path: &str) {
         return;
     };
     let bpath = format!("{path}/EPCISBody");
+    if doc.kind == "EPCISMasterDataDocument" {
+        crate::header::check_xml_master_data_body(doc, body, &bpath);
+        return;
+    }
     if doc.kind == "EPCISQueryDocument" {
         let qr = elements(body).find(|c| c.tag_name().name() == "QueryResults");
         let Some(qr) = qr else {
