@@ -12,13 +12,143 @@
 //!   `certificationInfo` (one field per value), `ilmd` > extension fields;
 //! - user extensions are named `{namespace}localName`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
+
+/// A field name: borrowed for the standard names (no allocation per field), owned for
+/// user extensions (`{namespace}local`).
+pub type Name = Cow<'static, str>;
+
+/// Every standard name a field can have, sorted (for [`name`]'s binary search).
+const STANDARD_NAMES: &[&str] = &[
+    "AggregationEvent",
+    "AssociationEvent",
+    "ObjectEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "action",
+    "baseExtension",
+    "bizLocation",
+    "bizRules",
+    "bizStep",
+    "bizTransaction",
+    "bizTransactionList",
+    "booleanValue",
+    "cbv",
+    "certificationInfo",
+    "chemicalSubstance",
+    "childEPCs",
+    "childQuantityList",
+    "component",
+    "coordinateReferenceSystem",
+    "correctiveEventID",
+    "correctiveEventIDs",
+    "dataProcessingMethod",
+    "declarationTime",
+    "destination",
+    "destinationList",
+    "deviceID",
+    "deviceMetadata",
+    "disposition",
+    "endTime",
+    "epc",
+    "epcClass",
+    "epcList",
+    "epcis",
+    "errorDeclaration",
+    "eventID",
+    "eventTime",
+    "eventTimeZoneOffset",
+    "exception",
+    "extension",
+    "gs1",
+    "hexBinaryValue",
+    "id",
+    "ilmd",
+    "inputEPCList",
+    "inputQuantityList",
+    "maxValue",
+    "meanValue",
+    "microorganism",
+    "minValue",
+    "offset",
+    "outputEPCList",
+    "outputQuantityList",
+    "parentID",
+    "percRank",
+    "percValue",
+    "persistentDisposition",
+    "quantity",
+    "quantityElement",
+    "quantityList",
+    "rawData",
+    "readPoint",
+    "reason",
+    "recordTime",
+    "sDev",
+    "sensorElement",
+    "sensorElementList",
+    "sensorMetadata",
+    "sensorReport",
+    "set",
+    "source",
+    "sourceList",
+    "startTime",
+    "stringValue",
+    "time",
+    "transformationID",
+    "type",
+    "unset",
+    "uom",
+    "uriValue",
+    "value",
+];
+
+/// The [`Name`] of a field: the static standard name when it is one, else an owned copy.
+pub fn name(s: &str) -> Name {
+    match STANDARD_NAMES.binary_search(&s) {
+        Ok(i) => Cow::Borrowed(STANDARD_NAMES[i]),
+        Err(_) => Cow::Owned(s.to_string()),
+    }
+}
+
+/// What a node's name can be made from: a `&str` (looked up with [`name`]) or an owned
+/// `String` (kept).
+pub trait IntoName {
+    /// The name.
+    fn into_name(self) -> Name;
+}
+
+impl IntoName for &str {
+    fn into_name(self) -> Name {
+        name(self)
+    }
+}
+
+impl IntoName for &String {
+    fn into_name(self) -> Name {
+        name(self)
+    }
+}
+
+impl IntoName for String {
+    fn into_name(self) -> Name {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoName for Name {
+    fn into_name(self) -> Name {
+        self
+    }
+}
 
 /// One field of an event: a standard field or a user extension element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
     /// The EPCIS field name, or `{namespace}local` for an extension.
-    pub name: String,
+    pub name: Name,
     /// The text value, if the field has one.
     pub value: Option<String>,
     /// Child fields.
@@ -29,13 +159,9 @@ pub struct Node {
 
 impl Node {
     /// A field with a value.
-    pub fn leaf(
-        name: impl Into<String>,
-        value: impl Into<String>,
-        path: impl Into<String>,
-    ) -> Node {
+    pub fn leaf(name: impl IntoName, value: impl Into<String>, path: impl Into<String>) -> Node {
         Node {
-            name: name.into(),
+            name: name.into_name(),
             value: Some(value.into()),
             children: Vec::new(),
             path: path.into(),
@@ -43,9 +169,9 @@ impl Node {
     }
 
     /// A field with children only.
-    pub fn parent(name: impl Into<String>, path: impl Into<String>) -> Node {
+    pub fn parent(name: impl IntoName, path: impl Into<String>) -> Node {
         Node {
-            name: name.into(),
+            name: name.into_name(),
             value: None,
             children: Vec::new(),
             path: path.into(),
@@ -167,4 +293,20 @@ pub mod codes {
     pub const UNIQUE: &str = "EPCIS-UNIQUE";
     /// Unit of measure not a UN/CEFACT Rec 20 code shape.
     pub const UOM: &str = "EPCIS-UOM";
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn standard_names_are_sorted_and_found() {
+        assert!(super::STANDARD_NAMES.windows(2).all(|w| w[0] < w[1]));
+        assert!(matches!(
+            super::name("epc"),
+            std::borrow::Cow::Borrowed("epc")
+        ));
+        assert!(matches!(
+            super::name("{urn:x}y"),
+            std::borrow::Cow::Owned(_)
+        ));
+    }
 }

@@ -181,7 +181,7 @@ fn check_node(f: &mut Findings, parent: &str, n: &Node) {
     if n.is_extension() {
         return;
     }
-    let name = n.name.as_str();
+    let name: &str = &n.name;
     let value = n.value.as_deref();
     if let Some(vocab) = field_vocabulary(parent, name) {
         if let Some(v) = value

@@ -363,9 +363,22 @@ pub fn is_absolute_uri(s: &str) -> bool {
     let scheme = &s[..colon];
     let mut chars = scheme.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    first_ok
+    let never = |b: u8| {
+        b.is_ascii_whitespace()
+            || b.is_ascii_control()
+            || matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+    };
+    let head_ok = first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
-        && colon + 1 < s.len()
+        && colon + 1 < s.len();
+    if head_ok && s.is_ascii() {
+        // the usual case, byte by byte
+        return !s.bytes().any(never);
+    }
+    head_ok
         && !s.chars().any(|c| {
             c.is_whitespace()
                 || c.is_control()
