@@ -17,6 +17,7 @@
 pub mod binary;
 pub mod filter;
 pub mod json;
+pub mod trace;
 
 use std::collections::BTreeMap;
 
