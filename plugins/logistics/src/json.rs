@@ -405,6 +405,7 @@ fn read_event(doc: &mut Document, v: &Value, path: &str) {
 fn read_uri_list(doc: &mut Document, item: &str, v: &Value, path: &str, node: &mut Node) {
     match v {
         Value::Array(items) => {
+            node.children.reserve_exact(items.len());
             for (i, it) in items.iter().enumerate() {
                 let p = format!("{path}/{i}");
                 if let Some(s) = expect_str(doc, it, item, &p) {
@@ -514,13 +515,21 @@ fn read_field(
                             continue;
                         };
                         let mut entry = Node::parent(item, &p);
+                        entry.children.reserve_exact(1);
                         for (k, cv) in o {
-                            let cp = format!("{p}/{}", escape(k));
                             if k == item {
-                                if let Some(s) = expect_str(doc, cv, item, &cp) {
-                                    entry.value = Some(s.to_string());
+                                // the path only for the error (the value has the entry's)
+                                match cv.as_str() {
+                                    Some(s) => entry.value = Some(s.to_string()),
+                                    None => {
+                                        let cp = format!("{p}/{}", escape(k));
+                                        expect_str(doc, cv, item, &cp);
+                                    }
                                 }
-                            } else if k == "type" {
+                                continue;
+                            }
+                            let cp = format!("{p}/{}", escape(k));
+                            if k == "type" {
                                 if let Some(s) = expect_str(doc, cv, "type", &cp) {
                                     entry.children.push(Node::leaf("type", s, cp));
                                 }

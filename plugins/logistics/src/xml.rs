@@ -34,13 +34,38 @@ fn qname(n: XNode<'_, '_>) -> String {
 /// The text content of an element (its text children, trimmed). Element children are an
 /// error reported by the caller.
 fn text(n: XNode<'_, '_>) -> String {
-    let mut s = String::new();
-    for c in n.children() {
-        if c.node_type() == NodeType::Text {
-            s.push_str(c.text().unwrap_or(""));
-        }
+    let mut texts = n.children().filter(|c| c.node_type() == NodeType::Text);
+    let Some(first) = texts.next() else {
+        return String::new();
+    };
+    let rest = texts.clone().next();
+    if rest.is_none() {
+        // the usual case: one text node, copied once
+        return first.text().unwrap_or("").trim().to_string();
+    }
+    let mut s = String::from(first.text().unwrap_or(""));
+    for c in texts {
+        s.push_str(c.text().unwrap_or(""));
     }
     s.trim().to_string()
+}
+
+/// `{path}/{qname}` in one allocation.
+fn child_path(path: &str, n: XNode<'_, '_>) -> String {
+    let name = n.tag_name();
+    let prefix = name
+        .namespace()
+        .and_then(|ns| n.lookup_prefix(ns))
+        .filter(|p| !p.is_empty());
+    let mut s = String::with_capacity(path.len() + name.name().len() + 12);
+    s.push_str(path);
+    s.push('/');
+    if let Some(p) = prefix {
+        s.push_str(p);
+        s.push(':');
+    }
+    s.push_str(name.name());
+    s
 }
 
 /// Reads an XML text.
@@ -147,7 +172,7 @@ fn read_body(doc: &mut Document, root: XNode<'_, '_>, path: &str) {
     let mut body = None;
     let (mut seen_body, mut seen_header) = (false, false);
     for c in elements(root) {
-        let cp = format!("{path}/{}", qname(c));
+        let cp = child_path(path, c);
         match (c.tag_name().name(), no_ns(c)) {
             ("EPCISHeader", true) => {
                 if seen_body {
@@ -291,7 +316,7 @@ fn read_event(doc: &mut Document, ev: XNode<'_, '_>, path: &str) {
     let mut seen_extension = false;
     for c in elements(ev) {
         let name = c.tag_name().name();
-        let cp = format!("{path}/{}", qname(c));
+        let cp = child_path(path, c);
         if !no_ns(c) {
             seen_extension = true;
             event.fields.push(extension_node(c, &cp));
@@ -355,8 +380,7 @@ fn extension_node(n: XNode<'_, '_>, path: &str) -> Node {
         }
     }
     for k in kids {
-        node.children
-            .push(extension_node(k, &format!("{path}/{}", qname(k))));
+        node.children.push(extension_node(k, &child_path(path, k)));
     }
     node
 }
@@ -385,7 +409,7 @@ fn ordered_children<'a, 'i>(
     let mut ext = Vec::new();
     let mut last = 0usize;
     for c in elements(n) {
-        let cp = format!("{path}/{}", qname(c));
+        let cp = child_path(path, c);
         if !no_ns(c) {
             ext.push(extension_node(c, &cp));
             continue;
@@ -612,7 +636,7 @@ fn read_field(
             let mut node = Node::parent(name, path);
             for k in elements(c) {
                 let kn = k.tag_name().name();
-                let p = format!("{path}/{}", qname(k));
+                let p = child_path(path, k);
                 if !no_ns(k) {
                     node.children.push(extension_node(k, &p));
                     continue;
@@ -658,7 +682,7 @@ fn read_field(
             // EPCIS 1.x: eventID and errorDeclaration inside baseExtension
             for k in elements(c) {
                 let kn = k.tag_name().name();
-                let p = format!("{path}/{}", qname(k));
+                let p = child_path(path, k);
                 match (kn, no_ns(k)) {
                     ("eventID", true) => read_field(doc, ty, kn, Kind::Uri, k, &p, out),
                     ("errorDeclaration", true) => {
@@ -678,7 +702,7 @@ fn read_field(
             // EPCIS 1.x event extension: standard 1.1/1.2 fields inside, or 2.0 ##other
             for k in elements(c) {
                 let kn = k.tag_name().name();
-                let p = format!("{path}/{}", qname(k));
+                let p = child_path(path, k);
                 if !no_ns(k) {
                     out.push(extension_node(k, &p));
                     continue;
