@@ -276,11 +276,37 @@ fn milestones_enabled() -> Result<bool, String> {
     }
 }
 
+/// The two keys every event needs: `close_type` and `milestones` (or its error).
+type HotConfig = (String, Result<bool, String>);
+
+thread_local! {
+    /// [`HotConfig`], read once per WebAssembly instance: an instance's configuration is
+    /// fixed for its lifetime (natively, tests change it between calls, so it is read
+    /// every time there).
+    static HOT_CONFIG: std::cell::RefCell<Option<std::rc::Rc<HotConfig>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn hot_config() -> std::rc::Rc<HotConfig> {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(h) = HOT_CONFIG.with(|c| c.borrow().clone()) {
+        return h;
+    }
+    let h = std::rc::Rc::new((
+        weft_sdk::config::get_or("close_type", DEFAULT_CLOSE_TYPE),
+        milestones_enabled(),
+    ));
+    HOT_CONFIG.with(|c| *c.borrow_mut() = Some(h.clone()));
+    h
+}
+
 /// Handles one event: a transport leg, a closing event, or an EPCIS document.
 pub fn handle(event: Event) -> HandlerResult {
-    // EPCIS documents, the hot path, read only the two keys they need
-    let close_type = weft_sdk::config::get_or("close_type", DEFAULT_CLOSE_TYPE);
-    if event.ty == TYPE_LEG || event.ty == close_type {
+    // EPCIS documents, the hot path, read only the two keys they need (once per instance
+    // in wasm)
+    let hot = hot_config();
+    let (close_type, milestones) = (&hot.0, &hot.1);
+    if event.ty == TYPE_LEG || event.ty == *close_type {
         let config = Config::load().map_err(Failure::reject)?;
         return if event.ty == TYPE_LEG {
             emissions::handle_leg(&event, &config)
@@ -288,7 +314,7 @@ pub fn handle(event: Event) -> HandlerResult {
             pact::handle_close(&event, &config)
         };
     }
-    let milestones = milestones_enabled().map_err(Failure::reject)?;
+    let milestones = milestones.clone().map_err(Failure::reject)?;
     let data = event.data.as_deref().unwrap_or(&[]);
     let report = if event.data.is_none() {
         let mut doc = Document::new(detect_format(&[], event.datacontenttype.as_deref()));
