@@ -535,3 +535,157 @@ fn json_query_document_fields() {
         "schemaVersion",
     );
 }
+
+// --- the standard's XML schemas as an oracle ---
+
+fn python_with_xmlschema() -> Option<String> {
+    let check = |p: &str| {
+        std::process::Command::new(p)
+            .args(["-c", "import xmlschema"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if let Ok(p) = std::env::var("WEFT_PYTHON") {
+        return check(&p).then_some(p);
+    }
+    let venv = std::env::var("HOME")
+        .map(|h| format!("{h}/.cache/weft/ci-venv/bin/python"))
+        .ok();
+    venv.into_iter()
+        .chain(["python3".to_string()])
+        .find(|p| check(p))
+}
+
+/// The XSD verdict per document (`None`: valid), from xmlschema on the standard's schema
+/// files (`tests/data/epcis-xsd/`, copied unmodified); `None` when no Python with
+/// xmlschema is available (then the caller skips, unless WEFT_REQUIRE_TOOLS is set).
+fn xsd_verdicts(docs: &[String]) -> Option<Vec<Option<String>>> {
+    use std::io::Write;
+    let Some(py) = python_with_xmlschema() else {
+        assert!(
+            std::env::var_os("WEFT_REQUIRE_TOOLS").is_none(),
+            "WEFT_REQUIRE_TOOLS is set but no Python with xmlschema was found"
+        );
+        eprintln!("SKIPPED: the XSD oracle needs Python with xmlschema (set WEFT_PYTHON)");
+        return None;
+    };
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let mut child = std::process::Command::new(py)
+        .arg(format!("{dir}/tests/validate_epcis_xml.py"))
+        .arg(format!("{dir}/tests/data/epcis-xsd"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for d in docs {
+            writeln!(stdin, "{}", serde_json::Value::String(d.clone())).unwrap();
+        }
+    }
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success(), "the XSD validator failed");
+    let verdicts: Vec<Option<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| (l != "ok").then(|| l.to_string()))
+        .collect();
+    assert_eq!(verdicts.len(), docs.len(), "one verdict per document");
+    Some(verdicts)
+}
+
+/// Codes of rules beyond the XSD (URI syntax, identifiers, vocabularies, prose rules):
+/// the only reasons to reject a document the XSD accepts.
+const BEYOND_XSD: &[&str] = &[
+    "EPCIS-URI",
+    "EPCIS-IDENTIFIER",
+    "EPCIS-VOCAB",
+    "EPCIS-RULE",
+    "EPCIS-DATETIME",
+    "EPCIS-TZ-OFFSET",
+    "EPCIS-UOM",
+    "EPCIS-UNIQUE",
+];
+
+#[test]
+fn the_standard_xsd_agrees() {
+    let md_doc = |body: &str| {
+        format!(
+            r#"<epcismd:EPCISMasterDataDocument xmlns:epcismd="urn:epcglobal:epcis-masterdata:xsd:2" schemaVersion="2.0" creationDate="2024-03-01T09:00:00Z"><EPCISBody>{body}</EPCISBody></epcismd:EPCISMasterDataDocument>"#
+        )
+    };
+    let list = MASTER_DATA
+        .trim()
+        .trim_start_matches("<extension>")
+        .trim_end_matches("</extension>")
+        .trim()
+        .trim_start_matches("<EPCISMasterData>")
+        .trim_end_matches("</EPCISMasterData>");
+    let sample = weft_plugin_logistics::sample::object_event_document_xml();
+    let mut valid = vec![
+        xml_with_header(&full_header()),
+        xml_with_header(SBDH),
+        xml_with_header(MASTER_DATA),
+        xml_with_header(""),
+        sample.clone(),
+        md_doc(list),
+        md_doc(""),
+    ];
+    let n_valid = valid.len();
+    let header = full_header();
+    for (from, to, _, _) in SBDH_BREAKS {
+        valid.push(xml_with_header(&header.replacen(from, to, 1)));
+    }
+    for (from, to, _, _) in MASTER_DATA_BREAKS {
+        valid.push(xml_with_header(&MASTER_DATA.replacen(from, to, 1)));
+    }
+    // the event itself, against the XSD's ObjectEvent
+    for (from, to) in [
+        ("<eventTime>2024-03-01T10:03:17.412+01:00</eventTime>", ""),
+        ("<action>OBSERVE</action>", "<action>observe</action>"),
+        ("<action>OBSERVE</action>", ""),
+        (
+            "<action>OBSERVE</action>",
+            "<action>OBSERVE</action><note>x</note>",
+        ),
+    ] {
+        assert!(sample.contains(from), "test data: {from}");
+        valid.push(sample.replacen(from, to, 1));
+    }
+    let docs = valid;
+    let Some(xsd) = xsd_verdicts(&docs) else {
+        return;
+    };
+    let (mut both, mut beyond) = (0, 0);
+    for (i, doc) in docs.iter().enumerate() {
+        let r = xml_report(doc);
+        let codes = error_codes(&r);
+        if i >= n_valid {
+            if xsd[i].is_some() {
+                both += 1;
+            } else {
+                beyond += 1;
+            }
+        }
+        if i < n_valid {
+            assert_eq!(xsd[i], None, "the XSD rejects valid document {i}:\n{doc}");
+            assert_valid(&r);
+            continue;
+        }
+        match &xsd[i] {
+            Some(why) => assert!(
+                !r.valid,
+                "document {i}: the XSD rejects it ({why}), the plugin does not:\n{doc}"
+            ),
+            None => assert!(
+                !r.valid && codes.iter().all(|c| BEYOND_XSD.contains(c)),
+                "document {i}: the XSD accepts it, the plugin says {codes:?}:\n{doc}"
+            ),
+        }
+    }
+    eprintln!(
+        "{} documents: {n_valid} valid in both, {both} rejected by both, {beyond} only by the plugin's rules beyond the XSD",
+        docs.len()
+    );
+}
