@@ -259,3 +259,113 @@ fn document_level_checks() {
     assert_eq!(broken.errors[0].code, "EPCIS-PARSE");
     assert!(!broken.valid);
 }
+
+/// The standard's XSDs judge the five event types and the structural variants above
+/// alike: valid in both, or rejected by both — except where the plugin applies the
+/// standard's prose beyond the XSD (marked).
+#[test]
+fn the_standard_xsd_judges_the_events_alike() {
+    let events = [
+        OBJECT_XML,
+        AGGREGATION_XML,
+        TRANSACTION_XML,
+        TRANSFORMATION_XML,
+        ASSOCIATION_XML,
+    ];
+    let mut docs: Vec<String> = events.iter().map(|e| xml_doc(e)).collect();
+    docs.push(xml_doc(&events.join("\n")));
+    let n_valid = docs.len();
+    // (event, from, to, whether the XSD rejects it too)
+    let variants: &[(&str, &str, &str, bool)] = &[
+        (TRANSACTION_XML, "<action>ADD</action>", "", true),
+        (
+            TRANSACTION_XML,
+            "<action>ADD</action>",
+            "<action>ADD</action><temperature>4</temperature>",
+            true,
+        ),
+        (
+            TRANSACTION_XML,
+            "<action>ADD</action>",
+            "<example:x>1</example:x><action>ADD</action>",
+            true,
+        ),
+        (
+            TRANSACTION_XML,
+            "<action>ADD</action>",
+            "<action>ADD</action><action>ADD</action>",
+            true,
+        ),
+        (
+            AGGREGATION_XML,
+            "<quantity>200.50</quantity><uom>KGM</uom>",
+            "<uom>KGM</uom><quantity>200.50</quantity>",
+            true,
+        ),
+        (
+            AGGREGATION_XML,
+            "<unset>urn:epcglobal:cbv:disp:completeness_inferred</unset><set>urn:epcglobal:cbv:disp:completeness_verified</set>",
+            "<set>urn:epcglobal:cbv:disp:completeness_verified</set><unset>urn:epcglobal:cbv:disp:completeness_inferred</unset>",
+            true,
+        ),
+        // SensorReportType has `xsd:anyAttribute` (any namespace, even none), but user
+        // extensions are namespaced (EPCIS 2.0): the plugin rejects the bare `unit`
+        (
+            ASSOCIATION_XML,
+            "uom=\"CEL\" example",
+            "unit=\"CEL\" example",
+            false,
+        ),
+        (
+            OBJECT_XML,
+            "<action>OBSERVE</action>",
+            "<action>observe</action>",
+            true,
+        ),
+        (
+            OBJECT_XML,
+            "<eventTime>2020-03-04T11:00:30.9996+01:00</eventTime>",
+            "",
+            true,
+        ),
+        (
+            OBJECT_XML,
+            "<eventTimeZoneOffset>+01:00</eventTimeZoneOffset>",
+            "",
+            true,
+        ),
+        (
+            OBJECT_XML,
+            "<readPoint><id>urn:epc:id:sgln:4012345.00011.987</id>",
+            "<readPoint>",
+            true,
+        ),
+    ];
+    for (base, from, to, _) in variants {
+        assert!(base.contains(from), "test data: {from}");
+        docs.push(xml_doc(&base.replacen(from, to, 1)));
+    }
+    let Some(xsd) = xsd_verdicts(&docs) else {
+        return;
+    };
+    for (i, doc) in docs.iter().enumerate() {
+        let r = xml_report(doc);
+        if i < n_valid {
+            assert_eq!(xsd[i], None, "the XSD rejects valid document {i}:\n{doc}");
+            assert_valid(&r);
+        } else {
+            let why = xsd[i].as_deref();
+            let xsd_rejects = variants[i - n_valid].3;
+            assert_eq!(
+                why.is_some(),
+                xsd_rejects,
+                "variant {i}: the XSD says {why:?}:\n{doc}"
+            );
+            assert!(
+                !r.valid,
+                "the XSD rejects variant {i} ({}), the plugin does not",
+                why.unwrap_or("")
+            );
+        }
+    }
+}

@@ -73,3 +73,62 @@ pub fn xml_doc(events: &str) -> String {
 </epcis:EPCISDocument>"#
     )
 }
+
+// --- the standard's XML schemas as an oracle (tests/validate_epcis_xml.py) ---
+
+fn python_with_xmlschema() -> Option<String> {
+    let check = |p: &str| {
+        std::process::Command::new(p)
+            .args(["-c", "import xmlschema"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if let Ok(p) = std::env::var("WEFT_PYTHON") {
+        return check(&p).then_some(p);
+    }
+    let venv = std::env::var("HOME")
+        .map(|h| format!("{h}/.cache/weft/ci-venv/bin/python"))
+        .ok();
+    venv.into_iter()
+        .chain(["python3".to_string()])
+        .find(|p| check(p))
+}
+
+/// The XSD verdict per document (`None`: valid), from xmlschema on the standard's schema
+/// files (`tests/data/epcis-xsd/`, copied unmodified); `None` when no Python with
+/// xmlschema is available (then the caller skips, unless WEFT_REQUIRE_TOOLS is set).
+pub fn xsd_verdicts(docs: &[String]) -> Option<Vec<Option<String>>> {
+    use std::io::Write;
+    let Some(py) = python_with_xmlschema() else {
+        assert!(
+            std::env::var_os("WEFT_REQUIRE_TOOLS").is_none(),
+            "WEFT_REQUIRE_TOOLS is set but no Python with xmlschema was found"
+        );
+        eprintln!("SKIPPED: the XSD oracle needs Python with xmlschema (set WEFT_PYTHON)");
+        return None;
+    };
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let mut child = std::process::Command::new(py)
+        .arg(format!("{dir}/tests/validate_epcis_xml.py"))
+        .arg(format!("{dir}/tests/data/epcis-xsd"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for d in docs {
+            writeln!(stdin, "{}", serde_json::Value::String(d.clone())).unwrap();
+        }
+    }
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success(), "the XSD validator failed");
+    let verdicts: Vec<Option<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| (l != "ok").then(|| l.to_string()))
+        .collect();
+    assert_eq!(verdicts.len(), docs.len(), "one verdict per document");
+    Some(verdicts)
+}
