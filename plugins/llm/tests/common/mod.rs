@@ -21,25 +21,30 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `weft` binary: `WEFT_BIN`, else `weft` in this target directory. Missing is a
-/// failure: these tests are the plugin's proof inside the real runtime.
+/// The `weft` binary of this test's own build: `WEFT_BIN`, else `weft` in this test's
+/// profile directory (`<target>/<profile>/weft`, next to the `deps` directory this test runs
+/// from; `cargo test --workspace` builds it there). A `weft` of another profile (a possibly
+/// stale `target/debug` or `target/release`) is never used. Missing is a failure: these
+/// tests are the plugin's proof inside the real runtime.
 pub fn weft_bin() -> PathBuf {
     if let Ok(p) = std::env::var("WEFT_BIN") {
         let p = PathBuf::from(p);
         assert!(p.is_file(), "WEFT_BIN={} is not a file", p.display());
         return p;
     }
-    let target = target_dir();
-    ["debug", "release"]
-        .iter()
-        .map(|p| target.join(p).join("weft"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no weft binary in {}: run `cargo build -p weft` (or `cargo test --workspace`) or set WEFT_BIN",
-                target.display()
-            )
-        })
+    let weft = profile_dir().join("weft");
+    assert!(
+        weft.is_file(),
+        "no weft binary at {} (this test's build): run `cargo test --workspace`, or `cargo build -p weft` with the same profile, or set WEFT_BIN",
+        weft.display()
+    );
+    weft
+}
+
+/// `<target>/<profile>` of this test binary (`<target>/<profile>/deps/<test>`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
 /// Builds the component once per test process (the same directory and profile as the
