@@ -335,3 +335,70 @@ impl weft_connector::EventStore for EmbeddedLog {
             })
     }
 }
+
+/// Reads up to `max` stored entries of `topic` from offset `from` on, as stored (JSON).
+fn read_stored(
+    db: &Database,
+    topic: &str,
+    from: u64,
+    max: usize,
+) -> Result<Vec<weft_connector::StoredEvent>, LogError> {
+    let tx = db.begin_read().map_err(storage)?;
+    let name = table_name(topic);
+    let def: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(&name);
+    let table = match tx.open_table(def) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(storage(e)),
+    };
+    let mut out = Vec::with_capacity(max.min(256));
+    for entry in table.range(from..).map_err(storage)?.take(max) {
+        let (k, v) = entry.map_err(storage)?;
+        out.push(weft_connector::StoredEvent {
+            offset: k.value(),
+            json: v.value().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+fn reader_error(e: LogError) -> weft_connector::StoreError {
+    match e {
+        LogError::Topic(_) => weft_connector::StoreError::InvalidTopic(e.to_string()),
+        other => weft_connector::StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// Server-sent events and other cursor-less readers read the log through this.
+impl weft_connector::EventReader for EmbeddedLog {
+    fn read(
+        &self,
+        topic: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<weft_connector::StoredEvent>, weft_connector::StoreError> {
+        check_topic(topic).map_err(reader_error)?;
+        read_stored(&self.db, topic, from, max).map_err(reader_error)
+    }
+
+    fn head(&self, topic: &str) -> Result<u64, weft_connector::StoreError> {
+        check_topic(topic).map_err(reader_error)?;
+        EmbeddedLog::head(self, topic).map_err(reader_error)
+    }
+
+    fn exists(&self, topic: &str) -> Result<bool, weft_connector::StoreError> {
+        check_topic(topic).map_err(reader_error)?;
+        let tx = self.db.begin_read().map_err(|e| reader_error(storage(e)))?;
+        let name = table_name(topic);
+        let def: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(&name);
+        match tx.open_table(def) {
+            Ok(_) => Ok(true),
+            Err(TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(reader_error(storage(e))),
+        }
+    }
+
+    fn watch(&self, topic: &str) -> watch::Receiver<u64> {
+        EmbeddedLog::watch(self, topic)
+    }
+}

@@ -23,7 +23,7 @@ pub mod testkit;
 
 pub use backoff::Backoff;
 pub use connect::{BuildContext, Finding, Resources, Severity, SinkConnector, SourceConnector};
-pub use store::{EventStore, StoreError};
+pub use store::{EventReader, EventStore, StoreError, StoredEvent};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;

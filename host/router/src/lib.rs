@@ -13,6 +13,7 @@
 //! assert_eq!(retry.backoff(2).as_millis(), 100);
 //! ```
 
+mod filter;
 mod internal_events;
 mod route;
 mod spec;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use weft_connector::{Acknowledge, Delivery, Settlement, Source, dead_letter};
 use weft_event::Event;
 
+pub use filter::RouteFilter;
 pub use route::{NamedSink, Route, RouteOutcome, dead_letter_record};
 pub use spec::{RetryPolicy, RouteSpec};
 

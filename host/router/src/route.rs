@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use weft_connector::{Sink, SinkError, dead_letter};
-use weft_event::{Event, Filter};
+use weft_event::Event;
+#[cfg(test)]
+use weft_event::Filter;
 use weft_runtime::LoadedPlugin;
 
+use crate::filter::{FilterWarned, RouteFilter};
 use crate::internal_events::{
     AttemptFailed, DeadLetterFailed, EventDeadLettered, EventEmitted, EventReceived,
     emitted_counter, received_counter,
@@ -26,8 +29,10 @@ pub struct NamedSink {
 pub struct Route {
     /// Name.
     pub name: String,
-    /// Filter on attributes.
-    pub filter: Filter,
+    /// Filter on attributes and/or a CESQL expression.
+    pub filter: RouteFilter,
+    /// Whether a filter evaluation error was logged as a warning already.
+    filter_warned: FilterWarned,
     /// Plugins in order.
     pub plugins: Vec<Arc<LoadedPlugin>>,
     /// Destinations.
@@ -100,7 +105,7 @@ impl Route {
     /// installed first.
     pub fn new(
         name: String,
-        filter: Filter,
+        filter: impl Into<RouteFilter>,
         plugins: Vec<Arc<LoadedPlugin>>,
         sinks: Vec<NamedSink>,
         retry: RetryPolicy,
@@ -113,7 +118,8 @@ impl Route {
                 .map(|s| emitted_counter(&name, &s.name))
                 .collect(),
             name,
-            filter,
+            filter: filter.into(),
+            filter_warned: FilterWarned::default(),
             plugins,
             sinks,
             retry,
@@ -146,7 +152,10 @@ impl Route {
         origin: &str,
         shutdown: &CancellationToken,
     ) -> RouteOutcome {
-        if !self.filter.matches(event) {
+        if !self
+            .filter
+            .matches_on_route(&self.name, &self.filter_warned, event)
+        {
             return RouteOutcome::Skipped;
         }
         EventReceived {

@@ -2,7 +2,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use weft_event::Filter;
+
+use crate::filter::RouteFilter;
 
 /// One route: `from` sources → optional filter → plugins in order → `to` sinks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -13,9 +14,10 @@ pub struct RouteSpec {
     /// Sources this route reads: names of `[sources.*]`, or `topic:NAME` for an embedded
     /// log topic (what HTTP ingress writes to).
     pub from: Vec<String>,
-    /// Only events matching this filter take the route.
+    /// Only events matching this filter take the route: attribute conditions and/or a
+    /// CESQL expression (`sql`).
     #[serde(default)]
-    pub filter: Option<Filter>,
+    pub filter: Option<RouteFilter>,
     /// Plugins applied in order; each output event of one feeds the next. Empty: pass
     /// events through unchanged.
     #[serde(default)]
