@@ -67,7 +67,7 @@ pub fn read(text: &str) -> Document {
                 (Some(_), None) => doc.error(codes::REQUIRED, format!("no event list at {path}"), path),
                 (Some(_), Some(Value::Array(events))) => {
                     for (i, e) in events.iter().enumerate() {
-                        read_event(&mut doc, e, &format!("{path}/{i}"));
+                        read_event(&mut doc, e, &index_path(&path, i));
                     }
                 }
                 (Some(_), Some(_)) => doc.error(codes::TYPE, "eventList is not an array", path),
@@ -122,7 +122,7 @@ fn read_context(doc: &mut Document, ctx: Option<&Value>, path: &str) {
                     _ => doc.error(
                         codes::TYPE,
                         "a @context entry is neither a URI nor an object",
-                        format!("{path}/{i}"),
+                        index_path(path, i),
                     ),
                 }
             }
@@ -232,6 +232,36 @@ fn check_document(doc: &mut Document, obj: &Map<String, Value>) {
     }
 }
 
+/// `{path}/{i}`, without the formatting machinery.
+fn index_path(path: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(path.len() + 1 + digits.len() - at);
+    s.push_str(path);
+    s.push('/');
+    s.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    s
+}
+
+/// `{path}/{key}` with the key escaped as a JSON pointer token.
+fn key_path(path: &str, key: &str) -> String {
+    let key = escape(key);
+    let mut s = String::with_capacity(path.len() + 1 + key.len());
+    s.push_str(path);
+    s.push('/');
+    s.push_str(&key);
+    s
+}
+
 /// JSON pointer escaping of a key.
 fn escape(k: &str) -> std::borrow::Cow<'_, str> {
     if k.contains(['~', '/']) {
@@ -271,13 +301,13 @@ fn read_extension(doc: &mut Document, name: &str, v: &Value, path: &str, out: &m
     match v {
         Value::Array(items) => {
             for (i, it) in items.iter().enumerate() {
-                read_extension(doc, name, it, &format!("{path}/{i}"), out);
+                read_extension(doc, name, it, &index_path(path, i), out);
             }
         }
         Value::Object(o) => {
             let mut node = Node::parent(name, path);
             for (k, cv) in o {
-                let cpath = format!("{path}/{}", escape(k));
+                let cpath = key_path(path, k);
                 if k == "#text" || k == "@value" {
                     node.value = scalar_text(cv);
                     continue;
@@ -337,7 +367,9 @@ fn read_event(doc: &mut Document, v: &Value, path: &str) {
         return;
     };
     let n_prefixes = doc.prefixes.len();
-    read_context(doc, obj.get("@context"), &format!("{path}/@context"));
+    if let Some(ctx) = obj.get("@context") {
+        read_context(doc, Some(ctx), &format!("{path}/@context"));
+    }
     let event_type = match obj.get("type") {
         Some(Value::String(t)) => t.clone(),
         Some(other) => {
@@ -371,7 +403,7 @@ fn read_event(doc: &mut Document, v: &Value, path: &str) {
         path: path.to_string(),
     };
     for (k, fv) in obj {
-        let fpath = format!("{path}/{}", escape(k));
+        let fpath = key_path(path, k);
         if k == "type" || k == "@context" {
             continue;
         }
@@ -407,7 +439,7 @@ fn read_uri_list(doc: &mut Document, item: &str, v: &Value, path: &str, node: &m
         Value::Array(items) => {
             node.children.reserve_exact(items.len());
             for (i, it) in items.iter().enumerate() {
-                let p = format!("{path}/{i}");
+                let p = index_path(path, i);
                 if let Some(s) = expect_str(doc, it, item, &p) {
                     node.children.push(Node::leaf(item, s, p));
                 }
@@ -434,7 +466,7 @@ fn read_field(
         Kind::UriOrList => match v {
             Value::Array(items) => {
                 for (i, it) in items.iter().enumerate() {
-                    let p = format!("{path}/{i}");
+                    let p = index_path(path, i);
                     if let Some(s) = expect_str(doc, it, name, &p) {
                         out.push(Node::leaf(name, s, p));
                     }
@@ -456,7 +488,7 @@ fn read_field(
             match v {
                 Value::Array(items) => {
                     for (i, it) in items.iter().enumerate() {
-                        let p = format!("{path}/{i}");
+                        let p = index_path(path, i);
                         node.children.push(read_quantity(doc, it, &p));
                     }
                 }
@@ -469,7 +501,7 @@ fn read_field(
             match v {
                 Value::Object(o) => {
                     for (k, cv) in o {
-                        let p = format!("{path}/{}", escape(k));
+                        let p = key_path(path, k);
                         if k == "id" {
                             if let Some(s) = expect_str(doc, cv, "id", &p) {
                                 node.children.push(Node::leaf("id", s, p));
@@ -509,7 +541,7 @@ fn read_field(
             match v {
                 Value::Array(items) => {
                     for (i, it) in items.iter().enumerate() {
-                        let p = format!("{path}/{i}");
+                        let p = index_path(path, i);
                         let Some(o) = it.as_object() else {
                             doc.error(codes::TYPE, format!("a {item} entry must be an object"), p);
                             continue;
@@ -522,13 +554,13 @@ fn read_field(
                                 match cv.as_str() {
                                     Some(s) => entry.value = Some(s.to_string()),
                                     None => {
-                                        let cp = format!("{p}/{}", escape(k));
+                                        let cp = key_path(&p, k);
                                         expect_str(doc, cv, item, &cp);
                                     }
                                 }
                                 continue;
                             }
-                            let cp = format!("{p}/{}", escape(k));
+                            let cp = key_path(&p, k);
                             if k == "type" {
                                 if let Some(s) = expect_str(doc, cv, "type", &cp) {
                                     entry.children.push(Node::leaf("type", s, cp));
@@ -555,7 +587,7 @@ fn read_field(
             match v {
                 Value::Array(items) => {
                     for (i, it) in items.iter().enumerate() {
-                        let p = format!("{path}/{i}");
+                        let p = index_path(path, i);
                         node.children.push(read_sensor_element(doc, it, &p));
                     }
                 }
@@ -568,7 +600,7 @@ fn read_field(
             match v {
                 Value::Object(o) => {
                     for (k, cv) in o {
-                        let p = format!("{path}/{}", escape(k));
+                        let p = key_path(path, k);
                         if k == "set" || k == "unset" {
                             let mut tmp = Node::parent(k.as_str(), &p);
                             read_uri_list(doc, k, cv, &p, &mut tmp);
@@ -593,7 +625,7 @@ fn read_field(
             match v {
                 Value::Object(o) => {
                     for (k, cv) in o {
-                        let p = format!("{path}/{}", escape(k));
+                        let p = key_path(path, k);
                         match k.as_str() {
                             "declarationTime" | "reason" => {
                                 if let Some(s) = expect_str(doc, cv, k, &p) {
@@ -621,7 +653,7 @@ fn read_field(
             match v {
                 Value::Object(o) => {
                     for (k, cv) in o {
-                        let p = format!("{path}/{}", escape(k));
+                        let p = key_path(path, k);
                         match extension_name(doc, k) {
                             Some(n) => read_extension(doc, &n, cv, &p, &mut node.children),
                             None => undeclared(doc, k, &p),
@@ -643,7 +675,7 @@ fn read_quantity(doc: &mut Document, v: &Value, path: &str) -> Node {
         return node;
     };
     for (k, cv) in o {
-        let p = format!("{path}/{}", escape(k));
+        let p = key_path(path, k);
         match k.as_str() {
             "epcClass" | "uom" => {
                 if let Some(s) = expect_str(doc, cv, k, &p) {
@@ -681,7 +713,7 @@ fn read_sensor_attrs(
         return node;
     };
     for (k, cv) in o {
-        let p = format!("{path}/{}", escape(k));
+        let p = key_path(path, k);
         if allowed.contains(&k.as_str()) {
             match (k.as_str(), cv) {
                 (n, Value::Number(x)) if fields::is_numeric_sensor_attr(n) => {
@@ -721,7 +753,7 @@ fn read_sensor_element(doc: &mut Document, v: &Value, path: &str) -> Node {
         return node;
     };
     for (k, cv) in o {
-        let p = format!("{path}/{}", escape(k));
+        let p = key_path(path, k);
         match k.as_str() {
             "sensorMetadata" => {
                 let m = read_sensor_attrs(doc, "sensorMetadata", fields::SENSOR_METADATA, cv, &p);
@@ -742,7 +774,7 @@ fn read_sensor_element(doc: &mut Document, v: &Value, path: &str) -> Node {
                             "sensorReport",
                             fields::SENSOR_REPORT,
                             it,
-                            &format!("{p}/{i}"),
+                            &index_path(&p, i),
                         );
                         node.children.push(r);
                     }
