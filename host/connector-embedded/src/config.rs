@@ -23,10 +23,19 @@ pub struct TopicSourceConfig {
     /// Consumer name: each consumer has its own durable cursor.
     #[serde(default = "default_consumer")]
     pub consumer: String,
+    /// Deliveries of one event (it was handed back: shutdown, drain timeout, a failed
+    /// dead-letter write) after which it is dead-lettered with the reason instead of being
+    /// processed again. Counted per process run.
+    #[serde(default = "default_max_deliveries")]
+    pub max_deliveries: u32,
 }
 
 fn default_consumer() -> String {
     "weft".into()
+}
+
+fn default_max_deliveries() -> u32 {
+    10
 }
 
 impl TopicSourceConfig {
@@ -35,6 +44,7 @@ impl TopicSourceConfig {
         TopicSourceConfig {
             topic: topic.into(),
             consumer: default_consumer(),
+            max_deliveries: default_max_deliveries(),
         }
     }
 }
@@ -87,6 +97,10 @@ impl SourceConnector for TopicSourceConfig {
 
     fn ingress_topic(&self) -> Option<&str> {
         Some(&self.topic)
+    }
+
+    fn max_deliveries(&self) -> Option<u32> {
+        Some(self.max_deliveries.max(1))
     }
 
     async fn build(&self, context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError> {

@@ -24,6 +24,8 @@ use crate::log::EmbeddedLog;
 pub const REQUEUE_DELAY: Duration = Duration::from_secs(1);
 /// Most deliveries handed out and not yet settled.
 pub const MAX_OUTSTANDING: usize = 4096;
+/// How long the source waits after a failed read of the log before trying again.
+const READ_RETRY: Duration = Duration::from_millis(500);
 /// How often the cursor is persisted while events are acknowledged.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -35,8 +37,10 @@ pub struct TopicSource {
 }
 
 impl TopicSource {
-    /// A source over `topic` with its own durable cursor named `consumer`.
+    /// A source over `topic` with its own durable cursor named `consumer`. It registers as
+    /// a reader of the topic at once, so retention never trims what it has not read.
     pub fn new(log: Arc<EmbeddedLog>, topic: &str, consumer: &str) -> Self {
+        log.register_reader(topic, consumer);
         TopicSource {
             log,
             topic: topic.to_string(),
@@ -122,11 +126,22 @@ impl Source for TopicSource {
                 .unwrap_or(next_read)
                 .min(next_read);
             if watermark != committed && (last_commit.elapsed() >= COMMIT_INTERVAL || stopping) {
-                self.log
+                match self
+                    .log
                     .commit(&self.topic, &self.consumer, watermark)
                     .await
-                    .map_err(fatal)?;
-                committed = watermark;
+                {
+                    Ok(()) => committed = watermark,
+                    // a full or failing disk: keep going (nothing is lost, the cursor only
+                    // lags) and try again at the next interval; when stopping, give up
+                    // (events after the last committed position are delivered again)
+                    Err(e) => {
+                        tracing::warn!(topic = %self.topic, consumer = %self.consumer, error = %e, "committing the cursor failed; retrying");
+                        if stopping {
+                            return Ok(());
+                        }
+                    }
+                }
                 last_commit = Instant::now();
             }
             if stopping {
@@ -149,7 +164,14 @@ impl Source for TopicSource {
                         break;
                     }
                     requeued.pop_front();
-                    let entry = self.log.read(&self.topic, offset, 1).map_err(fatal)?;
+                    let entry = match self.log.read(&self.topic, offset, 1) {
+                        Ok(entry) => entry,
+                        Err(e) => {
+                            tracing::warn!(topic = %self.topic, error = %e, "reading the log failed; retrying");
+                            requeued.push_front((due + READ_RETRY, offset, count));
+                            break;
+                        }
+                    };
                     let Some((o, e)) = entry.into_iter().next().filter(|(o, _)| *o == offset)
                     else {
                         outstanding.remove(&offset); // trimmed by retention
@@ -169,10 +191,14 @@ impl Source for TopicSource {
                 // read new events
                 if outstanding.len() < MAX_OUTSTANDING {
                     let room = MAX_OUTSTANDING - outstanding.len();
-                    let batch = self
-                        .log
-                        .read(&self.topic, next_read, room.min(256))
-                        .map_err(fatal)?;
+                    let batch = match self.log.read(&self.topic, next_read, room.min(256)) {
+                        Ok(batch) => batch,
+                        Err(e) => {
+                            tracing::warn!(topic = %self.topic, error = %e, "reading the log failed; retrying");
+                            tokio::time::sleep(READ_RETRY).await;
+                            Vec::new()
+                        }
+                    };
                     for (offset, entry) in batch {
                         if stopping {
                             break;

@@ -135,6 +135,13 @@ pub trait SourceConnector: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Deliveries of one message after which the router dead-letters it instead of
+    /// processing it again ("poison"). `None`: the source enforces its own limit (the
+    /// brokers' redelivery counts) or has none.
+    fn max_deliveries(&self) -> Option<u32> {
+        None
+    }
+
     /// Builds the source. Never waits for the external system: a broker that is down at
     /// start is retried inside [`Source::run`].
     async fn build(&self, context: &BuildContext) -> Result<Box<dyn Source>, ConnectorError>;

@@ -161,4 +161,19 @@ pub mod dead_letter {
     pub const ORIGIN: &str = "deadletterorigin";
     /// Event type of the record written for a malformed message.
     pub const MALFORMED_TYPE: &str = "weft.deadletter.malformed";
+
+    /// The id of the record written for a malformed message: `malformed-` and 32 hex
+    /// digits of SHA-256 over where it came from (a source or queue, without per-delivery
+    /// parts such as AMQP delivery tags) and its raw bytes. Stable: the same message
+    /// redelivered gets the same id; unique across sources, channels and contents.
+    pub fn malformed_id(from: &str, raw: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update((from.len() as u64).to_be_bytes());
+        hash.update(from.as_bytes());
+        hash.update(raw);
+        let digest = hash.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("malformed-{hex}")
+    }
 }

@@ -132,6 +132,7 @@ pub type Settlements = Arc<Mutex<Vec<(String, Settlement)>>>;
 pub struct ScriptedSource {
     items: Vec<Result<Event, Malformed>>,
     settlements: Settlements,
+    delivery_count: u32,
 }
 
 impl ScriptedSource {
@@ -142,9 +143,16 @@ impl ScriptedSource {
             ScriptedSource {
                 items,
                 settlements: settlements.clone(),
+                delivery_count: 1,
             },
             settlements,
         )
+    }
+
+    /// Hands every item out as its `count`-th delivery (as if handed back before).
+    pub fn with_delivery_count(mut self, count: u32) -> Self {
+        self.delivery_count = count;
+        self
     }
 }
 
@@ -173,7 +181,7 @@ impl Source for ScriptedSource {
         for (index, item) in self.items.into_iter().enumerate() {
             let delivery = Delivery {
                 event: item,
-                delivery_count: 1,
+                delivery_count: self.delivery_count,
                 origin: format!("scripted/{index}"),
                 ack: Box::new(RecordingAck {
                     origin: format!("scripted/{index}"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use weft_kv::{KeyPage, KvBackend, KvError, LIST_PAGE, check, parse_counter};
+use weft_kv::{KeyPage, KvBackend, KvError, KvWrite, LIST_PAGE, check, parse_counter};
 
 const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
 
@@ -169,6 +169,53 @@ impl KvBackend for EmbeddedKv {
         })
         .await
     }
+
+    /// One redb transaction: every write or none (a counter that would overflow or hold a
+    /// non-number fails the whole commit).
+    async fn apply(&self, writes: Vec<KvWrite>) -> Result<(), KvError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.write(move |t| {
+            for w in writes {
+                match w {
+                    KvWrite::Set {
+                        ns,
+                        bucket,
+                        key,
+                        value,
+                    } => {
+                        check(&key, Some(&value))?;
+                        let k = full_key(&ns, &bucket, &key);
+                        t.insert(k.as_str(), value.as_slice()).map_err(backend)?;
+                    }
+                    KvWrite::Delete { ns, bucket, key } => {
+                        let k = full_key(&ns, &bucket, &key);
+                        t.remove(k.as_str()).map_err(backend)?;
+                    }
+                    KvWrite::Increment {
+                        ns,
+                        bucket,
+                        key,
+                        delta,
+                    } => {
+                        let k = full_key(&ns, &bucket, &key);
+                        let current = match t.get(k.as_str()).map_err(backend)? {
+                            Some(v) => parse_counter(&key, v.value())?,
+                            None => 0,
+                        };
+                        let next = current.checked_add(delta).ok_or_else(|| {
+                            KvError::Invalid(format!("counter `{key}` would overflow"))
+                        })?;
+                        t.insert(k.as_str(), next.to_string().as_bytes())
+                            .map_err(backend)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -199,5 +246,46 @@ mod tests {
         assert_eq!(page.keys, vec!["k".to_string(), "n".to_string()]);
         kv.delete("a", "default", "k").await.unwrap();
         assert!(!kv.exists("a", "default", "k").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn apply_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = EmbeddedKv::open(&dir.path().join("kv.redb")).unwrap();
+        kv.set("p", "b", "text", b"not a number".to_vec())
+            .await
+            .unwrap();
+        kv.set("p", "b", "gone", b"1".to_vec()).await.unwrap();
+        let w = |key: &str, delta| KvWrite::Increment {
+            ns: "p".into(),
+            bucket: "b".into(),
+            key: key.into(),
+            delta,
+        };
+        let set = KvWrite::Set {
+            ns: "p".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            value: b"v".to_vec(),
+        };
+        let del = KvWrite::Delete {
+            ns: "p".into(),
+            bucket: "b".into(),
+            key: "gone".into(),
+        };
+        // the increment of a non-number fails: the set before it is not applied either
+        let err = kv
+            .apply(vec![set.clone(), del.clone(), w("text", 1)])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not a decimal counter"), "{err}");
+        assert_eq!(kv.get("p", "b", "k").await.unwrap(), None);
+        assert!(kv.exists("p", "b", "gone").await.unwrap());
+        kv.apply(vec![set, del, w("n", 3), w("n", 4)])
+            .await
+            .unwrap();
+        assert_eq!(kv.get("p", "b", "k").await.unwrap(), Some(b"v".to_vec()));
+        assert!(!kv.exists("p", "b", "gone").await.unwrap());
+        assert_eq!(kv.get("p", "b", "n").await.unwrap(), Some(b"7".to_vec()));
     }
 }

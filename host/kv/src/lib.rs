@@ -3,6 +3,11 @@
 //! the limits, and the counter encoding. Every key is namespaced by the plugin name, so one
 //! plugin never sees another's keys.
 //!
+//! **Plugin state follows the acknowledgement.** The router gives each delivery a
+//! [`KvTransaction`]: a plugin's writes while handling it are buffered (its reads see them)
+//! and applied with [`KvBackend::apply`] only when the route delivered the event; a retry
+//! of that plugin, a requeue, a crash or a dead letter discards them.
+//!
 //! Counters (`atomics.increment`) are stored as decimal ASCII, so the same value reads the
 //! same from every backend (and from `redis-cli`).
 //!
@@ -66,6 +71,13 @@ pub trait KvBackend: Send + Sync + 'static {
         key: &str,
         delta: u64,
     ) -> Result<u64, KvError>;
+
+    /// Applies a delivery's buffered writes, all or nothing where the backend can (the
+    /// embedded backend: one transaction; Redis: `MULTI`/`EXEC`). The default applies them
+    /// one by one.
+    async fn apply(&self, writes: Vec<KvWrite>) -> Result<(), KvError> {
+        apply_one_by_one(self, writes).await
+    }
 }
 
 /// Checks a key and value against the limits.
@@ -93,4 +105,72 @@ pub fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, KvError> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| KvError::Invalid(format!("value of `{key}` is not a decimal counter")))
+}
+
+/// One buffered write of a delivery, applied at commit by [`KvBackend::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvWrite {
+    /// Store `value` under the key.
+    Set {
+        /// Plugin namespace.
+        ns: String,
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+    },
+    /// Remove the key.
+    Delete {
+        /// Plugin namespace.
+        ns: String,
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// Add `delta` to the counter at the key (as an increment at commit, so concurrent
+    /// increments from other deliveries are never lost).
+    Increment {
+        /// Plugin namespace.
+        ns: String,
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Amount.
+        delta: u64,
+    },
+}
+
+mod buffered;
+pub use buffered::{KvTransaction, TransactionView};
+
+/// Applies `writes` one by one (not atomic): the fallback of [`KvBackend::apply`] for
+/// backends without transactions.
+pub async fn apply_one_by_one(
+    backend: &(impl KvBackend + ?Sized),
+    writes: Vec<KvWrite>,
+) -> Result<(), KvError> {
+    for w in writes {
+        match w {
+            KvWrite::Set {
+                ns,
+                bucket,
+                key,
+                value,
+            } => backend.set(&ns, &bucket, &key, value).await?,
+            KvWrite::Delete { ns, bucket, key } => backend.delete(&ns, &bucket, &key).await?,
+            KvWrite::Increment {
+                ns,
+                bucket,
+                key,
+                delta,
+            } => {
+                backend.increment(&ns, &bucket, &key, delta).await?;
+            }
+        }
+    }
+    Ok(())
 }
