@@ -12,6 +12,8 @@
 //! assert!(metrics.render().contains("weft_example_total"));
 //! ```
 
+pub mod otel;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -47,6 +49,87 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Installs the global `tracing` subscriber like [`init_tracing`], with OpenTelemetry
+/// traces when `traces` resolves to on (see [`otel`]): weft's spans are exported over OTLP
+/// and JSON log lines inside a traced delivery carry `trace_id` and `span_id`. Must run
+/// inside a Tokio runtime. Returns the guard that flushes the exporter at exit (`None`
+/// when tracing is off; then this is exactly [`init_tracing`]).
+pub fn init_tracing_with_traces(
+    format: LogFormat,
+    default_filter: &str,
+    traces: &otel::OtelSettings,
+) -> Result<Option<otel::OtelGuard>, String> {
+    let Some(resolved) = traces.resolve()? else {
+        init_tracing(format, default_filter);
+        return Ok(None);
+    };
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let (otel_layer, guard) = otel::install::<tracing_subscriber::Registry>(&resolved)?;
+    let registry = tracing_subscriber::registry().with(otel_layer);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => registry.with(fmt.with_filter(filter)).try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt.json()
+                    .event_format(WithTraceIds(
+                        tracing_subscriber::fmt::format().json().flatten_event(true),
+                    ))
+                    .with_filter(filter),
+            )
+            .try_init(),
+    };
+    tracing::info!(
+        endpoint = %resolved.endpoint,
+        protocol = ?resolved.protocol,
+        service = %resolved.service_name,
+        "OpenTelemetry traces on"
+    );
+    Ok(Some(guard))
+}
+
+/// A JSON event format that appends `trace_id` and `span_id` of the current trace.
+struct WithTraceIds<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithTraceIds<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Some((trace_id, span_id)) = otel::current_ids() else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut line),
+            event,
+        )?;
+        match line.trim_end().strip_suffix('}') {
+            Some(object) => writeln!(
+                writer,
+                "{object},\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\"}}"
+            ),
+            None => writer.write_str(&line),
+        }
+    }
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -102,5 +185,82 @@ pub fn install_metrics_with_upkeep(interval: Duration) -> Result<PrometheusHandl
             .get()
             .cloned()
             .ok_or_else(|| "another metrics recorder is already installed".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_inside_a_traced_delivery_carry_trace_and_span_ids() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("test"))
+                    .with_filter(
+                        tracing_subscriber::filter::Targets::new()
+                            .with_target(otel::TARGET, tracing::Level::TRACE),
+                    ),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .event_format(WithTraceIds(
+                        tracing_subscriber::fmt::format().json().flatten_event(true),
+                    ))
+                    .with_writer(move || writer.clone())
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            );
+        otel::ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut event = weft_event::Event::new("1", "/erp", "order.created");
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        weft_event::trace::set_trace_context(&mut event, parent, None);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = otel::consumer_span("orders", "http:1", &event);
+            {
+                let _entered = span.enter();
+                tracing::info!(n = 1, "inside");
+            }
+            tracing::info!("outside");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect(l))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["message"], "inside");
+        assert_eq!(lines[0]["n"], 1);
+        assert_eq!(lines[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        let span_id = lines[0]["span_id"].as_str().unwrap();
+        assert_eq!(span_id.len(), 16);
+        assert_ne!(
+            span_id, "00f067aa0ba902b7",
+            "the delivery's own span, not its parent"
+        );
+        assert!(lines[1].get("trace_id").is_none(), "{text}");
     }
 }
