@@ -17,6 +17,7 @@ mod filter;
 mod internal_events;
 mod route;
 mod spec;
+mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,11 +176,16 @@ async fn process(
         }
     };
     let mut incomplete = None;
+    // the consumer span of this delivery (a disabled span when tracing is off)
+    let span = weft_telemetry::otel::consumer_span(source, &origin, &event);
     for route in routes {
         let outcome = tokio::select! {
-            o = route.handle(&event, &origin, stopping) => o,
+            o = tracing::Instrument::instrument(route.handle(&event, &origin, stopping), span.clone()) => o,
             _ = abort.cancelled() => RouteOutcome::Incomplete("drain timeout".into()),
         };
+        if outcome == RouteOutcome::DeadLettered {
+            weft_telemetry::otel::record_error(&span, "dead-lettered");
+        }
         if let RouteOutcome::Incomplete(reason) = outcome {
             incomplete = Some(reason);
         }

@@ -230,7 +230,8 @@ impl Route {
     ) -> Result<(), StageError> {
         let results = futures::future::join_all(pending.iter().map(|&(o, s)| async move {
             let sink = &self.sinks[s];
-            (o, s, sink.sink.deliver(&outputs[o]).await)
+            let result = crate::trace::deliver(&self.name, sink, &outputs[o]).await;
+            (o, s, result)
         }))
         .await;
         let mut first_error = None;
