@@ -309,8 +309,35 @@ impl LoadedPlugin {
         }
     }
 
-    /// Runs the plugin on one event and returns the events it emits.
+    /// Runs the plugin on one event and returns the events it emits. With traces on, the
+    /// call is a `plugin {name}` span (its outgoing HTTP requests carry its `traceparent`).
     pub async fn invoke(&self, event: &Event) -> Result<Vec<Event>, InvokeError> {
+        if !weft_telemetry::otel::enabled() {
+            return self.invoke_untraced(event).await;
+        }
+        let mode = match self.mode {
+            InstanceMode::Warm => "warm",
+            InstanceMode::Isolated => "isolated",
+        };
+        let span = weft_telemetry::otel::plugin_span(self.name(), mode);
+        let started = std::time::Instant::now();
+        let result =
+            tracing::Instrument::instrument(self.invoke_untraced(event), span.clone()).await;
+        let (outcome, outputs, error) = match &result {
+            Ok(out) => ("ok", out.len(), None),
+            Err(e) => (e.kind(), 0, Some(e.to_string())),
+        };
+        weft_telemetry::otel::record_plugin_outcome(
+            &span,
+            outcome,
+            outputs,
+            started.elapsed(),
+            error.as_deref(),
+        );
+        result
+    }
+
+    async fn invoke_untraced(&self, event: &Event) -> Result<Vec<Event>, InvokeError> {
         let limits = &self.grants.limits;
         let size = event.size();
         if size > limits.max_input_bytes {

@@ -55,6 +55,14 @@ impl WasiHttpHooks for GrantedHttp {
                 .increment(1);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        // the plugin call's trace continues at the destination (a header the plugin set wins)
+        let mut request = request;
+        if !request.headers().contains_key("traceparent")
+            && let Some(tp) = weft_telemetry::otel::current_traceparent()
+            && let Ok(value) = http::HeaderValue::from_str(&tp)
+        {
+            request.headers_mut().insert("traceparent", value);
+        }
         let options = options.unwrap_or_default();
         let options = RequestOptions {
             connect_timeout: options.connect_timeout.or(Some(DEFAULT_HTTP_TIMEOUT)),
