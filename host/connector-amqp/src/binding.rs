@@ -159,9 +159,15 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Event, Bindin
             if essence != "application/cloudevents+json" {
                 return Err(BindingError::UnsupportedFormat(essence));
             }
-            Ok(Event::from_json_slice(body)?)
+            let mut event = Event::from_json_slice(body)?;
+            adopt_trace_context(properties, &mut event);
+            Ok(event)
         }
-        ContentMode::Binary => decode_binary(properties, body),
+        ContentMode::Binary => {
+            let mut event = decode_binary(properties, body)?;
+            adopt_trace_context(properties, &mut event);
+            Ok(event)
+        }
     }
 }
 
@@ -248,13 +254,22 @@ pub fn encode(
         properties = properties.with_timestamp(secs);
     }
     match mode {
-        ContentMode::Structured => Ok(AmqpMessage {
-            properties: properties.with_content_type(ShortString::from(STRUCTURED_CONTENT_TYPE)),
-            body: event.to_json_string().into_bytes(),
-        }),
+        ContentMode::Structured => {
+            let mut headers = FieldTable::default();
+            insert_trace_context(&mut headers, event);
+            if !headers.inner().is_empty() {
+                properties = properties.with_headers(headers);
+            }
+            Ok(AmqpMessage {
+                properties: properties
+                    .with_content_type(ShortString::from(STRUCTURED_CONTENT_TYPE)),
+                body: event.to_json_string().into_bytes(),
+            })
+        }
         ContentMode::Binary => {
             let mut headers = FieldTable::default();
             insert_attributes(&mut headers, event, separator)?;
+            insert_trace_context(&mut headers, event);
             properties = properties.with_headers(headers);
             if let Some(ct) = &event.datacontenttype {
                 properties = properties.with_content_type(short("datacontenttype", ct)?);
@@ -264,6 +279,42 @@ pub fn encode(
                 body: event.data.clone().unwrap_or_default(),
             })
         }
+    }
+}
+
+/// Writes the event's W3C trace context as the plain `traceparent`/`tracestate` headers
+/// (read by tracing-aware consumers that do not know the CloudEvents binding).
+fn insert_trace_context(headers: &mut FieldTable, event: &Event) {
+    if let Some(tp) = weft_event::trace::trace_context(event) {
+        headers.insert(
+            ShortString::from(weft_event::trace::TRACEPARENT),
+            AMQPValue::LongString(LongString::from(tp.as_bytes())),
+        );
+        if let Some(state) = weft_event::trace::trace_state(event) {
+            headers.insert(
+                ShortString::from(weft_event::trace::TRACESTATE),
+                AMQPValue::LongString(LongString::from(state.as_bytes())),
+            );
+        }
+    }
+}
+
+/// Takes the plain `traceparent`/`tracestate` headers into the event when it carries no
+/// trace context of its own.
+fn adopt_trace_context(properties: &BasicProperties, event: &mut Event) {
+    let Some(headers) = properties.headers() else {
+        return;
+    };
+    let get = |name: &str| {
+        headers
+            .inner()
+            .get(name)
+            .and_then(|v| header_string(v).ok())
+    };
+    let traceparent = get(weft_event::trace::TRACEPARENT);
+    if traceparent.is_some() {
+        let state = get(weft_event::trace::TRACESTATE);
+        weft_event::trace::adopt_trace_context(event, traceparent.as_deref(), state.as_deref());
     }
 }
 
@@ -466,5 +517,30 @@ mod tests {
         event.id = "i".repeat(300);
         let msg = encode(&event, ContentMode::Structured, HeaderSeparator::Colon).unwrap();
         assert_eq!(decode(&msg.properties, &msg.body).unwrap(), event);
+    }
+
+    #[test]
+    fn the_trace_context_is_also_a_plain_header_and_is_adopted() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut event = sample();
+        weft_event::trace::set_trace_context(&mut event, tp, Some("k=v"));
+        for mode in [ContentMode::Binary, ContentMode::Structured] {
+            let msg = encode(&event, mode, HeaderSeparator::Colon).unwrap();
+            let headers = msg.properties.headers().clone().unwrap();
+            assert!(headers.inner().contains_key("traceparent"), "{mode:?}");
+            assert!(headers.inner().contains_key("tracestate"), "{mode:?}");
+            assert_eq!(decode(&msg.properties, &msg.body).unwrap(), event);
+        }
+        // a producer that only writes the plain header
+        let plain = Event::new("1", "/s", "t");
+        let msg = encode(&plain, ContentMode::Structured, HeaderSeparator::Colon).unwrap();
+        let mut headers = FieldTable::default();
+        headers.insert(
+            ShortString::from("traceparent"),
+            AMQPValue::LongString(LongString::from(tp.as_bytes())),
+        );
+        let properties = msg.properties.clone().with_headers(headers);
+        let decoded = decode(&properties, &msg.body).unwrap();
+        assert_eq!(weft_event::trace::trace_context(&decoded), Some(tp));
     }
 }

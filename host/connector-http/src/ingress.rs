@@ -343,7 +343,16 @@ fn decode(headers: &HeaderMap, body: Bytes) -> Result<Vec<Event>, Box<Response<B
                 content_type,
                 body.to_vec(),
             )
-            .map(|e| vec![e])
+            .map(|mut e| {
+                // the W3C `traceparent` header carries the trace when `ce-traceparent` does not
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                weft_event::trace::adopt_trace_context(
+                    &mut e,
+                    header("traceparent"),
+                    header("tracestate"),
+                );
+                vec![e]
+            })
             .map_err(|e| invalid(&e, None))
         }
     }

@@ -3,7 +3,8 @@
 //! 2xx confirms; 5xx, 408, 429, timeouts and connection errors are transient (retried by
 //! the route); other 4xx are permanent (dead letter). With a `secret`, requests carry
 //! Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`,
-//! `webhook-signature: v1,<base64 HMAC-SHA256>`).
+//! `webhook-signature: v1,<base64 HMAC-SHA256>`). An event's trace context also goes out
+//! as the W3C `traceparent`/`tracestate` headers.
 
 use std::time::Duration;
 
@@ -146,6 +147,15 @@ impl Sink for WebhookSink {
         }
         if let Some(ct) = &event.datacontenttype {
             req = req.header(http::header::CONTENT_TYPE, ct.as_str());
+        }
+        // W3C Trace Context for HTTP servers that do not read `ce-traceparent`
+        if let Some(tp) = weft_event::trace::trace_context(event) {
+            req = req.header("traceparent", tp);
+            if let Some(state) = weft_event::trace::trace_state(event)
+                && http::HeaderValue::from_str(state).is_ok()
+            {
+                req = req.header("tracestate", state);
+            }
         }
         for (k, v) in &self.config.headers {
             req = req.header(k.as_str(), v.as_str());

@@ -60,6 +60,23 @@ pub enum BindingError {
 
 /// Encodes an event as stream entry fields in the given layout.
 pub fn encode(event: &Event, binding: Binding) -> Vec<(String, Vec<u8>)> {
+    let mut fields = encode_layout(event, binding);
+    // the W3C trace context as plain fields, for tracing-aware readers of the stream
+    if let Some(tp) = weft_event::trace::trace_context(event) {
+        fields.push((TRACEPARENT_FIELD.to_string(), tp.as_bytes().to_vec()));
+        if let Some(state) = weft_event::trace::trace_state(event) {
+            fields.push((TRACESTATE_FIELD.to_string(), state.as_bytes().to_vec()));
+        }
+    }
+    fields
+}
+
+/// The `traceparent` field: the event's W3C trace context, beside its attributes.
+pub const TRACEPARENT_FIELD: &str = weft_event::trace::TRACEPARENT;
+/// The `tracestate` field.
+pub const TRACESTATE_FIELD: &str = weft_event::trace::TRACESTATE;
+
+fn encode_layout(event: &Event, binding: Binding) -> Vec<(String, Vec<u8>)> {
     match binding {
         Binding::Structured => vec![(EVENT_FIELD.to_string(), event.to_json_string().into_bytes())],
         Binding::Binary => {
@@ -82,8 +99,27 @@ pub fn encode(event: &Event, binding: Binding) -> Vec<(String, Vec<u8>)> {
     }
 }
 
-/// Decodes stream entry fields, detecting the layout.
+/// Decodes stream entry fields, detecting the layout. A plain `traceparent` field is the
+/// event's trace context when the event has none of its own.
 pub fn decode<N, V>(fields: &[(N, V)]) -> Result<Event, BindingError>
+where
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut event = decode_layout(fields)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n.as_ref() == name.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v.as_ref()).ok())
+    };
+    if let Some(tp) = field(TRACEPARENT_FIELD) {
+        weft_event::trace::adopt_trace_context(&mut event, Some(tp), field(TRACESTATE_FIELD));
+    }
+    Ok(event)
+}
+
+fn decode_layout<N, V>(fields: &[(N, V)]) -> Result<Event, BindingError>
 where
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
@@ -262,5 +298,26 @@ mod tests {
         let fields = vec![("a", "1"), ("b", "x\"y")];
         let json: serde_json::Value = serde_json::from_slice(&render_fields(&fields)).unwrap();
         assert_eq!(json, serde_json::json!({"a": "1", "b": "x\"y"}));
+    }
+
+    #[test]
+    fn the_trace_context_is_also_a_plain_field_and_is_adopted() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut e = sample();
+        weft_event::trace::set_trace_context(&mut e, tp, None);
+        for binding in [Binding::Binary, Binding::Structured] {
+            let fields = encode(&e, binding);
+            assert!(
+                fields
+                    .iter()
+                    .any(|(n, v)| n == "traceparent" && v == tp.as_bytes())
+            );
+            assert_eq!(decode(&fields).unwrap(), e);
+        }
+        // a producer that only writes the plain field
+        let mut fields = encode(&Event::new("1", "/s", "t"), Binding::Structured);
+        fields.push(("traceparent".into(), tp.as_bytes().to_vec()));
+        let decoded = decode(&fields).unwrap();
+        assert_eq!(weft_event::trace::trace_context(&decoded), Some(tp));
     }
 }
