@@ -382,7 +382,10 @@ mod tests {
         let event = sample();
         let msg = encode(&event, ContentMode::Structured, HeaderSeparator::Colon).unwrap();
         assert_eq!(detect_mode(&msg.properties), ContentMode::Structured);
-        assert!(msg.properties.headers().is_none());
+        // no attribute headers; only the plain W3C trace context (sample has a traceparent)
+        let headers = msg.properties.headers().clone().unwrap_or_default();
+        let names: Vec<&str> = headers.inner().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["traceparent"]);
         assert_eq!(decode(&msg.properties, &msg.body).unwrap(), event);
     }
 
