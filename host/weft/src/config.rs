@@ -23,6 +23,9 @@ pub struct Config {
     /// Shared key-value backends for plugin state.
     #[serde(default)]
     pub kv: KvConfig,
+    /// OpenTelemetry traces (off by default; the standard `OTEL_*` variables override it).
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// Plugins by name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSpec>,
@@ -570,6 +573,46 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
 /// The JSON Schema of the configuration.
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+}
+
+/// `[telemetry]`: OpenTelemetry traces exported over OTLP. Off unless an endpoint is set
+/// here or in `OTEL_EXPORTER_OTLP_ENDPOINT` (or `traces = true`). The standard variables
+/// (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`,
+/// `OTEL_TRACES_SAMPLER`, …) override these keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Force traces on (`true`, default endpoint `http://localhost:4318`) or off (`false`).
+    /// Unset: on when an endpoint is configured.
+    #[serde(default)]
+    pub traces: Option<bool>,
+    /// OTLP base URL, e.g. `http://otel-collector:4318` (`/v1/traces` is appended for
+    /// HTTP) or `http://otel-collector:4317` for gRPC.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// `http/protobuf` (default) or `grpc`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// The `service.name` of weft's spans (default `weft`).
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// Share of new traces recorded, 0.0–1.0 (default 1.0); a continued trace follows the
+    /// sampling decision of its `traceparent`.
+    #[serde(default)]
+    pub sample_ratio: Option<f64>,
+}
+
+impl TelemetryConfig {
+    /// The telemetry crate's settings.
+    pub fn settings(&self) -> weft_telemetry::otel::OtelSettings {
+        weft_telemetry::otel::OtelSettings {
+            traces: self.traces,
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol.clone(),
+            service_name: self.service_name.clone(),
+            sample_ratio: self.sample_ratio,
+        }
+    }
 }
 
 #[cfg(test)]

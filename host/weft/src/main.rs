@@ -202,15 +202,30 @@ async fn dispatch(command: Command) -> ExitCode {
             } else {
                 weft_telemetry::LogFormat::Text
             };
-            weft_telemetry::init_tracing(format, "info");
-            match hub::run(cfg, &base, options).await {
+            let traces = match weft_telemetry::init_tracing_with_traces(
+                format,
+                "info",
+                &cfg.telemetry.settings(),
+            ) {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("error: telemetry: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let code = match hub::run(cfg, &base, options).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
                     eprintln!("error: {e:#}");
                     ExitCode::FAILURE
                 }
+            };
+            // export the spans still buffered (the flush blocks; keep it off the runtime)
+            if let Some(guard) = traces {
+                let _ = tokio::task::spawn_blocking(move || drop(guard)).await;
             }
+            code
         }
         Command::Validate {
             config,
