@@ -2369,7 +2369,10 @@ impl<'a, 'i> Eval<'a, 'i> {
                 if re.matches_empty() {
                     return err("replace: the pattern matches the empty string");
                 }
-                s(Txt::owned(re.replace(&a, &rep)))
+                match re.replace(&a, &rep) {
+                    Ok(r) => s(Txt::owned(r)),
+                    Err(e) => err(format!("replace: {e}")),
+                }
             }
             F::StringToCodepoints => {
                 let a = self.string_arg(args[0], ctx)?;
@@ -2663,6 +2666,26 @@ mod tests {
         assert_eq!(eval("replace('a b c', '\\s', '')"), "abc");
         assert_eq!(eval("string-to-codepoints('AB')"), "65,66");
         assert_eq!(eval("codepoints-to-string((72, 105))"), "Hi");
+    }
+
+    /// A pattern a backtracking matcher cannot finish within a step budget still gets the
+    /// right answer (the budget used to answer "no match"); what the engine cannot do is an
+    /// error, never a guess.
+    #[test]
+    fn regular_expressions_answer_or_fail() {
+        let a = "a".repeat(30);
+        assert_eq!(eval(&format!("matches('{a}b', '^(a*)*c|^a+b')")), "true");
+        assert_eq!(
+            eval(&format!("matches('{a}b', '^((a|aa)*c|a*b)$')")),
+            "true"
+        );
+        assert_eq!(
+            eval(&format!("replace('{a}b', '^(a*)*c|b', 'X')")),
+            format!("{a}X")
+        );
+        assert!(eval("matches('aa', '(a)\\1')").starts_with("ERROR"));
+        assert!(eval("matches('a', 'a', 'g')").contains("unknown flag"));
+        assert!(eval("replace('a', 'a', '$')").starts_with("ERROR replace:"));
     }
 
     #[test]
