@@ -312,6 +312,7 @@ name = "to-broker"
 from = ["topic:orders"]
 plugins = ["probe"]
 to = ["broker"]
+retry = {{ attempts = 3, initial_backoff_ms = 20 }}
 "#,
             probe = probe.display()
         ),
@@ -341,6 +342,7 @@ url = "http://{recorder}/hook"
 name = "to-partner"
 from = ["broker"]
 to = ["partner"]
+retry = {{ attempts = 3, initial_backoff_ms = 20 }}
 "#
         ),
     )
