@@ -367,20 +367,6 @@ fn alert_rules_pass_promtool_check_and_unit_tests() {
 // ---------------------------------------------------------------------------------------
 // weft validate on the configurations the deployment ships
 
-/// Whether this weft binary's config schema has `[auth]` (the tokens the chart and the
-/// image configure; added by another issue).
-fn weft_knows_auth() -> bool {
-    let out = run(Command::new(support::weft_bin()).args(["config", "schema"]));
-    assert!(
-        out.status.success(),
-        "weft config schema: {}",
-        text(&out.stderr)
-    );
-    let schema: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("weft config schema prints JSON");
-    schema["properties"].get("auth").is_some()
-}
-
 /// A plugin path in the pod or image (`/usr/lib/weft/plugins/json-map.wasm`) → the same
 /// plugin built here (`weft-plugin-json-map`).
 fn local_plugin(pod_path: &str) -> Result<PathBuf, String> {
@@ -396,14 +382,11 @@ fn local_plugin(pod_path: &str) -> Result<PathBuf, String> {
     Ok(local)
 }
 
-/// `config_text` as this machine can load it: plugin files mapped to the ones built here,
-/// `[auth]` left out (and said so) while this weft binary does not know it yet.
+/// `config_text` as this machine can load it: plugin files mapped to the ones built here
+/// (`[auth]` is kept: the tokens come from the environment the test sets).
 fn local_config(what: &str, config_text: &str) -> Result<toml::Table, String> {
     let mut config: toml::Table =
         toml::from_str(config_text).map_err(|e| format!("{what}: not TOML: {e}"))?;
-    if !weft_knows_auth() && config.remove("auth").is_some() {
-        eprintln!("note: {what}: [auth] left out: this weft has no auth tokens yet");
-    }
     if let Some(toml::Value::Table(plugins)) = config.get_mut("plugins") {
         for (name, spec) in plugins.iter_mut() {
             let path = spec
@@ -683,6 +666,8 @@ fn docker_image_default_config_serves_the_demo_pipeline_and_catalogued_metrics()
     );
     weft.wait_for("/healthz", 200);
     weft.wait_for("/readyz", 200);
+    // the image's [auth] is in force: a wrong token is refused, the configured one accepted
+    assert_eq!(weft.post_order("not-the-configured-token"), 401, "{}", weft.log());
     assert_eq!(weft.post_order(&token), 202, "{}", weft.log());
     // the demo route (dedupe → json-map → stdout) prints the normalized order
     let normalized = support::poll(std::time::Duration::from_secs(30), || {

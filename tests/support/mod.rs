@@ -186,11 +186,17 @@ pub struct Hub {
 impl Hub {
     /// Starts `weft run --config <dir>/weft.toml` and waits until /readyz answers 200.
     pub fn start(dir: &Path, addr: SocketAddr) -> Hub {
+        Hub::start_with_env(dir, addr, &[])
+    }
+
+    /// [`Hub::start`] with extra environment variables.
+    pub fn start_with_env(dir: &Path, addr: SocketAddr, env: &[(&str, &str)]) -> Hub {
         let stdout_path = dir.join(format!("stdout-{}.log", rand_u64()));
         let stderr_path = dir.join("stderr.log");
         let child = Command::new(weft_bin())
             .args(["run", "--config"])
             .arg(dir.join("weft.toml"))
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(&stdout_path).unwrap())
             .stderr(
                 std::fs::OpenOptions::new()

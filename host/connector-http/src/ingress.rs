@@ -4,20 +4,31 @@
 //! `202 Accepted` is returned only after the events are durably in the embedded log.
 //! Problems get `400` (or `413`, `404`, `415`) with an `application/problem+json` body
 //! (RFC 9457) whose `detail` names what is wrong; nothing of a rejected request is stored.
+//!
+//! Every request but `/healthz` and `/readyz` passes the [`Authorizer`] (`401`/`403`).
+//! The server is bounded by [`HttpLimits`]: a request head must arrive within
+//! `header_timeout` (counted from the connection's start or the end of its previous
+//! response, so it is also the keep-alive idle limit), a body within `body_timeout`
+//! (`408`); connections beyond `max_connections` get an immediate `503` and are closed;
+//! accept errors (e.g. EMFILE) back off up to 1 s; shutdown waits at most
+//! `shutdown_timeout` for open connections. HTTP/1.1 only (no h2c).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Authorizer, Scope};
 use weft_connector::{EventStore, StoreError};
 use weft_event::{Event, EventError, binary, json};
 
@@ -37,7 +48,46 @@ pub struct Ingress {
     pub ready: Arc<AtomicBool>,
     /// `/metrics` body.
     pub metrics: MetricsRenderer,
+    /// Who may call what (`[auth]`).
+    pub auth: Arc<Authorizer>,
+    /// Timeouts and caps of the server.
+    pub limits: HttpLimits,
 }
+
+/// Bounds of the HTTP server (`[hub]` keys in weft's config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time to receive a complete request head, from the connection's start or the end of
+    /// its previous response (so also the keep-alive idle limit); then the connection is
+    /// closed.
+    pub header_timeout: Duration,
+    /// Time to receive a request body once its head is in (`408`).
+    pub body_timeout: Duration,
+    /// Connections served at once; more get `503` and are closed at once.
+    pub max_connections: usize,
+    /// How long shutdown waits for open connections to finish their requests.
+    pub shutdown_timeout: Duration,
+    /// Most events in one batch request (`413`).
+    pub max_batch_events: usize,
+    /// Largest request head (request line and headers), in bytes (`431`).
+    pub max_header_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(10),
+            max_batch_events: 1000,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Sent to a connection beyond `max_connections` before it is closed.
+const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 114\r\n\r\n{\"type\":\"about:blank\",\"title\":\"too many connections\",\"status\":503,\"detail\":\"the server is at hub.max_connections\"}";
 
 type Body = Full<Bytes>;
 
@@ -71,47 +121,97 @@ fn text(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Respo
         .unwrap_or_default()
 }
 
-/// Serves the ingress on `listener` until `shutdown`; in-flight requests finish first.
+/// Serves the ingress on `listener` until `shutdown`; in-flight requests finish first
+/// (for at most `limits.shutdown_timeout`).
 pub async fn serve(
     listener: TcpListener,
     ingress: Ingress,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let tracker = tokio_util::task::TaskTracker::new();
+    let limits = ingress.limits.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let force = CancellationToken::new();
+    let mut backoff = Duration::ZERO;
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             r = listener.accept() => match r {
-                Ok(x) => x,
+                Ok(x) => {
+                    backoff = Duration::ZERO;
+                    x
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
-                    continue;
+                    // EMFILE, ENFILE, ENOBUFS, …: retrying at once would spin; wait a
+                    // little longer each time (up to 1 s) for descriptors to free up
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    metrics::counter!("weft_http_accept_errors_total").increment(1);
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "accepting an HTTP connection failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => continue,
+                    }
                 }
             },
         };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            // over the cap: say so without waiting on the client, and close
+            metrics::counter!("weft_http_connections_refused_total").increment(1);
+            let _ = stream.try_write(BUSY_RESPONSE);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
         let ingress = ingress.clone();
         let shutdown = shutdown.clone();
+        let force = force.clone();
+        let limits = limits.clone();
         tracker.spawn(async move {
+            let _permit = permit;
+            metrics::gauge!("weft_http_connections_open").increment(1.0);
             let service = service_fn(move |req| {
                 let ingress = ingress.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&ingress, req, peer).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192));
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => if let Err(e) = r {
+                    if e.is_timeout() {
+                        metrics::counter!("weft_http_header_timeouts_total").increment(1);
+                    }
                     tracing::debug!(error = %e, "HTTP connection ended with an error");
                 },
                 _ = shutdown.cancelled() => {
                     conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = force.cancelled() => {}
+                    }
                 }
             }
+            metrics::gauge!("weft_http_connections_open").decrement(1.0);
         });
     }
+    drop(listener);
     tracker.close();
-    tracker.wait().await;
+    if tokio::time::timeout(limits.shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = tracker.len(),
+            timeout_ms = limits.shutdown_timeout.as_millis() as u64,
+            "closing HTTP connections still open at the shutdown deadline (hub.shutdown_timeout_ms)"
+        );
+        force.cancel();
+        tracker.wait().await;
+    }
     Ok(())
 }
 
@@ -127,14 +227,20 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
                 text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
             }
         }
-        (Method::GET, "/metrics") => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            (ingress.metrics)(),
-        ),
+        (Method::GET, "/metrics") => match ingress.auth.check(req.headers(), Scope::Metrics) {
+            Ok(_) => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                (ingress.metrics)(),
+            ),
+            Err(e) => e.response(),
+        },
         (Method::POST, p) if p.starts_with("/v1/events/") => {
             let topic = p["/v1/events/".len()..].to_string();
-            let response = post_events(ingress, &topic, req).await;
+            let response = match ingress.auth.check(req.headers(), Scope::Publish(&topic)) {
+                Ok(_) => post_events(ingress, &topic, req).await,
+                Err(e) => e.response(),
+            };
             metrics::counter!("weft_http_requests_total", "status" => response.status().as_u16().to_string())
                 .increment(1);
             response
@@ -172,11 +278,7 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
         return problem(
             StatusCode::NOT_FOUND,
             "unknown topic",
-            format!("no route reads topic `{topic}`; configured topics: {}", {
-                let mut t: Vec<_> = ingress.topics.iter().cloned().collect();
-                t.sort();
-                t.join(", ")
-            }),
+            format!("no route reads topic `{topic}`"),
             None,
         );
     }
@@ -191,9 +293,23 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
         return too_large(len, limit);
     }
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    let collected =
+        tokio::time::timeout(ingress.limits.body_timeout, Limited::new(body, limit).collect())
+            .await;
+    let bytes = match collected {
+        Err(_) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "request timeout",
+                format!(
+                    "the request body did not arrive within {} ms (hub.body_timeout_ms)",
+                    ingress.limits.body_timeout.as_millis()
+                ),
+                None,
+            );
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
@@ -219,6 +335,18 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
             None,
         );
     }
+    if events.len() > ingress.limits.max_batch_events {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch too large",
+            format!(
+                "the batch holds {} events; the limit is {} (hub.max_batch_events)",
+                events.len(),
+                ingress.limits.max_batch_events
+            ),
+            None,
+        );
+    }
     match ingress.store.append(topic, &events).await {
         Ok(offsets) => {
             metrics::counter!("weft_http_events_accepted_total", "topic" => topic.to_string())
@@ -237,8 +365,6 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
                 } => *retry_after_secs,
                 _ => 1,
             };
-            metrics::counter!("weft_http_topic_full_total", "topic" => topic.to_string())
-                .increment(1);
             let mut response = problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "topic full",
@@ -355,5 +481,25 @@ fn decode(headers: &HeaderMap, body: Bytes) -> Result<Vec<Event>, Box<Response<B
             })
             .map_err(|e| invalid(&e, None))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_response_content_length_matches_its_body() {
+        let text = std::str::from_utf8(BUSY_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["status"], 503);
     }
 }

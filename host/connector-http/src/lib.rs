@@ -10,14 +10,18 @@
 //!     max_body_bytes: 1 << 20,
 //!     ready: Arc::new(AtomicBool::new(true)),
 //!     metrics: Arc::new(String::new),
+//!     auth: Arc::new(weft_connector_http::auth::Authorizer::open()),
+//!     limits: Default::default(),
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! weft_connector_http::serve(listener, ingress, Default::default()).await
 //! # }
 //! ```
 
+pub mod auth;
 mod ingress;
 mod webhook;
 
-pub use ingress::{Ingress, MetricsRenderer, serve};
+pub use auth::{AuthConfig, Authorizer};
+pub use ingress::{HttpLimits, Ingress, MetricsRenderer, serve};
 pub use webhook::{WebhookConfig, WebhookSink, sign};

@@ -3,7 +3,10 @@
 //! 2xx confirms; 5xx, 408, 429, timeouts and connection errors are transient (retried by
 //! the route); other 4xx are permanent (dead letter). With a `secret`, requests carry
 //! Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`,
-//! `webhook-signature: v1,<base64 HMAC-SHA256>`). An event's trace context also goes out
+//! `webhook-signature: v1,<base64 HMAC-SHA256>`) and the event goes in CloudEvents
+//! *structured* mode (`content-type: application/cloudevents+json`, every attribute in the
+//! signed body), so no attribute travels outside the signature. Without a secret, binary
+//! mode (`ce-*` headers). An event's trace context also goes out
 //! as the W3C `traceparent`/`tracestate` headers.
 
 use std::time::Duration;
@@ -39,7 +42,10 @@ pub struct WebhookConfig {
     /// Extra headers, e.g. `{ authorization = "Bearer ${TOKEN}" }`.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Standard Webhooks signing secret (`whsec_<base64>` or raw text). Unset: unsigned.
+    /// Standard Webhooks signing secret: `whsec_<base64 of 24 to 64 bytes>` (as the Standard
+    /// Webhooks libraries make them) or raw text of at least 16 bytes. A `whsec_` value
+    /// that is not valid base64 is a configuration error. Unset or empty: unsigned, binary
+    /// mode.
     #[serde(default)]
     pub secret: Option<String>,
 }
@@ -89,14 +95,10 @@ impl WebhookSink {
                 )));
             }
         }
-        let key = config.secret.as_ref().filter(|s| !s.is_empty()).map(|s| {
-            match s.strip_prefix("whsec_") {
-                Some(b64) => base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .unwrap_or_else(|_| s.as_bytes().to_vec()),
-                None => s.as_bytes().to_vec(),
-            }
-        });
+        let key = match config.secret.as_deref() {
+            None | Some("") => None,
+            Some(secret) => Some(signing_key(secret).map_err(SinkError::Permanent)?),
+        };
         Ok(WebhookSink {
             config,
             uri,
@@ -113,6 +115,11 @@ impl SinkConnector for WebhookConfig {
     }
 
     fn check(&self) -> Vec<Finding> {
+        if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty())
+            && let Err(e) = signing_key(secret)
+        {
+            return vec![Finding::error("secret", e)];
+        }
         match WebhookSink::new(self.clone()) {
             Ok(_) => Vec::new(),
             Err(e) => vec![Finding::error("url", e.to_string())],
@@ -123,6 +130,31 @@ impl SinkConnector for WebhookConfig {
         WebhookSink::new(self.clone())
             .map(|sink| Arc::new(sink) as Arc<dyn Sink>)
             .map_err(|e| ConnectorError::Config(e.to_string()))
+    }
+}
+
+/// The HMAC key of a `secret` value: the bytes of `whsec_<base64>`, else the text itself.
+fn signing_key(secret: &str) -> Result<Vec<u8>, String> {
+    match secret.strip_prefix("whsec_") {
+        Some(b64) => {
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| {
+                    "webhook secret starts with `whsec_` but the rest is not valid base64 (a Standard Webhooks secret is whsec_ followed by the base64 of the key)".to_string()
+                })?;
+            if key.len() < 16 {
+                return Err(format!(
+                    "webhook secret's key is {} bytes; at least 16 (Standard Webhooks secrets are 24 to 64)",
+                    key.len()
+                ));
+            }
+            Ok(key)
+        }
+        None if secret.len() < 16 => Err(format!(
+            "webhook secret is {} bytes; at least 16 (or use a whsec_ secret)",
+            secret.len()
+        )),
+        None => Ok(secret.as_bytes().to_vec()),
     }
 }
 
@@ -140,14 +172,20 @@ pub fn sign(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
 #[async_trait]
 impl Sink for WebhookSink {
     async fn deliver(&self, event: &Event) -> Result<(), SinkError> {
-        let body = Bytes::from(event.data.clone().unwrap_or_default());
         let mut req = Request::post(self.uri.clone());
-        for (name, value) in binary::to_attributes(event) {
-            req = req.header(format!("ce-{name}"), binary::percent_encode(value));
-        }
-        if let Some(ct) = &event.datacontenttype {
-            req = req.header(http::header::CONTENT_TYPE, ct.as_str());
-        }
+        let body = if self.key.is_some() {
+            // structured mode: every attribute is inside the signed body
+            req = req.header(http::header::CONTENT_TYPE, "application/cloudevents+json");
+            Bytes::from(event.to_json_string())
+        } else {
+            for (name, value) in binary::to_attributes(event) {
+                req = req.header(format!("ce-{name}"), binary::percent_encode(value));
+            }
+            if let Some(ct) = &event.datacontenttype {
+                req = req.header(http::header::CONTENT_TYPE, ct.as_str());
+            }
+            Bytes::from(event.data.clone().unwrap_or_default())
+        };
         // W3C Trace Context for HTTP servers that do not read `ce-traceparent`
         if let Some(tp) = weft_event::trace::trace_context(event) {
             req = req.header("traceparent", tp);
@@ -238,5 +276,25 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn invalid_secrets_are_config_errors() {
+        let config = |secret: &str| WebhookConfig {
+            url: "https://example.com/hook".into(),
+            timeout_ms: 1000,
+            headers: Default::default(),
+            secret: Some(secret.into()),
+        };
+        for bad in ["whsec_not*base64!", "whsec_c2hvcnQ=", "short"] {
+            let found = config(bad).check();
+            assert_eq!(found.len(), 1, "{bad}: {found:?}");
+            assert_eq!(found[0].field, "secret");
+            assert!(!found[0].message.contains(bad), "{found:?}");
+            assert!(WebhookSink::new(config(bad)).is_err(), "{bad}");
+        }
+        for good in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a raw secret of enough bytes", ""] {
+            assert!(config(good).check().is_empty(), "{good}");
+        }
     }
 }

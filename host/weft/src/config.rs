@@ -17,6 +17,9 @@ pub struct Config {
     /// Hub-wide settings.
     #[serde(default)]
     pub hub: HubConfig,
+    /// Who may call the HTTP API: bearer tokens with topic scopes.
+    #[serde(default)]
+    pub auth: weft_connector_http::AuthConfig,
     /// WebAssembly engine settings.
     #[serde(default)]
     pub engine: EngineConfig,
@@ -69,6 +72,28 @@ pub struct HubConfig {
     /// Log format: `text` or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Time a client has to send a complete request head, in ms, counted from the
+    /// connection's start or the end of its previous response (so also the keep-alive
+    /// idle limit); then the connection is closed.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request body once its head is in, in ms (`408`).
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// HTTP connections served at once; further ones get `503` and are closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long shutdown waits for open HTTP connections to finish, in ms; then they are
+    /// closed.
+    #[serde(default = "default_shutdown_timeout_ms")]
+    pub shutdown_timeout_ms: u64,
+    /// Most events in one batch request (larger: 413).
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
+    /// Largest HTTP request head (request line and headers), in bytes (larger: 431); at
+    /// least 8192.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
 }
 
 /// How `weft run` writes its log lines.
@@ -103,6 +128,24 @@ fn default_max_in_flight() -> usize {
 fn default_drain_timeout_ms() -> u64 {
     30_000
 }
+fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_shutdown_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_batch_events() -> usize {
+    1000
+}
+fn default_max_header_bytes() -> usize {
+    16 * 1024
+}
 
 impl Default for HubConfig {
     fn default() -> Self {
@@ -115,6 +158,12 @@ impl Default for HubConfig {
             max_in_flight: default_max_in_flight(),
             drain_timeout_ms: default_drain_timeout_ms(),
             log_format: LogFormat::default(),
+            header_timeout_ms: default_header_timeout_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            max_connections: default_max_connections(),
+            shutdown_timeout_ms: default_shutdown_timeout_ms(),
+            max_batch_events: default_max_batch_events(),
+            max_header_bytes: default_max_header_bytes(),
         }
     }
 }
@@ -273,6 +322,19 @@ impl Config {
 }
 
 impl HubConfig {
+    /// The HTTP server's bounds.
+    pub fn http_limits(&self) -> weft_connector_http::HttpLimits {
+        use std::time::Duration;
+        weft_connector_http::HttpLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            max_connections: self.max_connections,
+            shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+            max_batch_events: self.max_batch_events,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
     /// The listen address, if the HTTP server is on.
     pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
         if self.listen.is_empty() {
@@ -337,6 +399,15 @@ pub fn parse(text: &str, path: &str) -> Result<Config, LoadError> {
         )],
     })?;
     let mut problems: Vec<(usize, String)> = Vec::new();
+    if let Some((_, plugins)) = root.get_ref().iter().find(|(k, _)| k.get_ref() == "plugins")
+        && let DeValue::Table(plugins) = plugins.get_ref()
+    {
+        for (name, _) in plugins.iter() {
+            if let Err(e) = check_plugin_name(name.get_ref()) {
+                problems.push((name.span().start, format!("{}: {e}", at(name.span()))));
+            }
+        }
+    }
     substitute_table(root.get_mut(), &mut |span, var| {
         problems.push((
             span.start,
@@ -372,6 +443,26 @@ pub fn parse(text: &str, path: &str) -> Result<Config, LoadError> {
     Err(LoadError::Invalid {
         problems: problems.into_iter().map(|(_, p)| p).collect(),
     })
+}
+
+/// A plugin name: 1 to 64 ASCII letters, digits, `-`, `_` or `.`, starting with a letter or
+/// digit. It names the plugin's key-value namespace, its log lines and metric labels, so it
+/// holds no separators (`:`, `/`), spaces or control characters.
+pub fn check_plugin_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid plugin name `{}`: use 1 to 64 of a-z, A-Z, 0-9, `-`, `_`, `.`, starting with a letter or digit",
+            name.escape_debug()
+        ))
+    }
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -697,6 +788,41 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("lisen"), "{msg}");
+    }
+
+    #[test]
+    fn plugin_names_are_checked_with_their_line() {
+        let text = "[plugins.good-1]\npath = \"a.wasm\"\n\n[plugins.\"a:b\"]\npath = \"b.wasm\"\n[plugins.\"x y\"]\npath = \"c.wasm\"\n";
+        let problems = parse(text, "w.toml").unwrap_err().problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("w.toml:4:10: invalid plugin name `a:b`"),
+            "{problems:?}"
+        );
+        assert!(problems[1].starts_with("w.toml:6:10:"), "{problems:?}");
+        for name in ["json-map", "kv-a-123", "Rates_2", "v1.2"] {
+            assert!(check_plugin_name(name).is_ok(), "{name}");
+        }
+        for name in ["", "-x", "a/b", "a\nb", &"x".repeat(65)] {
+            assert!(check_plugin_name(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn auth_tokens_and_http_limits_parse() {
+        let c = parse(
+            "[hub]\nheader_timeout_ms = 5\nmax_connections = 7\n[auth]\nmetrics = \"token\"\n[[auth.tokens]]\nname = \"erp\"\ntoken = \"0123456789abcdef\"\npublish = [\"orders\", \"invoices.*\"]\nread = [\"invoices.checked\"]\nadmin = false\n",
+            "w.toml",
+        )
+        .unwrap();
+        assert_eq!(c.auth.tokens[0].publish, ["orders", "invoices.*"]);
+        assert_eq!(c.hub.http_limits().max_connections, 7);
+        let err = parse("[[auth.tokens]]\nname = \"a\"\nscopes = [\"admin\"]\n", "w.toml")
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("w.toml:3:1: unknown field `scopes`"),
+            "{err}"
+        );
     }
 
     #[test]

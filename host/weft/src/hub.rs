@@ -214,6 +214,11 @@ pub async fn run_until(
                 max_body_bytes: config.hub.max_body_bytes,
                 ready: ready.clone(),
                 metrics: Arc::new(move || metrics.render()),
+                auth: Arc::new(
+                    weft_connector_http::Authorizer::new(&config.auth, Some(addr))
+                        .map_err(anyhow::Error::msg)?,
+                ),
+                limits: config.hub.http_limits(),
             };
             tracing::info!(%addr, "HTTP ingress listening: POST /v1/events/{{topic}}, GET /healthz /readyz /metrics");
             Some(tokio::spawn(weft_connector_http::serve(

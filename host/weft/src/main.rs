@@ -213,6 +213,19 @@ async fn dispatch(command: Command) -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
+            // a configuration weft would refuse (e.g. a public listener without tokens)
+            // exits 78 like `weft validate`, before anything is opened
+            let problems = validate::check_for_run(&cfg, &base);
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "error: the configuration has {} problem(s); run `weft validate` for details",
+                    problems.len()
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
             let code = match hub::run(cfg, &base, options).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -99,6 +99,30 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
     if config.hub.max_in_flight == 0 {
         f.error("hub.max_in_flight", "must be at least 1");
     }
+    for (key, value) in [
+        ("hub.header_timeout_ms", config.hub.header_timeout_ms),
+        ("hub.body_timeout_ms", config.hub.body_timeout_ms),
+        ("hub.max_connections", config.hub.max_connections as u64),
+        ("hub.max_batch_events", config.hub.max_batch_events as u64),
+    ] {
+        if value == 0 {
+            f.error(key, "must be at least 1");
+        }
+    }
+    if let Ok(listen) = config.hub.listen_addr() {
+        for finding in config.auth.check(listen) {
+            let location = if finding.field.is_empty() {
+                "auth".to_string()
+            } else {
+                format!("auth.{}", finding.field)
+            };
+            f.0.push(Problem {
+                severity: finding.severity,
+                location,
+                message: finding.message,
+            });
+        }
+    }
     check_sink_ref(&mut f, config, "hub.dead_letter", &config.hub.dead_letter);
     for (name, plugin) in &config.plugins {
         let at = format!("plugins.{name}");
