@@ -8,6 +8,7 @@
 
 mod amqp;
 mod plugin_cost;
+mod tracing_cost;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ struct Args {
     /// Plugin configuration for --plugin, as key=value (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     plugin_config: Vec<(String, String)>,
+    /// Measure the per-event cost of OpenTelemetry traces instead: the router pipeline
+    /// with traces off and on (OTLP/HTTP export to a local receiver), next to native.
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp"])]
+    tracing: bool,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +73,23 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let events = args.events.max(1);
+    if args.tracing {
+        println!("per event through source → router → warm passthrough plugin → sink");
+        return match tokio::task::spawn_blocking(move || tracing_cost::run(events)).await {
+            Ok(Ok(m)) => {
+                plugin_cost::print(&m);
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let (Some(wasm), Some(input)) = (&args.plugin, &args.input) {
         let event = match std::fs::read(input)
             .map_err(|e| e.to_string())
