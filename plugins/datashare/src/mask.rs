@@ -180,7 +180,7 @@ impl MaskReport {
         self.counts.is_empty()
     }
 
-    fn record(&mut self, kind: PiiKind, path: &str) {
+    pub(crate) fn record(&mut self, kind: PiiKind, path: &str) {
         *self.counts.entry(kind.name()).or_default() += 1;
         if self.paths.last().is_none_or(|p| p != path) {
             self.paths.push(path.to_string());
@@ -223,8 +223,9 @@ impl<'c> Masker<'c> {
                 &mut report,
             );
         }
-        if !self.config.detect.is_empty() {
-            self.walk(value, None, &mut report);
+        // a record that is entirely one dropped value becomes `null`
+        if !self.config.detect.is_empty() && self.walk(value, None, &mut report) {
+            *value = Value::Null;
         }
         report
     }
@@ -418,7 +419,7 @@ fn treat_whole(value: &mut Value, rule: &FieldRule, config: &MaskConfig) -> bool
 }
 
 /// The text with each finding replaced according to the configured mode.
-fn rewrite(s: &str, findings: &[Finding], config: &MaskConfig) -> String {
+pub(crate) fn rewrite(s: &str, findings: &[Finding], config: &MaskConfig) -> String {
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     for f in findings {
