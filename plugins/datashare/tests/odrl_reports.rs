@@ -427,6 +427,118 @@ fn obligation_reports() {
     );
 }
 
+/// ODRL IM example 15 (remedy): the prohibition to index has the remedy to anonymize. The
+/// remedy's duty report is active only once the prohibition is infringed (active and, as
+/// the state of the world says, performed).
+#[test]
+fn remedy_reports() {
+    let policy = "
+        ex:policy33CC a odrl:Agreement; odrl:prohibition ex:noIndex .
+        ex:noIndex odrl:target ex:data77; odrl:assigner ex:person88; odrl:assignee ex:org99;
+            odrl:action odrl:index; odrl:remedy ex:anon .
+        ex:anon odrl:action odrl:anonymize; odrl:target ex:data77 .
+    ";
+    let expected = |performance: &str, deontic: &str, remedy: &str, remedy_deontic: &str| {
+        format!(
+            r#"
+        _:pr a report:PolicyReport; dct:created "2017-06-01T10:00:00Z"^^xsd:dateTime;
+            report:policy ex:policy33CC; report:policyRequest ex:req; report:ruleReport _:r, _:rem .
+        _:r a report:ProhibitionReport; report:attemptState report:Attempted; report:rule ex:noIndex; report:ruleRequest ex:reqPerm;
+            report:premiseReport _:t, _:p, _:a;
+            report:activationState report:Active; report:performanceState report:{performance}; report:deonticState report:{deontic} .
+        _:t a report:TargetReport; report:satisfactionState report:Satisfied .
+        _:p a report:PartyReport; report:satisfactionState report:Satisfied .
+        _:a a report:ActionReport; report:satisfactionState report:Satisfied .
+        _:rem a report:DutyReport; report:rule ex:anon;
+            report:activationState report:{remedy}; report:performanceState report:Unknown; report:deonticState report:{remedy_deontic} .
+    "#
+        )
+    };
+    let req = request("ex:org99", "odrl:index", "ex:data77");
+    // not infringed (yet): the remedy does not apply
+    check(
+        policy,
+        &req,
+        NOW,
+        &expected("Unknown", "NonSet", "Inactive", "NonSet"),
+    );
+    // infringed: the remedy must now be performed
+    let infringed = format!(
+        "{NOW} ex:earlier a report:ProhibitionReport; report:rule ex:noIndex; report:performanceState report:Performed ."
+    );
+    check(
+        policy,
+        &req,
+        &infringed,
+        &expected("Performed", "Violated", "Active", "NonSet"),
+    );
+    // infringed, and the remedy performed: fulfilled
+    let remedied = format!(
+        "{infringed} ex:done a report:DutyReport; report:rule ex:anon; report:performanceState report:Performed ."
+    );
+    check(
+        policy,
+        &req,
+        &remedied,
+        &expected("Performed", "Violated", "Active", "NonSet").replace(
+            "report:performanceState report:Unknown; report:deonticState report:NonSet",
+            "report:performanceState report:Performed; report:deonticState report:Fulfilled",
+        ),
+    );
+}
+
+/// ODRL IM example 18 (consequence): a permission's duty to attribute with the
+/// consequence to accept tracking. The consequence applies once the duty is violated.
+#[test]
+fn consequence_reports() {
+    let policy = "
+        ex:policy66 a odrl:Agreement; odrl:permission ex:perm .
+        ex:perm odrl:target ex:data77; odrl:assigner ex:org99; odrl:assignee ex:person88;
+            odrl:action odrl:distribute; odrl:duty ex:attr .
+        ex:attr odrl:action odrl:attribute; odrl:attributedParty <http://australia.gov.au/>;
+            odrl:consequence ex:track .
+        ex:track odrl:action odrl:acceptTracking; odrl:trackingParty ex:dept100 .
+    ";
+    let expected = |active: &str, duty: &str, track: &str, track_deontic: &str| {
+        format!(
+            r#"
+        _:pr a report:PolicyReport; dct:created "2017-06-01T10:00:00Z"^^xsd:dateTime;
+            report:policy ex:policy66; report:policyRequest ex:req; report:ruleReport _:r, _:q .
+        _:r a report:PermissionReport; report:attemptState report:Attempted; report:rule ex:perm; report:ruleRequest ex:reqPerm;
+            report:premiseReport _:t, _:p, _:a; report:conditionReport {duty};
+            report:activationState report:{active}; report:performanceState report:Unknown; report:deonticState report:NonSet .
+        _:t a report:TargetReport; report:satisfactionState report:Satisfied .
+        _:p a report:PartyReport; report:satisfactionState report:Satisfied .
+        _:a a report:ActionReport; report:satisfactionState report:Satisfied .
+        _:q a report:DutyReport; report:rule ex:track;
+            report:activationState report:{track}; report:performanceState report:Unknown; report:deonticState report:{track_deontic} .
+    "#
+        )
+    };
+    let req = request("ex:person88", "odrl:distribute", "ex:data77");
+    let new_duty = r#"
+        _:d a report:DutyReport; report:rule ex:attr;
+            report:activationState report:Active; report:performanceState report:Unknown; report:deonticState report:NonSet .
+    "#;
+    check(
+        policy,
+        &req,
+        NOW,
+        &(expected("Active", "_:d", "Inactive", "NonSet") + new_duty),
+    );
+    // the duty was violated: the permission is inactive and the consequence applies
+    let violated = format!(
+        "{NOW} ex:attrReport a report:DutyReport; report:rule ex:attr;
+            report:performanceState report:Unperformed; report:deonticState report:Violated ."
+    );
+    check(
+        policy,
+        &req,
+        &violated,
+        &expected("Inactive", "ex:attrReport", "Active", "NonSet"),
+    );
+}
+
 fn constraint_case(constraint: &str, request_constraints: &str, sotw: &str) -> bool {
     let policy = format!(
         "ex:pol a odrl:Set; odrl:permission ex:perm .

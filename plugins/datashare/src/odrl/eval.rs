@@ -8,17 +8,20 @@
 //! states come from the state of the world (earlier reports of the rule); deontic states
 //! follow the model's table.
 
+use std::cell::{OnceCell, RefCell};
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use oxrdf::Term;
 
-use super::model::{Action, Atomic, Conflict, Constraint, Entity, Logical, Policy, Rule, RuleKind};
+use super::model::{
+    Action, Atomic, Conflict, Constraint, Entity, Logical, Op, Policy, Rule, RuleKind,
+};
 use super::report::{
     Activation, ConditionReport, Deontic, Performance, PolicyReport, PremiseKind, PremiseReport,
     RuleReport,
 };
-use super::value::{Value, format_datetime, parse_datetime};
+use super::value::{Value, format_datetime};
 use super::vocab::{self, odrl};
 use crate::rdf::{self, Graph, RDF_TYPE, RDFS_SUBCLASS};
 
@@ -60,27 +63,115 @@ impl Request {
 pub struct World<'g> {
     /// Policy, request and state-of-the-world triples.
     pub graph: &'g Graph,
-    /// The current time as given (`dct:issued` of `temp:currentTime`).
-    pub now: Option<Term>,
+    /// The current time as a literal (given, or formatted from `now_ms` when needed).
+    now: OnceCell<Term>,
+    /// The current time in milliseconds, if known.
+    now_ms: Option<i64>,
+    /// Answers remembered across evaluations of the same graph (the sharing path).
+    memo: Option<&'g Memo>,
 }
 
-impl World<'_> {
+impl<'g> World<'g> {
+    /// A world at the time `now` (`dct:issued` of `temp:currentTime`), if given.
+    pub fn new(graph: &'g Graph, now: Option<Term>) -> World<'g> {
+        // the fast comparisons use the time only when it is an xsd:dateTime
+        let now_ms = match now.as_ref().map(Value::of) {
+            Some(Value::DateTime(ms)) => Some(ms),
+            _ => None,
+        };
+        let cell = OnceCell::new();
+        if let Some(t) = now {
+            let _ = cell.set(t);
+        }
+        World {
+            graph,
+            now: cell,
+            now_ms,
+            memo: None,
+        }
+    }
+
+    /// A world at the wall-clock time, remembering graph answers in `memo` (which must
+    /// belong to `graph`).
+    pub fn wall_clock(graph: &'g Graph, memo: Option<&'g Memo>) -> World<'g> {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        World {
+            graph,
+            now: OnceCell::new(),
+            now_ms: Some(ms),
+            memo,
+        }
+    }
+
+    /// The current time as an `xsd:dateTime` literal, if known.
+    pub fn now(&self) -> Option<&Term> {
+        match self.now.get() {
+            Some(t) => Some(t),
+            None => self
+                .now_ms
+                .map(|ms| self.now.get_or_init(|| datetime_literal(ms))),
+        }
+    }
+
     /// The current time in milliseconds, if known.
     pub fn now_ms(&self) -> Option<i64> {
-        match &self.now {
-            Some(Term::Literal(l)) => parse_datetime(l.value()),
-            _ => None,
-        }
+        self.now_ms
     }
 
     /// Whether `a` is `b` or (transitively) `odrl:partOf` it.
     fn part_of(&self, a: &Term, b: &Term) -> bool {
-        self.reaches(
+        if a == b {
+            return true;
+        }
+        if let Some(memo) = self.memo
+            && let Some(known) = memo.part_of.borrow().get(a).and_then(|m| m.get(b))
+        {
+            return *known;
+        }
+        let answer = self.reaches(
             a,
             b,
             &[&odrl("partOf"), "http://purl.org/dc/terms/isPartOf"],
             true,
-        )
+        );
+        if let Some(memo) = self.memo {
+            let mut m = memo.part_of.borrow_mut();
+            if m.len() > MEMO_LIMIT {
+                m.clear();
+            }
+            m.entry(a.clone()).or_default().insert(b.clone(), answer);
+        }
+        answer
+    }
+
+    /// [`action_matches`], remembered.
+    fn action_matches(&self, requested: &str, rule_action: &str, prohibition: bool) -> bool {
+        if requested == rule_action {
+            return true;
+        }
+        let Some(memo) = self.memo else {
+            return action_matches(requested, rule_action, prohibition, self.graph);
+        };
+        let key = usize::from(prohibition);
+        if let Some(known) = memo.actions[key]
+            .borrow()
+            .get(requested)
+            .and_then(|m| m.get(rule_action))
+        {
+            return *known;
+        }
+        let answer = action_matches(requested, rule_action, prohibition, self.graph);
+        let mut m = memo.actions[key].borrow_mut();
+        if m.len() > MEMO_LIMIT {
+            m.clear();
+        }
+        m.entry(requested.to_string())
+            .or_default()
+            .insert(rule_action.to_string(), answer);
+        answer
     }
 
     /// Whether `b` is reachable from `a` along `predicates` (breadth first, cycle safe).
@@ -107,6 +198,18 @@ impl World<'_> {
         }
         false
     }
+}
+
+/// How many first keys a [`Memo`] map holds before it starts over.
+const MEMO_LIMIT: usize = 4096;
+
+/// Answers that depend only on the graph, remembered between events: collection
+/// memberships and action inclusions. One per parsed configuration.
+#[derive(Debug, Default)]
+pub struct Memo {
+    part_of: RefCell<HashMap<Term, HashMap<Term, bool>>>,
+    /// Indexed by whether `implies` counts (prohibitions).
+    actions: [RefCell<HashMap<String, HashMap<String, bool>>>; 2],
 }
 
 /// Whether a requested action satisfies a rule's action: the same, included in it
@@ -198,19 +301,40 @@ pub fn action_matches(
 /// and requested rule).
 pub fn evaluate(policy: &Policy, request: &Request, world: &World<'_>) -> PolicyReport {
     let mut rules = Vec::new();
+    // remedies and consequences (ODRL 2.2 `failure`): duties that apply once their rule
+    // is violated; reported after the policy's own rules
+    let mut failures = Vec::new();
     for rule in &policy.permissions {
-        rules.push(eval_rule(rule, request, world));
+        let report = eval_rule(rule, request, world);
+        for (duty, condition) in rule.duties.iter().zip(&report.conditions) {
+            let violated = condition.deontic() == Deontic::Violated;
+            for c in &duty.consequences {
+                failures.push(eval_failure(c, violated, world));
+            }
+        }
+        rules.push(report);
     }
     for rule in &policy.prohibitions {
-        rules.push(eval_rule(rule, request, world));
+        let report = eval_rule(rule, request, world);
+        let infringed = report.deontic == Deontic::Violated;
+        for remedy in &rule.remedies {
+            failures.push(eval_failure(remedy, infringed, world));
+        }
+        rules.push(report);
     }
     for rule in &policy.obligations {
-        rules.push(eval_duty(rule, world));
+        let report = eval_duty(rule, world);
+        let violated = report.deontic == Deontic::Violated;
+        for c in &rule.consequences {
+            failures.push(eval_failure(c, violated, world));
+        }
+        rules.push(report);
     }
+    rules.extend(failures);
     PolicyReport {
         policy: policy.id.clone(),
         request: request.id.clone(),
-        created: world.now.clone(),
+        created: world.now().cloned(),
         rules,
     }
 }
@@ -259,12 +383,37 @@ pub fn decide_fast(policy: &Policy, req: &Request, world: &World<'_>) -> Decisio
         .prohibitions
         .iter()
         .position(|r| rule_active(r, req, world));
+    combine(policy, permission, prohibition)
+}
+
+/// The decision from the first active permission and prohibition (indexes into the
+/// policy's permissions and prohibitions), under the policy's conflict strategy.
+pub fn combine(policy: &Policy, permission: Option<usize>, prohibition: Option<usize>) -> Decision {
     match (permission, prohibition) {
         (Some(p), None) => Decision::Permit(p),
         (Some(p), Some(_)) if policy.conflict == Conflict::Perm => Decision::Permit(p),
         (_, Some(x)) => Decision::Prohibited(policy.permissions.len() + x),
         (None, None) => Decision::NotPermitted,
     }
+}
+
+/// Whether the request falls under the rule: its target, assignee and action (without
+/// refinements or constraints) match. A permitted share is an execution of the action of
+/// every rule that covers it (for `odrl:count`).
+pub fn rule_covers(rule: &Rule, req: &Request, world: &World<'_>) -> bool {
+    let entity_ok = |entities: &[Entity], x: &Option<Term>| {
+        entities.is_empty()
+            || x.as_ref()
+                .is_some_and(|x| entities.iter().any(|e| entity_matches(e, x, req, world)))
+    };
+    let prohibition = rule.kind == RuleKind::Prohibition;
+    entity_ok(&rule.targets, &req.target)
+        && entity_ok(&rule.assignees, &req.party)
+        && req.action.as_deref().is_some_and(|requested| {
+            rule.actions
+                .iter()
+                .any(|a| world.action_matches(requested, &a.iri, prohibition))
+        })
 }
 
 /// Whether a permission or prohibition is active for the request.
@@ -290,7 +439,7 @@ pub fn rule_active(rule: &Rule, req: &Request, world: &World<'_>) -> bool {
     let prohibition = rule.kind == RuleKind::Prohibition;
     let action_ok = req.action.as_deref().is_some_and(|requested| {
         rule.actions.iter().any(|a| {
-            action_matches(requested, &a.iri, prohibition, world.graph)
+            world.action_matches(requested, &a.iri, prohibition)
                 && a.refinements
                     .iter()
                     .all(|r| constraint_holds(r, None, req, world))
@@ -301,10 +450,42 @@ pub fn rule_active(rule: &Rule, req: &Request, world: &World<'_>) -> bool {
             .constraints
             .iter()
             .all(|c| constraint_holds(c, None, req, world))
-        && rule
-            .duties
-            .iter()
-            .all(|d| condition(d, world).deontic() != Deontic::Violated)
+        && !rule.duties.iter().any(|d| duty_violated(d, world))
+}
+
+/// Whether a permission's duty is violated (the deontic state of [`condition`], without
+/// building its report).
+fn duty_violated(duty: &Rule, world: &World<'_>) -> bool {
+    if let Some(node) = existing_duty_report(duty, world) {
+        return existing_deontic(&node, world) == Deontic::Violated;
+    }
+    let req = Request::default();
+    let mut active = true;
+    let mut deadline_passed = false;
+    for c in &duty.constraints {
+        let holds = constraint_holds(c, None, &req, world);
+        if is_deadline(c) {
+            deadline_passed |= !holds;
+        } else {
+            active &= holds;
+        }
+    }
+    let performance = earlier_performance(&duty.id, world).unwrap_or(if deadline_passed {
+        Performance::Unperformed
+    } else {
+        Performance::Unknown
+    });
+    let activation = if active {
+        Activation::Active
+    } else {
+        Activation::Inactive
+    };
+    Deontic::of(RuleKind::Duty, activation, performance) == Deontic::Violated
+}
+
+/// A deadline of a duty: `dateTime` `lt`/`lteq`.
+fn is_deadline(c: &Constraint) -> bool {
+    matches!(c, Constraint::Atomic(a) if a.left == DATETIME_IRI && matches!(a.op, Op::Lt | Op::Lteq))
 }
 
 /// Whether a constraint holds (no report).
@@ -315,10 +496,7 @@ pub fn constraint_holds(
     world: &World<'_>,
 ) -> bool {
     match c {
-        Constraint::Atomic(a) => {
-            let left = left_values(&a.left, subject, req, world);
-            !left.is_empty() && operator_holds(&a.operator, &left, &a.right, world)
-        }
+        Constraint::Atomic(a) => atomic_holds(a, subject, req, world),
         Constraint::Logical(l) => {
             let op = l.operator.strip_prefix(vocab::ODRL).unwrap_or("");
             let mut n = 0;
@@ -428,34 +606,45 @@ fn entity_matches(e: &Entity, x: &Term, req: &Request, world: &World<'_>) -> boo
 /// The report of a duty that is a permission's condition: an earlier report of it in the
 /// state of the world, or a new evaluation.
 fn condition(duty: &Rule, world: &World<'_>) -> ConditionReport {
-    let rule_p = vocab::report("rule");
-    let existing = world
-        .graph
-        .subjects(&rule_p, &duty.id)
-        .find(|r| world.graph.has_type(r, &vocab::report("DutyReport")));
-    match existing {
+    match existing_duty_report(duty, world) {
         Some(node) => {
-            let g = world.graph;
-            let state = |p: &str| {
-                g.object(&node, &vocab::report(p))
-                    .and_then(rdf::as_iri)
-                    .map(str::to_string)
-            };
-            let deontic = match state("deonticState") {
-                Some(s) => Deontic::from_iri(&s).unwrap_or(Deontic::NonSet),
-                None => {
-                    let activation = state("activationState")
-                        .and_then(|s| Activation::from_iri(&s))
-                        .unwrap_or(Activation::Active);
-                    let performance = state("performanceState")
-                        .and_then(|s| Performance::from_iri(&s))
-                        .unwrap_or(Performance::Unknown);
-                    Deontic::of(RuleKind::Duty, activation, performance)
-                }
-            };
+            let deontic = existing_deontic(&node, world);
             ConditionReport::Existing { node, deontic }
         }
         None => ConditionReport::New(Box::new(eval_duty(duty, world))),
+    }
+}
+
+/// An earlier `report:DutyReport` of `duty` in the state of the world.
+fn existing_duty_report(duty: &Rule, world: &World<'_>) -> Option<Term> {
+    let rule_p = vocab::report("rule");
+    let duty_report = vocab::report("DutyReport");
+    world
+        .graph
+        .subjects(&rule_p, &duty.id)
+        .find(|r| world.graph.has_type(r, &duty_report))
+}
+
+/// The deontic state an earlier duty report states (or its activation and performance
+/// imply).
+fn existing_deontic(node: &Term, world: &World<'_>) -> Deontic {
+    let g = world.graph;
+    let state = |p: &str| {
+        g.object(node, &vocab::report(p))
+            .and_then(rdf::as_iri)
+            .map(str::to_string)
+    };
+    match state("deonticState") {
+        Some(s) => Deontic::from_iri(&s).unwrap_or(Deontic::NonSet),
+        None => {
+            let activation = state("activationState")
+                .and_then(|s| Activation::from_iri(&s))
+                .unwrap_or(Activation::Active);
+            let performance = state("performanceState")
+                .and_then(|s| Performance::from_iri(&s))
+                .unwrap_or(Performance::Unknown);
+            Deontic::of(RuleKind::Duty, activation, performance)
+        }
     }
 }
 
@@ -467,10 +656,6 @@ fn eval_duty(duty: &Rule, world: &World<'_>) -> RuleReport {
     let mut premises = Vec::new();
     let mut deadline_passed = false;
     let mut active = true;
-    let is_deadline = |c: &Constraint| {
-        matches!(c, Constraint::Atomic(a) if a.left == odrl("dateTime")
-            && (a.operator == odrl("lt") || a.operator == odrl("lteq")))
-    };
     for c in &duty.constraints {
         let r = eval_constraint(c, None, &req, world);
         if is_deadline(c) {
@@ -516,6 +701,18 @@ fn eval_duty(duty: &Rule, world: &World<'_>) -> RuleReport {
     }
 }
 
+/// The report of a remedy (of a prohibition) or consequence (of a duty): a duty that is
+/// active only once its rule is violated — the prohibition infringed (active and
+/// performed), the duty violated — and its own constraints hold.
+fn eval_failure(duty: &Rule, triggered: bool, world: &World<'_>) -> RuleReport {
+    let mut report = eval_duty(duty, world);
+    if !triggered {
+        report.activation = Activation::Inactive;
+        report.deontic = Deontic::of(RuleKind::Duty, report.activation, report.performance);
+    }
+    report
+}
+
 /// The performance state an earlier report in the state of the world gives the rule.
 fn earlier_performance(rule: &Term, world: &World<'_>) -> Option<Performance> {
     let rule_p = vocab::report("rule");
@@ -543,7 +740,7 @@ fn left_values<'a>(
 ) -> Vec<&'a Term> {
     let mut out: Vec<&Term> = req.values_of(left).collect();
     if out.is_empty() && left == DATETIME_IRI {
-        out.extend(world.now.as_ref());
+        out.extend(world.now());
     }
     if out.is_empty()
         && let Some(s) = subject
@@ -602,7 +799,7 @@ fn eval_atomic(
     world: &World<'_>,
 ) -> PremiseReport {
     let left = left_values(&a.left, subject, req, world);
-    let satisfied = !left.is_empty() && operator_holds(&a.operator, &left, &a.right, world);
+    let satisfied = !left.is_empty() && operator_holds(a, &left, world);
     PremiseReport {
         kind: PremiseKind::Constraint,
         satisfied,
@@ -623,35 +820,93 @@ fn equal(a: &Term, b: &Term) -> bool {
     }
 }
 
+/// A left operand value, its comparable value computed once when needed.
+enum Left<'a> {
+    Term(&'a Term, Option<Value>),
+    Now(Value),
+}
+
+impl Left<'_> {
+    fn value(&mut self) -> &Value {
+        match self {
+            Left::Term(t, v) => v.get_or_insert_with(|| Value::of(*t)),
+            Left::Now(v) => v,
+        }
+    }
+
+    /// [`equal`] to the right operand `r` (whose value is `rv`).
+    fn equals(&mut self, r: &Term, rv: &Value) -> bool {
+        match self {
+            Left::Term(l, v) => {
+                if matches!(l, Term::Literal(_)) && matches!(r, Term::Literal(_)) {
+                    *l == r
+                        || v.get_or_insert_with(|| Value::of(*l)).compare(rv)
+                            == Some(Ordering::Equal)
+                } else {
+                    *l == r
+                }
+            }
+            Left::Now(v) => matches!(r, Term::Literal(_)) && v.compare(rv) == Some(Ordering::Equal),
+        }
+    }
+}
+
+/// Whether an atomic constraint holds: its left operand's values (see [`left_values`];
+/// the wall clock's time compared without formatting it) against the right operand.
+fn atomic_holds(a: &Atomic, subject: Option<&Term>, req: &Request, world: &World<'_>) -> bool {
+    if a.left == DATETIME_IRI
+        && !matches!(a.op, Op::IsA | Op::IsPartOf | Op::HasPart)
+        && req.values_of(&a.left).next().is_none()
+        && let Some(ms) = world.now_ms
+    {
+        return values_hold(a, &mut [Left::Now(Value::DateTime(ms))]);
+    }
+    let left = left_values(&a.left, subject, req, world);
+    !left.is_empty() && operator_holds(a, &left, world)
+}
+
 /// Whether `left op right` holds. Comparisons need every left value to compare with the
 /// right operand; set operators treat both sides as sets.
-pub fn operator_holds(op: &str, left: &[&Term], right: &[Term], world: &World<'_>) -> bool {
-    let op = op.strip_prefix(vocab::ODRL).unwrap_or(op);
-    let cmp = |want: &dyn Fn(Ordering) -> bool| {
-        let Some(r) = right.first() else { return false };
-        let rv = Value::of(r);
-        left.iter()
-            .all(|l| Value::of(l).compare(&rv).is_some_and(&want))
+pub fn operator_holds(a: &Atomic, left: &[&Term], world: &World<'_>) -> bool {
+    match a.op {
+        Op::IsA => left
+            .iter()
+            .any(|l| a.right.iter().any(|r| is_a(l, r, world))),
+        Op::IsPartOf => left
+            .iter()
+            .any(|l| a.right.iter().any(|r| part_of(l, r, world))),
+        Op::HasPart => left
+            .iter()
+            .any(|l| a.right.iter().any(|r| part_of(r, l, world))),
+        _ => {
+            let mut left: Vec<Left<'_>> = left.iter().map(|t| Left::Term(t, None)).collect();
+            values_hold(a, &mut left)
+        }
+    }
+}
+
+/// The comparison and set operators on left values.
+fn values_hold(a: &Atomic, left: &mut [Left<'_>]) -> bool {
+    let right = a.right.iter().zip(&a.right_values);
+    let cmp = |left: &mut [Left<'_>], want: &dyn Fn(Ordering) -> bool| {
+        let Some(rv) = a.right_values.first() else {
+            return false;
+        };
+        left.iter_mut()
+            .all(|l| l.value().compare(rv).is_some_and(want))
     };
-    let in_right = |l: &&Term| right.iter().any(|r| equal(l, r));
-    match op {
-        "eq" => left.iter().any(|l| right.iter().any(|r| equal(l, r))),
-        "neq" => !left.iter().any(|l| right.iter().any(|r| equal(l, r))),
-        "lt" => cmp(&|o| o == Ordering::Less),
-        "lteq" => cmp(&|o| o != Ordering::Greater),
-        "gt" => cmp(&|o| o == Ordering::Greater),
-        "gteq" => cmp(&|o| o != Ordering::Less),
-        "isAnyOf" => left.iter().any(in_right),
-        "isNoneOf" => !left.iter().any(in_right),
-        "isAllOf" => right.iter().all(|r| left.iter().any(|l| equal(l, r))),
-        "isA" => left.iter().any(|l| right.iter().any(|r| is_a(l, r, world))),
-        "isPartOf" => left
-            .iter()
-            .any(|l| right.iter().any(|r| part_of(l, r, world))),
-        "hasPart" => left
-            .iter()
-            .any(|l| right.iter().any(|r| part_of(r, l, world))),
-        _ => false,
+    let any_equal = |l: &mut Left<'_>| right.clone().any(|(r, rv)| l.equals(r, rv));
+    match a.op {
+        Op::Eq | Op::IsAnyOf => left.iter_mut().any(any_equal),
+        Op::Neq | Op::IsNoneOf => !left.iter_mut().any(any_equal),
+        Op::Lt => cmp(left, &|o| o == Ordering::Less),
+        Op::Lteq => cmp(left, &|o| o != Ordering::Greater),
+        Op::Gt => cmp(left, &|o| o == Ordering::Greater),
+        Op::Gteq => cmp(left, &|o| o != Ordering::Less),
+        Op::IsAllOf => right
+            .clone()
+            .all(|(r, rv)| left.iter_mut().any(|l| l.equals(r, rv))),
+        Op::IsA | Op::IsPartOf | Op::HasPart => false,
     }
 }
 

@@ -39,7 +39,7 @@ pub fn evaluate_documents(
     all.extend(&rg);
     all.extend(&sg);
     let now = current_time(&all).or_else(|| Some(eval::now_literal()));
-    let world = World { graph: &all, now };
+    let world = World::new(&all, now);
     let mut reports = Vec::new();
     for p in &policies {
         for r in &requests {

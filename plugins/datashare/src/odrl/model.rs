@@ -4,6 +4,7 @@
 
 use oxrdf::Term;
 
+use super::value::Value;
 use super::vocab::{self, odrl};
 use crate::rdf::{self, Graph, RDF_VALUE};
 
@@ -126,6 +127,60 @@ pub struct Atomic {
     pub right: Vec<Term>,
     /// `odrl:unit`.
     pub unit: Option<Term>,
+    /// The operator, compiled.
+    pub op: Op,
+    /// The right operand values, parsed once (for comparisons).
+    pub right_values: Vec<Value>,
+}
+
+/// A constraint operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `odrl:eq`.
+    Eq,
+    /// `odrl:neq` (and `odrl:neg`).
+    Neq,
+    /// `odrl:lt`.
+    Lt,
+    /// `odrl:lteq`.
+    Lteq,
+    /// `odrl:gt`.
+    Gt,
+    /// `odrl:gteq`.
+    Gteq,
+    /// `odrl:isA`.
+    IsA,
+    /// `odrl:hasPart`.
+    HasPart,
+    /// `odrl:isPartOf`.
+    IsPartOf,
+    /// `odrl:isAllOf`.
+    IsAllOf,
+    /// `odrl:isAnyOf`.
+    IsAnyOf,
+    /// `odrl:isNoneOf`.
+    IsNoneOf,
+}
+
+impl Op {
+    /// The operator of an ODRL local name (`neg` is `neq`).
+    pub fn from_local(local: &str) -> Option<Op> {
+        Some(match local {
+            "eq" => Op::Eq,
+            "neq" | "neg" => Op::Neq,
+            "lt" => Op::Lt,
+            "lteq" => Op::Lteq,
+            "gt" => Op::Gt,
+            "gteq" => Op::Gteq,
+            "isA" => Op::IsA,
+            "hasPart" => Op::HasPart,
+            "isPartOf" => Op::IsPartOf,
+            "isAllOf" => Op::IsAllOf,
+            "isAnyOf" => Op::IsAnyOf,
+            "isNoneOf" => Op::IsNoneOf,
+            _ => return None,
+        })
+    }
 }
 
 /// A logical constraint.
@@ -359,6 +414,10 @@ pub fn read_constraint(g: &Graph, node: &Term, depth: usize) -> Result<Constrain
         Some(o) => return Err(format!("constraint {node}: unknown operator <{o}>")),
         None => return Err(format!("constraint {node} has no odrl:operator")),
     };
+    let op = operator
+        .strip_prefix(vocab::ODRL)
+        .and_then(Op::from_local)
+        .ok_or_else(|| format!("constraint {node}: unknown operator <{operator}>"))?;
     let mut right = g.values(node, &odrl("rightOperand"));
     if right.is_empty() {
         right = g.values(node, &odrl("rightOperandReference"));
@@ -383,10 +442,13 @@ pub fn read_constraint(g: &Graph, node: &Term, depth: usize) -> Result<Constrain
             })
             .collect();
     }
+    let right_values = right.iter().map(Value::of).collect();
     Ok(Constraint::Atomic(Atomic {
         id: node.clone(),
         left,
         operator,
+        op,
+        right_values,
         right,
         unit: g.object(node, &odrl("unit")).cloned(),
     }))
