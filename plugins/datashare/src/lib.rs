@@ -21,6 +21,7 @@
 
 pub mod checks;
 pub mod conformance;
+pub mod jsonmask;
 pub mod mask;
 pub mod odrl;
 pub mod pii;
@@ -44,16 +45,46 @@ pub struct Config {
     pub share: Option<share::ShareConfig>,
     /// Whether reports carry performance and deontic states (`report_states`).
     pub report_states: bool,
+    /// Where the policy was read from when it is kept in KV (`policy_kv`).
+    pub policy_kv: Option<share::PolicyKv>,
 }
 
 impl Config {
-    /// Parses the configuration from a key lookup.
+    /// Parses the configuration from a key lookup, with the policy inline (`policy`).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        Config::with_policy(get, get("policy"), None)
+    }
+
+    /// Parses the configuration with this policy text (inline, or read from KV).
+    pub fn with_policy(
+        get: &dyn Fn(&str) -> Option<String>,
+        policy: Option<String>,
+        policy_kv: Option<share::PolicyKv>,
+    ) -> Result<Config, String> {
         Ok(Config {
             mask: mask::MaskConfig::from_lookup(get)?,
-            share: share::ShareConfig::from_lookup(get)?,
+            share: match policy {
+                Some(text) => Some(share::ShareConfig::with_policy(get, &text)?),
+                None => None,
+            },
             report_states: get("report_states").is_none_or(|v| v.trim() != "false"),
+            policy_kv,
         })
+    }
+
+    /// Loads the configuration: the policy inline or, with `policy_kv`, from the KV
+    /// bucket (a missing policy is a `retry` failure: the event waits for the
+    /// administrator to write it).
+    pub fn load(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, Failure> {
+        let reject = |e: String| Failure::reject(format!("configuration: {e}"));
+        match share::PolicyKv::from_lookup(get).map_err(reject)? {
+            None => Config::from_lookup(get).map_err(reject),
+            Some(mut kv) => {
+                let text = kv.read()?.ok_or_else(|| Failure::retry(kv.missing()))?;
+                kv.loaded(&text);
+                Config::with_policy(get, Some(text), Some(kv)).map_err(reject)
+            }
+        }
     }
 }
 
@@ -61,12 +92,46 @@ type Cached = (Vec<(String, String)>, Rc<Config>);
 
 thread_local! {
     /// The configuration parsed once per instance (policies are parsed once, not per
-    /// event), re-parsed only when the configuration differs.
+    /// event), re-parsed only when the configuration (or the policy in KV) differs.
     static CONFIG: RefCell<Option<Cached>> = const { RefCell::new(None) };
 }
 
 /// The instance's parsed configuration.
 pub fn config() -> Result<Rc<Config>, Failure> {
+    let cfg = static_config()?;
+    // a policy kept in KV is read again when its refresh interval has passed, and parsed
+    // again only when its text changed
+    if let Some(kv) = &cfg.policy_kv
+        && kv.due()
+    {
+        match kv.read()? {
+            Some(text) if !kv.is(&text) => {
+                let raw = CONFIG.with(|c| c.borrow().as_ref().map(|(raw, _)| raw.clone()));
+                let map: std::collections::BTreeMap<String, String> =
+                    raw.unwrap_or_default().into_iter().collect();
+                let get = |k: &str| map.get(k).cloned();
+                let mut fresh_kv = kv.clone();
+                fresh_kv.loaded(&text);
+                let fresh = Rc::new(
+                    Config::with_policy(&get, Some(text), Some(fresh_kv)).map_err(|e| {
+                        Failure::reject(format!("configuration: the policy in KV: {e}"))
+                    })?,
+                );
+                CONFIG.with(|c| {
+                    if let Some((_, cached)) = &mut *c.borrow_mut() {
+                        *cached = fresh.clone();
+                    }
+                });
+                return Ok(fresh);
+            }
+            // unchanged, or removed: the last policy read stays in force
+            _ => kv.checked(),
+        }
+    }
+    Ok(cfg)
+}
+
+fn static_config() -> Result<Rc<Config>, Failure> {
     // A component instance's configuration is fixed for its lifetime: once parsed, the
     // instance skips fetching it again (natively, tests change it between calls).
     #[cfg(target_arch = "wasm32")]
@@ -82,30 +147,28 @@ pub fn config() -> Result<Rc<Config>, Failure> {
             return Ok(cfg.clone());
         }
         let map: std::collections::BTreeMap<String, String> = all.iter().cloned().collect();
-        let cfg = Rc::new(
-            Config::from_lookup(&|k| map.get(k).cloned())
-                .map_err(|e| Failure::reject(format!("configuration: {e}")))?,
-        );
+        let cfg = Rc::new(Config::load(&|k| map.get(k).cloned())?);
         *c.borrow_mut() = Some((all, cfg.clone()));
         Ok(cfg)
     })
 }
 
 /// Masks the JSON data of `event` and records the report in the `piimasked` extension.
+/// The data is rewritten on the JSON text ([`jsonmask`]): untouched bytes are copied
+/// through, the content type is kept.
 pub fn mask_event(event: &mut Event, config: &mask::MaskConfig) -> Result<(), Failure> {
-    if event.data.is_none() {
+    let Some(data) = event.data.as_deref() else {
         return Ok(());
-    }
-    let mut data: serde_json::Value = event
-        .data_json()
+    };
+    let (out, report) = jsonmask::mask_bytes(data, config)
         .map_err(|e| Failure::reject(format!("masking needs JSON data: {e}")))?;
-    let report = mask::Masker::new(config).apply(&mut data);
     if !report.is_empty() {
         event.set_extension(EXT_MASKED, report.to_extension(config.mode));
-        let ct = event.datacontenttype.take();
-        *event = std::mem::take(event).with_json(&data);
-        if ct.is_some() {
-            event.datacontenttype = ct;
+        if let Some(out) = out {
+            event.data = Some(out);
+        }
+        if event.datacontenttype.is_none() {
+            event.datacontenttype = Some("application/json".into());
         }
     }
     Ok(())

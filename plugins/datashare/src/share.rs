@@ -7,15 +7,16 @@
 //! information ([`crate::mask`]), `odrl:inform` emits a `weft.datashare.notice` event;
 //! others are recorded as pending. Denied events are dropped with a
 //! `weft.datashare.denied` audit event naming the rule, or rejected (`on_deny = reject`).
-//! `odrl:count` constraints count earlier permitted shares per policy and recipient in KV
-//! state.
+//! `odrl:count` constraints count the permitted executions of each rule's action per
+//! recipient in KV state.
 
 use oxrdf::Term;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use weft_sdk::{Event, Failure};
 
 use crate::mask::MaskConfig;
-use crate::odrl::eval::{self, Decision, Request, World};
+use crate::odrl::eval::{self, Decision, Memo, Request, World};
 use crate::odrl::model::{Constraint, Policy, Rule};
 use crate::odrl::vocab::odrl;
 use crate::rdf::{self, Graph};
@@ -105,6 +106,8 @@ pub struct ShareConfig {
     pub count_bucket: String,
     /// Whether any rule has an `odrl:count` constraint.
     pub uses_count: bool,
+    /// Graph answers remembered between events (memberships, action inclusions).
+    pub memo: Memo,
 }
 
 impl ShareConfig {
@@ -112,10 +115,18 @@ impl ShareConfig {
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<ShareConfig>, String> {
-        let Some(policy_text) = get("policy") else {
-            return Ok(None);
-        };
-        let mut graph = rdf::parse_document(&policy_text, "policy")?;
+        match get("policy") {
+            Some(text) => ShareConfig::with_policy(get, &text).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the configuration with this policy document (inline or from KV).
+    pub fn with_policy(
+        get: &dyn Fn(&str) -> Option<String>,
+        policy_text: &str,
+    ) -> Result<ShareConfig, String> {
+        let mut graph = rdf::parse_document(policy_text, "policy")?;
         let policies =
             crate::odrl::model::read_policies(&graph).map_err(|e| format!("policy: {e}"))?;
         if let Some(sotw) = get("sotw") {
@@ -135,9 +146,9 @@ impl ShareConfig {
             p.permissions
                 .iter()
                 .chain(&p.prohibitions)
-                .any(|r| r.constraints.iter().any(uses_count))
+                .any(rule_uses_count)
         });
-        Ok(Some(ShareConfig {
+        Ok(ShareConfig {
             policies,
             graph,
             assignee: source("request.assignee", "ext:recipient")?,
@@ -148,7 +159,8 @@ impl ShareConfig {
             on_deny,
             count_bucket: get("count_bucket").unwrap_or_else(|| "datashare".into()),
             uses_count,
-        }))
+            memo: Memo::default(),
+        })
     }
 
     fn node(&self, v: &str) -> Term {
@@ -160,11 +172,130 @@ impl ShareConfig {
     }
 }
 
+/// A policy kept in the plugin's KV state (`policy_kv = "BUCKET/KEY"`), written there by
+/// an administrator (with the Redis backend: `SET weft:kv:<plugin>:<BUCKET>:<KEY>`), read
+/// when the instance starts and again every `policy_refresh_ms` (default 10 s; `0`: on
+/// every event); parsed again only when its text changed.
+#[derive(Debug, Clone)]
+pub struct PolicyKv {
+    /// The KV bucket.
+    pub bucket: String,
+    /// The key in the bucket.
+    pub key: String,
+    /// How long a read policy is used before the key is read again, in milliseconds.
+    pub refresh_ms: u64,
+    /// SHA-256 of the policy text in force.
+    digest: [u8; 32],
+    /// When the key is next read (milliseconds since the epoch).
+    next_check: std::cell::Cell<i64>,
+}
+
+impl PolicyKv {
+    /// `policy_kv` and `policy_refresh_ms`; `None` without `policy_kv` (or with an inline
+    /// `policy`, which wins).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<PolicyKv>, String> {
+        let Some(spec) = get("policy_kv") else {
+            return Ok(None);
+        };
+        if get("policy").is_some() {
+            return Err("`policy` and `policy_kv` are both set: configure one".into());
+        }
+        let (bucket, key) = spec
+            .trim()
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .ok_or_else(|| format!("policy_kv: `{spec}` is not BUCKET/KEY"))?;
+        let refresh_ms = match get("policy_refresh_ms") {
+            None => 10_000,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("policy_refresh_ms: `{v}` is not a number"))?,
+        };
+        Ok(Some(PolicyKv {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            refresh_ms,
+            digest: [0; 32],
+            next_check: std::cell::Cell::new(0),
+        }))
+    }
+
+    /// The policy text in KV (`None` when the key is not there). KV errors are `retry`.
+    pub fn read(&self) -> Result<Option<String>, Failure> {
+        let bucket = weft_sdk::kv::Bucket::open(&self.bucket).map_err(Failure::retry)?;
+        match bucket.get(&self.key).map_err(Failure::retry)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                Failure::reject(format!(
+                    "policy_kv: the value of `{}` in KV bucket `{}` is not UTF-8 text",
+                    self.key, self.bucket
+                ))
+            }),
+        }
+    }
+
+    /// The message for a policy that is not in KV.
+    pub fn missing(&self) -> String {
+        format!(
+            "policy_kv: no policy at key `{}` of KV bucket `{}` yet (an administrator writes it there; with the Redis backend: SET weft:kv:<plugin>:{}:{} \"<Turtle or JSON-LD>\")",
+            self.key, self.bucket, self.bucket, self.key
+        )
+    }
+
+    /// Records `text` as the policy in force, read now.
+    pub fn loaded(&mut self, text: &str) {
+        self.digest = Sha256::digest(text.as_bytes()).into();
+        self.checked();
+    }
+
+    /// Whether `text` is the policy in force.
+    pub fn is(&self, text: &str) -> bool {
+        <[u8; 32]>::from(Sha256::digest(text.as_bytes())) == self.digest
+    }
+
+    /// Whether the refresh interval has passed.
+    pub fn due(&self) -> bool {
+        now_ms() >= self.next_check.get()
+    }
+
+    /// Records that the key was read now.
+    pub fn checked(&self) {
+        self.next_check
+            .set(now_ms().saturating_add(self.refresh_ms.min(i64::MAX as u64) as i64));
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 fn uses_count(c: &Constraint) -> bool {
     match c {
-        Constraint::Atomic(a) => a.left == odrl("count"),
+        Constraint::Atomic(a) => a.left == COUNT_IRI,
         Constraint::Logical(l) => l.operands.iter().any(uses_count),
     }
+}
+
+/// Whether a rule's constraints or action refinements mention `odrl:count`.
+fn rule_uses_count(r: &Rule) -> bool {
+    r.constraints.iter().any(uses_count)
+        || r.actions
+            .iter()
+            .any(|a| a.refinements.iter().any(uses_count))
+}
+
+const COUNT_IRI: &str = "http://www.w3.org/ns/odrl/2/count";
+const PURPOSE_IRI: &str = "http://www.w3.org/ns/odrl/2/purpose";
+const RECIPIENT_IRI: &str = "http://www.w3.org/ns/odrl/2/recipient";
+
+/// The KV key of a rule's `odrl:count` counter for a recipient:
+/// `count/<policy>/<rule>/<recipient>`.
+fn count_key(policy: &Policy, rule: &Rule, party: &str) -> String {
+    format!("count/{}/{}/{party}", policy.id, rule.id)
 }
 
 /// `odrl:x` → the ODRL IRI; a bare ODRL term → its IRI; anything else as is.
@@ -192,53 +323,76 @@ pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Resul
     let target = config.target.get(&event).map(|v| config.node(v));
     let mut values = Vec::new();
     if let Some(p) = config.purpose.get(&event) {
-        values.push((odrl("purpose"), config.node(p)));
+        values.push((PURPOSE_IRI.to_string(), config.node(p)));
     }
     if let Some(p) = &party {
-        values.push((odrl("recipient"), p.clone()));
+        values.push((RECIPIENT_IRI.to_string(), p.clone()));
     }
-    let now = eval::now_literal();
-    let world = World {
-        graph: &config.graph,
-        now: Some(now),
-    };
+    let world = World::wall_clock(&config.graph, Some(&config.memo));
     let bucket = if config.uses_count {
         Some(weft_sdk::kv::Bucket::open(&config.count_bucket).map_err(Failure::retry)?)
     } else {
         None
     };
-    let party_key = party.as_ref().map(|p| p.to_string()).unwrap_or_default();
+    let party_key = match (&bucket, &party) {
+        (Some(_), Some(p)) => p.to_string(),
+        _ => String::new(),
+    };
+    let mut request = Request {
+        id: None,
+        rule: None,
+        party: party.clone(),
+        action: Some(config.action.clone()),
+        target: target.clone(),
+        values,
+    };
     let mut permit: Option<(&Policy, &Rule)> = None;
     let mut denial: Option<(String, String)> = None;
     for policy in &config.policies {
-        let mut values = values.clone();
-        let count_key = format!("count/{}/{}", policy.id, party_key);
-        if let Some(b) = &bucket {
-            let n: u64 = b
-                .get(&count_key)
-                .map_err(Failure::retry)?
-                .and_then(|v| String::from_utf8(v).ok()?.trim().parse().ok())
-                .unwrap_or(0);
-            values.push((
-                odrl("count"),
-                Term::Literal(oxrdf::Literal::from(n as i64 + 1)),
-            ));
-        }
-        let request = Request {
-            id: None,
-            rule: None,
-            party: party.clone(),
-            action: Some(config.action.clone()),
-            target: target.clone(),
-            values,
+        let decision = match &bucket {
+            None => eval::decide_fast(policy, &request, &world),
+            Some(b) => {
+                // ODRL 2.2: `count` is the number of executions of the action of the
+                // rule: one counter per rule and recipient, this execution included
+                let mut active = |rule: &Rule| -> Result<bool, Failure> {
+                    if !rule_uses_count(rule) {
+                        return Ok(eval::rule_active(rule, &request, &world));
+                    }
+                    let key = count_key(policy, rule, &party_key);
+                    let n: u64 = b
+                        .get(&key)
+                        .map_err(Failure::retry)?
+                        .and_then(|v| String::from_utf8(v).ok()?.trim().parse().ok())
+                        .unwrap_or(0);
+                    request.values.push((
+                        COUNT_IRI.to_string(),
+                        Term::Literal(oxrdf::Literal::from(n as i64 + 1)),
+                    ));
+                    let active = eval::rule_active(rule, &request, &world);
+                    request.values.pop();
+                    Ok(active)
+                };
+                let mut permission = None;
+                for (i, r) in policy.permissions.iter().enumerate() {
+                    if active(r)? {
+                        permission = Some(i);
+                        break;
+                    }
+                }
+                let mut prohibition = None;
+                for (i, r) in policy.prohibitions.iter().enumerate() {
+                    if active(r)? {
+                        prohibition = Some(i);
+                        break;
+                    }
+                }
+                eval::combine(policy, permission, prohibition)
+            }
         };
-        match eval::decide_fast(policy, &request, &world) {
+        match decision {
             Decision::Permit(i) => {
                 if permit.is_none() {
                     permit = Some((policy, &policy.permissions[i]));
-                    if let Some(b) = &bucket {
-                        b.increment(&count_key, 1).map_err(Failure::retry)?;
-                    }
                 }
             }
             Decision::Prohibited(i) => {
@@ -252,6 +406,26 @@ pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Resul
                     term_text(&policy.id),
                     "no permission of the policy is active".into(),
                 ));
+            }
+        }
+    }
+    if permit.is_some()
+        && let Some(b) = &bucket
+    {
+        // the share exercises the permission that granted it, and is an execution of the
+        // action of every prohibition that covers it (its target, assignee and action)
+        if let Some((policy, rule)) = permit
+            && rule_uses_count(rule)
+        {
+            b.increment(&count_key(policy, rule, &party_key), 1)
+                .map_err(Failure::retry)?;
+        }
+        for policy in &config.policies {
+            for rule in &policy.prohibitions {
+                if rule_uses_count(rule) && eval::rule_covers(rule, &request, &world) {
+                    b.increment(&count_key(policy, rule, &party_key), 1)
+                        .map_err(Failure::retry)?;
+                }
             }
         }
     }

@@ -158,10 +158,77 @@ fn count_constraints_use_kv_state() {
     assert_eq!(
         host.kv(
             "datashare",
-            "count/<http://example.com/sharing>/<http://example.com/bank>"
+            "count/<http://example.com/sharing>/<http://example.com/toBank>/<http://example.com/bank>"
         ),
         Some(b"2".to_vec())
     );
+}
+
+/// ODRL 2.2: `count` is the number of executions of the action of the rule — each rule
+/// counts its own, per recipient.
+#[test]
+fn count_constraints_are_kept_per_rule_and_recipient() {
+    let policy = r#"
+@prefix odrl: <http://www.w3.org/ns/odrl/2/> .
+@prefix ex: <http://example.com/> .
+ex:p a odrl:Set; odrl:permission ex:research, ex:service, ex:other; odrl:prohibition ex:tooMany .
+ex:other odrl:target ex:orders; odrl:action odrl:distribute;
+    odrl:constraint [ odrl:leftOperand odrl:purpose; odrl:operator odrl:eq; odrl:rightOperand ex:other ] .
+ex:research odrl:target ex:orders; odrl:action odrl:distribute;
+    odrl:constraint [ odrl:leftOperand odrl:purpose; odrl:operator odrl:eq; odrl:rightOperand ex:research ],
+                    [ odrl:leftOperand odrl:count; odrl:operator odrl:lteq; odrl:rightOperand 1 ] .
+ex:service odrl:target ex:orders; odrl:action odrl:distribute;
+    odrl:constraint [ odrl:leftOperand odrl:purpose; odrl:operator odrl:eq; odrl:rightOperand ex:service ],
+                    [ odrl:leftOperand odrl:count; odrl:operator odrl:lteq; odrl:rightOperand 2 ] .
+ex:tooMany odrl:target ex:orders; odrl:action odrl:distribute;
+    odrl:constraint [ odrl:leftOperand odrl:count; odrl:operator odrl:gt; odrl:rightOperand 4 ] .
+"#;
+    let host = TestHost::new()
+        .with_config("policy", policy)
+        .with_config("iri_prefix", "http://example.com/");
+    let share = |id: &str, recipient: &str, purpose: &str| {
+        let out = host
+            .call(handle, order(id, recipient, Some(purpose)))
+            .unwrap();
+        match out[0].ty.as_str() {
+            "weft.datashare.denied" => out[0].data_json::<Value>().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            _ => out[0].extension("odrlrule").unwrap().to_string(),
+        }
+    };
+    let (research, service) = ("http://example.com/research", "http://example.com/service");
+    assert_eq!(share("1", "lab", "research"), research);
+    // the research permission's one use is gone; the service permission counts apart
+    assert!(share("2", "lab", "research").contains("no permission"));
+    assert_eq!(share("3", "lab", "service"), service);
+    assert_eq!(share("4", "lab", "service"), service);
+    assert!(share("5", "lab", "service").contains("no permission"));
+    // another recipient has counts of its own
+    assert_eq!(share("6", "bank", "research"), research);
+    // the prohibition covers every distribution of the orders, whichever permission
+    // grants it: three were permitted to the lab (research once, service twice), a 4th
+    // under a permission without a count passes, the 5th is one too many
+    assert_eq!(share("7", "lab", "other"), "http://example.com/other");
+    assert_eq!(
+        share("8", "lab", "other"),
+        "prohibited by http://example.com/tooMany"
+    );
+    assert_eq!(share("9", "bank", "other"), "http://example.com/other");
+    let key = |rule: &str, who: &str| {
+        host.kv(
+            "datashare",
+            &format!("count/<http://example.com/p>/<http://example.com/{rule}>/<http://example.com/{who}>"),
+        )
+    };
+    assert_eq!(key("research", "lab"), Some(b"1".to_vec()));
+    assert_eq!(key("service", "lab"), Some(b"2".to_vec()));
+    assert_eq!(key("tooMany", "lab"), Some(b"4".to_vec()));
+    assert_eq!(key("research", "bank"), Some(b"1".to_vec()));
+    assert_eq!(key("tooMany", "bank"), Some(b"2".to_vec()));
+    // a permission without a count keeps no counter
+    assert_eq!(key("other", "bank"), None);
 }
 
 #[test]
@@ -296,5 +363,66 @@ fn shipped_example_policy_decides_as_documented() {
             "weft.datashare.denied"
         };
         assert_eq!(out[0].ty, want, "audit share {i}");
+    }
+}
+
+/// `policy_kv`: the policy kept in the plugin's KV state by an administrator, read when
+/// due (here on every event) and parsed again only when it changed.
+#[test]
+fn policy_from_kv_is_loaded_and_refreshed() {
+    let host = TestHost::new()
+        .with_config("policy_kv", "policies/sharing")
+        .with_config("policy_refresh_ms", "0")
+        .with_config("sotw", "<http://example.com/bank> <http://www.w3.org/ns/odrl/2/partOf> <http://example.com/partners> .");
+    let lab = || {
+        order(
+            "k",
+            "http://example.com/lab",
+            Some("https://w3id.org/dpv#ServiceProvision"),
+        )
+    };
+    // not written yet: the event waits (retry), the message says where the policy goes
+    match host.call(handle, lab()) {
+        Err(Failure::Retry(m)) => assert!(
+            m.contains("`sharing`") && m.contains("`policies`") && m.contains("weft:kv:"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    host.set_kv("policies", "sharing", POLICY.as_bytes());
+    let out = host.call(handle, lab()).unwrap();
+    assert_eq!(
+        out[0].extension("odrlrule"),
+        Some("http://example.com/toLab")
+    );
+    // the administrator withdraws the lab's permission
+    host.set_kv(
+        "policies",
+        "sharing",
+        POLICY
+            .replace(
+                "odrl:permission ex:toLab, ex:toBank",
+                "odrl:permission ex:toBank",
+            )
+            .as_bytes(),
+    );
+    let out = host.call(handle, lab()).unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied", "{out:?}");
+    // a broken policy in KV is a reject naming the parse error
+    host.set_kv("policies", "sharing", b"@prefix odrl: <x> . <urn:p> a ;");
+    match host.call(handle, lab()) {
+        Err(Failure::Reject(m)) => assert!(
+            m.contains("the policy in KV: policy: Turtle syntax error"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // both sources configured is an error
+    let both = TestHost::new()
+        .with_config("policy_kv", "policies/sharing")
+        .with_config("policy", POLICY);
+    match both.call(handle, lab()) {
+        Err(Failure::Reject(m)) => assert!(m.contains("`policy` and `policy_kv`"), "{m}"),
+        other => panic!("{other:?}"),
     }
 }
