@@ -1,8 +1,9 @@
 //! End to end: the plugin built as a WebAssembly component and run by `weft plugin run`
 //! with the same runtime and limits as the hub.
 //!
-//! Needs the `weft` binary: `WEFT_BIN`, or `weft` in the target directory of this test
-//! (`cargo build -p weft`). Without it the tests fail.
+//! Needs the `weft` binary of the same build: `WEFT_BIN`, or `weft` in this test's own
+//! profile directory (`cargo test --workspace` builds it there). Without it the tests fail
+//! and say how to build it; a `weft` of another profile is never used.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,17 +28,17 @@ fn weft_bin() -> PathBuf {
     if let Ok(p) = std::env::var("WEFT_BIN") {
         return PathBuf::from(p);
     }
-    let target = target_dir();
-    ["debug", "release"]
-        .iter()
-        .map(|p| target.join(p).join("weft"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no weft binary: set WEFT_BIN or build it with `cargo build -p weft` (looked in {})",
-                target.display()
-            )
-        })
+    // <target>/<profile>/deps/<test binary> → <target>/<profile>/weft: the weft of this
+    // test's own build, never a possibly stale one of another profile
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let weft = profile_dir.join("weft");
+    assert!(
+        weft.is_file(),
+        "no weft binary at {} (this test's build): run `cargo test --workspace`, or `cargo build -p weft` with the same profile, or set WEFT_BIN",
+        weft.display()
+    );
+    weft
 }
 
 /// Builds the component once per test process.
