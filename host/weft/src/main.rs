@@ -9,6 +9,8 @@ mod embedded_default;
 mod filter_cmd;
 mod hub;
 mod plugin_cmd;
+mod send_cmd;
+mod tail_cmd;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +77,72 @@ enum Command {
         /// The CESQL expression, e.g. "type LIKE 'com.example.%' AND EXISTS subject".
         #[arg(long)]
         sql: String,
+    },
+    /// Post CloudEvents to a topic of a running hub: from FILE or stdin (one JSON per line,
+    /// a batch array, or a single event), or one built with --type/--source/--data. Prints
+    /// a summary (accepted, refused with reasons); exit 0 when all were accepted, 1 when any
+    /// was refused, 2 on usage errors.
+    Send {
+        /// The topic (`POST /v1/events/TOPIC`).
+        topic: String,
+        /// The input file (default or `-`: stdin).
+        file: Option<PathBuf>,
+        /// The hub's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "WEFT_URL")]
+        url: String,
+        /// Bearer token (`[[auth.tokens]]` with `publish` on the topic).
+        #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Events per request.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Most bytes per request (keep it under the hub's `max_body_bytes`).
+        #[arg(long, default_value_t = 512 * 1024)]
+        batch_bytes: usize,
+        /// Build one event of this type instead of reading input.
+        #[arg(long = "type", value_name = "TYPE")]
+        ty: Option<String>,
+        /// The built event's source.
+        #[arg(long)]
+        source: Option<String>,
+        /// The built event's data: JSON, or else a string.
+        #[arg(long)]
+        data: Option<String>,
+        /// The built event's id (default: random).
+        #[arg(long)]
+        id: Option<String>,
+        /// The built event's subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Show a progress bar: always, never (default: on a terminal, for inputs over 1 MiB).
+        #[arg(long)]
+        progress: Option<bool>,
+    },
+    /// Follow a topic of a running hub over server-sent events and print each event as a
+    /// JSON line (pretty and coloured on a terminal). Reconnects and resumes exactly
+    /// after the last event printed.
+    Tail {
+        /// The topic.
+        topic: String,
+        /// The hub's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "WEFT_URL")]
+        url: String,
+        /// Bearer token (`[[auth.tokens]]` with `read` on the topic).
+        #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Where to start: latest (default), earliest, an offset, an event id or an
+        /// RFC 3339 timestamp.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only events matching this CESQL expression.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Pretty, coloured output: true or false (default: when stdout is a terminal).
+        #[arg(long)]
+        pretty: Option<bool>,
     },
     /// Print a shell completion script: `weft completions bash > /etc/bash_completion.d/weft`,
     /// `weft completions zsh > "${fpath[1]}/_weft"`, `weft completions fish >
@@ -349,6 +417,68 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Filter { sql } => {
             match filter_cmd::run_filter(&sql, std::io::stdin().lock(), std::io::stdout().lock()) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Send {
+            topic,
+            file,
+            url,
+            token,
+            batch,
+            batch_bytes,
+            ty,
+            source,
+            data,
+            id,
+            subject,
+            progress,
+        } => {
+            let options = send_cmd::SendOptions {
+                topic,
+                file,
+                url,
+                token,
+                batch,
+                batch_bytes,
+                ty,
+                source,
+                data,
+                id,
+                subject,
+                progress,
+            };
+            match send_cmd::run_send(options).await {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Tail {
+            topic,
+            url,
+            token,
+            from,
+            filter,
+            count,
+            pretty,
+        } => {
+            let options = tail_cmd::TailOptions {
+                topic,
+                url,
+                token,
+                from,
+                filter,
+                count,
+                pretty,
+            };
+            match tail_cmd::run_tail(options).await {
+                Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(2)
