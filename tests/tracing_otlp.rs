@@ -258,7 +258,10 @@ fn addr() -> SocketAddr {
 
 fn otel_env(otlp: SocketAddr, service: &str) -> Vec<(String, String)> {
     vec![
-        ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), format!("http://{otlp}")),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            format!("http://{otlp}"),
+        ),
         ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
         ("OTEL_SERVICE_NAME".into(), service.into()),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
@@ -403,10 +406,16 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
     let b_send = find("hub-b", "send partner");
     assert_eq!(collected.len(), 5, "unexpected spans: {collected:#?}");
 
-    assert_eq!(a_process.parent_span_id, PARENT_ID, "A's consumer span continues the posted trace");
+    assert_eq!(
+        a_process.parent_span_id, PARENT_ID,
+        "A's consumer span continues the posted trace"
+    );
     assert_eq!(a_process.kind, SpanKind::Consumer);
     assert_eq!(a_process.attributes["messaging.operation.type"], "process");
-    assert_eq!(a_process.attributes["messaging.destination.name"], "topic:orders");
+    assert_eq!(
+        a_process.attributes["messaging.destination.name"],
+        "topic:orders"
+    );
     assert_eq!(a_process.attributes["messaging.message.id"], "order-1");
     assert_eq!(a_process.attributes["cloudevents.event_type"], "http");
 
@@ -422,13 +431,19 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
     assert_eq!(a_send.attributes["messaging.operation.type"], "send");
     assert_eq!(a_send.attributes["messaging.destination.name"], "broker");
 
-    assert_eq!(b_process.parent_span_id, a_send.span_id, "B continues A's producer span");
+    assert_eq!(
+        b_process.parent_span_id, a_send.span_id,
+        "B continues A's producer span"
+    );
     assert_eq!(b_process.kind, SpanKind::Consumer);
     assert_eq!(b_process.attributes["messaging.system"], "rabbitmq");
 
     assert_eq!(b_send.parent_span_id, b_process.span_id);
     assert_eq!(b_send.kind, SpanKind::Producer);
-    assert!(collected.iter().all(|s| !s.error), "no span failed: {collected:#?}");
+    assert!(
+        collected.iter().all(|s| !s.error),
+        "no span failed: {collected:#?}"
+    );
 
     // the plugin's outgoing GET carries the plugin span's context; the webhook the producer's
     let requests = poll(Duration::from_secs(10), || {
@@ -436,7 +451,10 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
         (r.iter().any(|r| r.method == "POST")).then_some(r)
     })
     .expect("the webhook was not called");
-    let get = requests.iter().find(|r| r.method == "GET").expect("the plugin's GET");
+    let get = requests
+        .iter()
+        .find(|r| r.method == "GET")
+        .expect("the plugin's GET");
     assert_eq!(
         get.headers.get("traceparent").map(String::as_str),
         Some(format!("00-{TRACE_ID}-{}-01", a_plugin.span_id).as_str()),
@@ -445,7 +463,11 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
     let hook = requests.iter().find(|r| r.method == "POST").unwrap();
     let expected = format!("00-{TRACE_ID}-{}-01", b_send.span_id);
     assert_eq!(hook.headers.get("traceparent"), Some(&expected), "{hook:?}");
-    assert_eq!(hook.headers.get("ce-traceparent"), Some(&expected), "{hook:?}");
+    assert_eq!(
+        hook.headers.get("ce-traceparent"),
+        Some(&expected),
+        "{hook:?}"
+    );
 
     // JSON logs inside the delivery carry the trace: none is required of hub A here, but any
     // line that names trace_id names this trace's
@@ -453,7 +475,10 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
     for line in log_a.lines().filter(|l| l.contains("\"trace_id\"")) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["trace_id"], TRACE_ID, "{line}");
-        assert!(v["span_id"].as_str().is_some_and(|s| s.len() == 16), "{line}");
+        assert!(
+            v["span_id"].as_str().is_some_and(|s| s.len() == 16),
+            "{line}"
+        );
     }
     drop(hub_a);
     drop(hub_b);

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use weft_connector::{
-    Acknowledge, ConnectorError, Delivery, Settlement, Sink, SinkError, Source,
-};
+use weft_connector::{Acknowledge, ConnectorError, Delivery, Settlement, Sink, SinkError, Source};
 use weft_event::Event;
 use weft_runtime::InstanceMode;
 
