@@ -52,6 +52,8 @@ pub struct Ingress {
     pub auth: Arc<Authorizer>,
     /// Timeouts and caps of the server.
     pub limits: HttpLimits,
+    /// Server-sent events (`GET /v1/topics/{topic}/events`); `None`: not served (404).
+    pub sse: Option<crate::sse::SseSettings>,
 }
 
 /// Bounds of the HTTP server (`[hub]` keys in weft's config).
@@ -169,9 +171,18 @@ pub async fn serve(
         tracker.spawn(async move {
             let _permit = permit;
             metrics::gauge!("weft_http_connections_open").increment(1.0);
+            let sse_stop = shutdown.clone();
             let service = service_fn(move |req| {
                 let ingress = ingress.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&ingress, req, peer).await) }
+                let sse_stop = sse_stop.clone();
+                async move {
+                    // `GET /v1/topics/{topic}/events` streams (sse.rs); the rest answers at once
+                    let response = match crate::sse::topic_of(req.uri().path()) {
+                        Some(_) => crate::sse::respond(&ingress, req, sse_stop).await,
+                        None => handle(&ingress, req, peer).await.map(http_body_util::Either::Left),
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

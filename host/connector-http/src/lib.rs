@@ -12,6 +12,7 @@
 //!     metrics: Arc::new(String::new),
 //!     auth: Arc::new(weft_connector_http::auth::Authorizer::open()),
 //!     limits: Default::default(),
+//!     sse: None,
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! weft_connector_http::serve(listener, ingress, Default::default()).await
@@ -20,8 +21,10 @@
 
 pub mod auth;
 mod ingress;
+mod sse;
 mod webhook;
 
 pub use auth::{AuthConfig, Authorizer};
 pub use ingress::{HttpLimits, Ingress, MetricsRenderer, serve};
+pub use sse::{SseBody, SseSettings};
 pub use webhook::{WebhookConfig, WebhookSink, sign};

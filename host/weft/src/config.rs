@@ -72,6 +72,10 @@ pub struct HubConfig {
     /// Log format: `text` or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Server-sent events (`GET /v1/topics/{topic}/events`): a comment line is sent on a
+    /// stream that sent nothing else for this long, in ms, so proxies keep it open.
+    #[serde(default = "default_sse_heartbeat_ms")]
+    pub sse_heartbeat_ms: u64,
     /// Time a client has to send a complete request head, in ms, counted from the
     /// connection's start or the end of its previous response (so also the keep-alive
     /// idle limit); then the connection is closed.
@@ -128,6 +132,9 @@ fn default_max_in_flight() -> usize {
 fn default_drain_timeout_ms() -> u64 {
     30_000
 }
+fn default_sse_heartbeat_ms() -> u64 {
+    15_000
+}
 fn default_header_timeout_ms() -> u64 {
     10_000
 }
@@ -158,6 +165,7 @@ impl Default for HubConfig {
             max_in_flight: default_max_in_flight(),
             drain_timeout_ms: default_drain_timeout_ms(),
             log_format: LogFormat::default(),
+            sse_heartbeat_ms: default_sse_heartbeat_ms(),
             header_timeout_ms: default_header_timeout_ms(),
             body_timeout_ms: default_body_timeout_ms(),
             max_connections: default_max_connections(),

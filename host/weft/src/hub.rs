@@ -208,6 +208,12 @@ pub async fn run_until(
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("failed to listen on {addr} (hub.listen)"))?;
+            // topics the config reads or writes can be followed (SSE) before they hold events
+            let sse_topics: HashSet<String> = topics
+                .iter()
+                .cloned()
+                .chain(sinks.keys().filter_map(|k| k.strip_prefix("topic:").map(str::to_string)))
+                .collect();
             let ingress = weft_connector_http::Ingress {
                 store: log.clone(),
                 topics: Arc::new(topics),
@@ -219,6 +225,11 @@ pub async fn run_until(
                         .map_err(anyhow::Error::msg)?,
                 ),
                 limits: config.hub.http_limits(),
+                sse: Some(weft_connector_http::SseSettings {
+                    reader: log.clone(),
+                    topics: Arc::new(sse_topics),
+                    heartbeat: Duration::from_millis(config.hub.sse_heartbeat_ms),
+                }),
             };
             tracing::info!(%addr, "HTTP ingress listening: POST /v1/events/{{topic}}, GET /healthz /readyz /metrics");
             Some(tokio::spawn(weft_connector_http::serve(
