@@ -72,3 +72,8 @@ pub fn record_2kb() -> Value {
         "remarks": "付款请联系 finance@example.com.cn 或 +86 138-0013-8000，卡号 4111 1111 1111 1111。",
     })
 }
+
+/// A `com.example.customer.updated` event carrying [`record_2kb`].
+pub fn record_event() -> Event {
+    Event::new("c-1", "/crm", "com.example.customer.updated").with_json(&record_2kb())
+}
