@@ -383,6 +383,7 @@ async fn weft_amqp(
         weft_router::SourceSettings {
             max_in_flight: 256,
             drain_timeout: Duration::from_secs(10),
+            ..Default::default()
         },
         stop.clone(),
     ));

@@ -8,6 +8,7 @@
 
 mod amqp;
 mod plugin_cost;
+mod plugin_state;
 mod tracing_cost;
 
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ struct Args {
     /// with traces off and on (OTLP/HTTP export to a local receiver), next to native.
     #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp"])]
     tracing: bool,
+    /// Measure what buffered plugin state costs instead: the bundled dedupe plugin with
+    /// its KV writes applied at once and buffered until the acknowledgement.
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing"])]
+    state: bool,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,19 @@ async fn run(args: Args) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.state {
+        println!("per event, warm dedupe plugin, embedded KV (first line is the baseline)");
+        return match plugin_state::run(events).await {
+            Ok(m) => {
+                plugin_cost::print(&m);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
                 ExitCode::FAILURE
             }
         };

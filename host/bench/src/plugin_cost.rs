@@ -363,6 +363,7 @@ async fn weft_redis(
         weft_router::SourceSettings {
             max_in_flight: 256,
             drain_timeout: Duration::from_secs(10),
+            ..Default::default()
         },
         stop.clone(),
     ));
@@ -396,7 +397,7 @@ pub(crate) fn bench_route(
     };
     Arc::new(weft_router::Route::new(
         "bench".into(),
-        Default::default(),
+        weft_router::RouteFilter::default(),
         vec![plugin],
         vec![named.clone()],
         Default::default(),

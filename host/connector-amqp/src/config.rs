@@ -427,6 +427,20 @@ impl SourceConfig {
             .and_then(|q| q.dead_letter_exchange.as_deref())
     }
 
+    /// Where the source publishes malformed messages itself: `dead_letter`, else the
+    /// queue's broker dead-letter exchange (and routing key) from `topology`. Publishing
+    /// (rather than rejecting to the broker) keeps the parse error with the message as
+    /// `ce-deadletterreason`, which a broker reject cannot carry.
+    pub(crate) fn malformed_dead_letter(&self) -> Option<DeadLetterConfig> {
+        self.dead_letter.clone().or_else(|| {
+            let q = self.topology.queues.iter().find(|q| q.name == self.queue)?;
+            Some(DeadLetterConfig {
+                exchange: q.dead_letter_exchange.clone()?,
+                routing_key: q.dead_letter_routing_key.clone(),
+            })
+        })
+    }
+
     pub(crate) fn connection(&self) -> ConnectionSettings {
         ConnectionSettings {
             uri: self.uri.clone(),

@@ -287,6 +287,9 @@ struct Session {
     consumer: Consumer,
     state: Arc<SessionState>,
     publisher: Option<Arc<DeadLetterPublisher>>,
+    /// Whether `publisher` is the configured `dead_letter` (not only the broker's
+    /// dead-letter exchange, which is used for malformed messages).
+    dead_letter_configured: bool,
     background: CancellationToken,
 }
 
@@ -296,7 +299,7 @@ impl Session {
         match reason {
             // the broker path keeps quorum-queue delivery accounting and x-death
             RejectReason::MaxDeliveries if broker => Some(DeadLetterRoute::Broker),
-            RejectReason::MaxDeliveries => publish,
+            RejectReason::MaxDeliveries => publish.filter(|_| self.dead_letter_configured),
             // publishing keeps the parse error with the message
             RejectReason::Malformed => publish.or(broker.then_some(DeadLetterRoute::Broker)),
         }
@@ -375,7 +378,7 @@ impl AmqpSource {
                     transient("cannot consume", e)
                 }
             })?;
-        let publisher = self.config.dead_letter.clone().map(|config| {
+        let publisher = self.config.malformed_dead_letter().map(|config| {
             Arc::new(DeadLetterPublisher {
                 connection: connection.clone(),
                 config,
@@ -404,6 +407,7 @@ impl AmqpSource {
             consumer,
             state,
             publisher,
+            dead_letter_configured: self.config.dead_letter.is_some(),
             background,
         })
     }
@@ -705,6 +709,13 @@ fn amqp_int(value: &AMQPValue) -> Option<i64> {
     })
 }
 
+/// The dead-letter id of a malformed message without a message id: stable (the same
+/// message redelivered gets the same id, so downstream deduplication works) and unique per
+/// queue and content — delivery tags repeat across channels.
+fn malformed_id(queue: &str, body: &[u8]) -> String {
+    weft_connector::dead_letter::malformed_id(&format!("amqp:{queue}"), body)
+}
+
 /// `amqp:<queue>/<message-id>`, or the delivery tag when there is no message id.
 fn origin(queue: &str, delivery: &lapin::message::Delivery) -> String {
     match delivery.properties.message_id() {
@@ -826,7 +837,7 @@ impl DeadLetterJob {
                     .message_id()
                     .as_ref()
                     .map(|id| id.to_string())
-                    .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+                    .unwrap_or_else(|| malformed_id(&self.queue, &self.delivery.data));
                 let mut event = Event::new(
                     id,
                     format!("/weft/source/amqp/{}", self.queue),

@@ -41,6 +41,10 @@ pub struct SourceSettings {
     pub max_in_flight: usize,
     /// How long shutdown waits for in-flight deliveries before handing them back.
     pub drain_timeout: Duration,
+    /// A delivery whose `delivery_count` exceeds this is dead-lettered at once ("poison":
+    /// it keeps being handed back) instead of being processed again. `None`: no limit here
+    /// (broker sources enforce their own).
+    pub max_deliveries: Option<u32>,
 }
 
 impl Default for SourceSettings {
@@ -48,6 +52,7 @@ impl Default for SourceSettings {
         SourceSettings {
             max_in_flight: 64,
             drain_timeout: Duration::from_secs(30),
+            max_deliveries: None,
         }
     }
 }
@@ -71,6 +76,7 @@ pub async fn run_source(
     let mut tasks = JoinSet::new();
     let name: Arc<str> = source_name.into();
     let counters = Arc::new(SettledCounters::new(&name));
+    let same_event = Arc::new(SameEventLocks::default());
     loop {
         let permit = tokio::select! {
             biased;
@@ -93,7 +99,31 @@ pub async fn run_source(
         let abort = abort.clone();
         let stopping = shutdown.clone();
         let counters = counters.clone();
+        let max_deliveries = settings.max_deliveries;
+        let same_event = same_event.clone();
         tasks.spawn(async move {
+            if let Some(max) = max_deliveries
+                && delivery.delivery_count > max
+            {
+                let outcome = dead_letter_poison(
+                    &name,
+                    &routes,
+                    delivery.event.as_ref(),
+                    &delivery.origin,
+                    delivery.delivery_count,
+                    max,
+                )
+                .await;
+                settle(&name, &counters, delivery.ack, outcome).await;
+                drop(permit);
+                return;
+            }
+            // two copies of one event (a redelivery while the first is still in flight)
+            // run one after the other, so the second sees the first's committed state
+            let _turn = match &delivery.event {
+                Ok(e) => Some(same_event.lock(&e.source, &e.id).await),
+                Err(_) => None,
+            };
             process(&name, &counters, &routes, delivery, &stopping, &abort).await;
             drop(permit);
         });
@@ -210,7 +240,7 @@ async fn dead_letter_malformed(
         };
     };
     let mut record = Event::new(
-        format!("malformed-{origin}"),
+        dead_letter::malformed_id(&malformed_origin(source, origin), &malformed.raw),
         format!("weft:source/{source}"),
         dead_letter::MALFORMED_TYPE,
     );
@@ -237,5 +267,116 @@ async fn dead_letter_malformed(
         Err(e) => Settlement::Requeue {
             reason: format!("dead-lettering a malformed message failed: {e}"),
         },
+    }
+}
+
+/// Dead-letters a delivery that was handed back more than `max` times, without running it
+/// again (through the first route's dead letter, like a malformed message).
+async fn dead_letter_poison(
+    source: &str,
+    routes: &[Arc<Route>],
+    event: Result<&Event, &weft_connector::Malformed>,
+    origin: &str,
+    delivery_count: u32,
+    max: u32,
+) -> Settlement {
+    let Some(route) = routes.first() else {
+        return Settlement::Requeue {
+            reason: "no route to dead-letter a poison message".into(),
+        };
+    };
+    let event = match event {
+        Ok(e) => e.clone(),
+        Err(malformed) => {
+            let mut record = Event::new(
+                dead_letter::malformed_id(&malformed_origin(source, origin), &malformed.raw),
+                format!("weft:source/{source}"),
+                dead_letter::MALFORMED_TYPE,
+            );
+            record.datacontenttype = Some("application/octet-stream".into());
+            record.data = Some(malformed.raw.clone());
+            record
+        }
+    };
+    let reason = format!(
+        "delivered {delivery_count} times without being settled (source `{source}` max_deliveries = {max}): handed back each time (shutdown, drain timeout or a failed dead-letter write)"
+    );
+    let record = dead_letter_record(
+        &event,
+        &reason,
+        &format!("source:{source}"),
+        delivery_count,
+        &route.name,
+        origin,
+    );
+    match route.dead_letter.sink.deliver(&record).await {
+        Ok(()) => {
+            EventDeadLettered {
+                route: &route.name,
+                reason: &reason,
+                event_id: &record.id,
+            }
+            .emit();
+            Settlement::Ack
+        }
+        Err(e) => Settlement::Requeue {
+            reason: format!("dead-lettering a poison message failed: {e}"),
+        },
+    }
+}
+
+/// What a malformed message's dead-letter id is derived from (with its bytes): the source
+/// and the message's stable origin (a stream entry id, a log offset, a message id); an
+/// AMQP delivery tag (`…/tag-N`) is per channel, so only the queue part is used.
+fn malformed_origin(source: &str, origin: &str) -> String {
+    let stable = match origin.rsplit_once("/tag-") {
+        Some((queue, tag)) if tag.bytes().all(|b| b.is_ascii_digit()) => queue,
+        _ => origin,
+    };
+    format!("{source}\u{0}{stable}")
+}
+
+/// One lock per (source, id) of the events in flight on a source: copies of the same event
+/// are processed one after the other. Entries are removed when their last holder is done.
+#[derive(Default)]
+struct SameEventLocks {
+    held:
+        std::sync::Mutex<std::collections::HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A turn on one event's lock; releasing it forgets the lock when nobody else waits.
+struct SameEventTurn<'a> {
+    locks: &'a SameEventLocks,
+    key: (String, String),
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl SameEventLocks {
+    async fn lock(&self, source: &str, id: &str) -> SameEventTurn<'_> {
+        let key = (source.to_string(), id.to_string());
+        let mutex = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.entry(key.clone()).or_default().clone()
+        };
+        let guard = mutex.lock_owned().await;
+        SameEventTurn {
+            locks: self,
+            key,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for SameEventTurn<'_> {
+    fn drop(&mut self) {
+        let mut held = self.locks.held.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.guard.take());
+        // the map's reference is the only one left: nobody holds or waits for it
+        if held
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            held.remove(&self.key);
+        }
     }
 }

@@ -8,6 +8,7 @@ use weft_event::Event;
 #[cfg(test)]
 use weft_event::Filter;
 use weft_runtime::LoadedPlugin;
+use weft_runtime::kv::{KvBackend, KvTransaction, KvWrite};
 
 use crate::filter::{FilterWarned, RouteFilter};
 use crate::internal_events::{
@@ -72,6 +73,31 @@ enum StageError {
     },
 }
 
+/// Where one delivery stands in the plugin chain: the inputs of plugin `stage`, how many
+/// of them it has handled, and what it produced so far. After the last plugin `inputs`
+/// holds the route's outputs.
+/// `state` holds the plugins' buffered key-value writes for this delivery (one
+/// transaction per plugin, created on first use), applied only once the route delivered.
+struct ChainProgress {
+    stage: usize,
+    inputs: Vec<Event>,
+    next_input: usize,
+    outputs: Vec<Event>,
+    state: Vec<Option<Arc<KvTransaction>>>,
+}
+
+impl ChainProgress {
+    fn new(event: &Event, plugins: usize) -> Self {
+        ChainProgress {
+            stage: 0,
+            inputs: vec![event.clone()],
+            next_input: 0,
+            outputs: Vec::new(),
+            state: vec![None; plugins],
+        }
+    }
+}
+
 impl StageError {
     fn transient(&self) -> bool {
         match self {
@@ -127,21 +153,42 @@ impl Route {
         }
     }
 
-    /// Runs the plugin chain on one event.
-    async fn transform(&self, event: &Event) -> Result<Vec<Event>, StageError> {
-        let mut current = vec![event.clone()];
-        for plugin in &self.plugins {
-            let mut next = Vec::new();
-            for e in &current {
-                let out = plugin.invoke(e).await.map_err(|error| StageError::Plugin {
-                    plugin: plugin.name().to_string(),
-                    error,
-                })?;
-                next.extend(out);
+    /// Runs the plugin chain from where `progress` stands to its end. A failure leaves
+    /// `progress` at the failed plugin and input, so a retry resumes there: the earlier
+    /// plugins' outputs (and their side effects) are kept, not produced again.
+    async fn transform(&self, progress: &mut ChainProgress) -> Result<(), StageError> {
+        while progress.stage < self.plugins.len() {
+            let plugin = &self.plugins[progress.stage];
+            let txn = progress.state[progress.stage]
+                .get_or_insert_with(KvTransaction::new)
+                .clone();
+            while progress.next_input < progress.inputs.len() {
+                let view = txn.view(plugin.kv_backend());
+                let result = plugin
+                    .invoke_in(&progress.inputs[progress.next_input], Some(view))
+                    .await;
+                let out = match result {
+                    Ok(out) => {
+                        txn.keep_attempt();
+                        out
+                    }
+                    Err(error) => {
+                        // this call's writes go; earlier calls' stay for the retry
+                        txn.discard_attempt();
+                        return Err(StageError::Plugin {
+                            plugin: plugin.name().to_string(),
+                            error,
+                        });
+                    }
+                };
+                progress.outputs.extend(out);
+                progress.next_input += 1;
             }
-            current = next;
+            progress.inputs = std::mem::take(&mut progress.outputs);
+            progress.next_input = 0;
+            progress.stage += 1;
         }
-        Ok(current)
+        Ok(())
     }
 
     /// Runs the event through the route with retries; dead-letters it after the last
@@ -162,7 +209,8 @@ impl Route {
             counter: &self.received,
         }
         .emit();
-        let attempts = self.retry.attempts.max(1);
+        let started = std::time::Instant::now();
+        let mut progress = ChainProgress::new(event, self.plugins.len());
         let mut outputs: Option<Vec<Event>> = None;
         // (output index, sink index) pairs still to deliver
         let mut pending: Vec<(usize, usize)> = Vec::new();
@@ -171,7 +219,8 @@ impl Route {
             attempt += 1;
             let result = async {
                 if outputs.is_none() {
-                    let out = self.transform(event).await?;
+                    self.transform(&mut progress).await?;
+                    let out = std::mem::take(&mut progress.inputs);
                     pending = (0..out.len())
                         .flat_map(|o| (0..self.sinks.len()).map(move |s| (o, s)))
                         .collect();
@@ -182,7 +231,7 @@ impl Route {
             }
             .await;
             let error = match result {
-                Ok(()) => return RouteOutcome::Delivered,
+                Ok(()) => return self.commit_state(&progress, &event.id).await,
                 Err(e) => e,
             };
             let message = error.message();
@@ -195,18 +244,50 @@ impl Route {
                 event_id: &event.id,
             }
             .emit();
-            if !error.transient() || attempt >= attempts {
+            let delay = self.retry_delay(attempt + 1, &error);
+            if !error.transient() || self.retry.gives_up(attempt, started.elapsed() + delay) {
                 return self
                     .dead_letter(event, &message, &error.at(), attempt, origin)
                     .await;
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.retry_delay(attempt + 1, &error)) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.cancelled() => {
                     return RouteOutcome::Incomplete("shutting down during retry backoff".into());
                 }
             }
         }
+    }
+
+    /// Applies the plugins' buffered key-value writes of a delivered event, one
+    /// [`KvBackend::apply`] per backend (atomic there). If that fails the event was
+    /// delivered but its state is not stored: the delivery is handed back (a duplicate
+    /// downstream is possible, a loss is not).
+    async fn commit_state(&self, progress: &ChainProgress, event_id: &str) -> RouteOutcome {
+        let mut by_backend: Vec<(Arc<dyn KvBackend>, Vec<KvWrite>)> = Vec::new();
+        for (stage, txn) in progress.state.iter().enumerate() {
+            let Some(txn) = txn else { continue };
+            if txn.is_empty() {
+                continue;
+            }
+            let backend = self.plugins[stage].kv_backend();
+            let writes = txn.take_writes();
+            match by_backend
+                .iter_mut()
+                .find(|(b, _)| std::ptr::addr_eq(Arc::as_ptr(b), Arc::as_ptr(&backend)))
+            {
+                Some((_, all)) => all.extend(writes),
+                None => by_backend.push((backend, writes)),
+            }
+        }
+        for (backend, writes) in by_backend {
+            if let Err(e) = backend.apply(writes).await {
+                let error = format!("storing the plugins' state failed: {e}");
+                tracing::error!(route = %self.name, event_id, %error, "event delivered but its plugin state was not stored; handing it back");
+                return RouteOutcome::Incomplete(error);
+            }
+        }
+        RouteOutcome::Delivered
     }
 
     /// The wait before attempt `next_attempt`: the policy's backoff, or longer when a

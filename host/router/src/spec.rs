@@ -35,13 +35,20 @@ pub struct RouteSpec {
 }
 
 /// Retry with exponential backoff and jitter (`weft_connector::Backoff`: each delay is drawn
-/// from `[d/2, d]`).
+/// from `[d/2, d]`). The default survives real outages: it retries for up to 10 minutes
+/// (`max_elapsed_ms`), backing off from 100 ms to 30 s, before dead-lettering.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
-    /// Total attempts, the first included (1 = no retry).
+    /// Most attempts, the first included (1 = no retry). 0 (the default): no limit by
+    /// count, `max_elapsed_ms` decides.
     #[serde(default = "default_attempts")]
     pub attempts: u32,
+    /// Longest time to keep retrying one event, from its first attempt, in milliseconds:
+    /// no retry is started that would begin later. 0: no limit by time. When both limits
+    /// are 0 the route retries until shutdown (the event is then handed back).
+    #[serde(default = "default_max_elapsed_ms")]
+    pub max_elapsed_ms: u64,
     /// Backoff before the second attempt, in milliseconds.
     #[serde(default = "default_initial_backoff_ms")]
     pub initial_backoff_ms: u64,
@@ -58,13 +65,16 @@ pub struct RetryPolicy {
 }
 
 fn default_attempts() -> u32 {
-    5
+    0
+}
+fn default_max_elapsed_ms() -> u64 {
+    600_000
 }
 fn default_initial_backoff_ms() -> u64 {
     100
 }
 fn default_max_backoff_ms() -> u64 {
-    10_000
+    30_000
 }
 fn default_multiplier() -> f64 {
     2.0
@@ -77,6 +87,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: default_attempts(),
+            max_elapsed_ms: default_max_elapsed_ms(),
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
             multiplier: default_multiplier(),
@@ -86,6 +97,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Whether a route stops retrying after `attempts_made` failed attempts when the
+    /// next one would start `elapsed_at_next` after the first.
+    pub fn gives_up(&self, attempts_made: u32, elapsed_at_next: std::time::Duration) -> bool {
+        (self.attempts > 0 && attempts_made >= self.attempts)
+            || (self.max_elapsed_ms > 0
+                && elapsed_at_next > std::time::Duration::from_millis(self.max_elapsed_ms))
+    }
+
     /// The delay before attempt `next_attempt` (2 = the first retry).
     pub fn backoff(&self, next_attempt: u32) -> std::time::Duration {
         let backoff = weft_connector::Backoff::new(
@@ -114,8 +133,19 @@ mod tests {
         };
         assert_eq!(p.backoff(2).as_millis(), 100);
         assert_eq!(p.backoff(3).as_millis(), 200);
-        assert_eq!(p.backoff(20).as_millis(), 10_000);
+        assert_eq!(p.backoff(20).as_millis(), 30_000);
         let j = RetryPolicy::default();
+        // the default gives up by time, not by count
+        use std::time::Duration;
+        assert!(!j.gives_up(1_000, Duration::from_secs(599)));
+        assert!(j.gives_up(3, Duration::from_secs(601)));
+        let counted = RetryPolicy {
+            attempts: 3,
+            max_elapsed_ms: 0,
+            ..RetryPolicy::default()
+        };
+        assert!(!counted.gives_up(2, Duration::from_secs(3600)));
+        assert!(counted.gives_up(3, Duration::ZERO));
         for _ in 0..100 {
             let d = j.backoff(3).as_millis();
             assert!((100..=200).contains(&d), "{d}");

@@ -196,6 +196,7 @@ async fn the_drain_timeout_requeues_work_in_flight() {
     let settings = SourceSettings {
         max_in_flight: 4,
         drain_timeout: Duration::from_millis(100),
+        ..Default::default()
     };
     let got = run(
         vec![Ok(event("e1")), Ok(event("e2"))],
@@ -233,6 +234,7 @@ async fn shutdown_during_a_retry_backoff_requeues() {
     let settings = SourceSettings {
         max_in_flight: 1,
         drain_timeout: Duration::from_secs(30),
+        ..Default::default()
     };
     let got = run(
         vec![Ok(event("e1"))],
@@ -391,4 +393,96 @@ async fn every_event_reaches_every_sink_once_on_success() {
         expected.sort();
         assert_eq!(calls, expected);
     }
+}
+
+#[tokio::test]
+async fn an_event_handed_back_too_often_is_dead_lettered_without_running_again() {
+    let out = ScriptedSink::ok();
+    let dl = CollectingSink::default();
+    let r = route(
+        "r",
+        vec![named("out", out.clone())],
+        retry(1),
+        named("dl", dl.clone()),
+    );
+    let settings = SourceSettings {
+        max_deliveries: Some(3),
+        ..SourceSettings::default()
+    };
+    // the 4th delivery of an event with max_deliveries = 3: poison
+    let (source, settlements) = ScriptedSource::new(vec![Ok(event("p1"))]);
+    let source = source.with_delivery_count(4);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(weft_router::run_source(
+        "s".into(),
+        Box::new(source),
+        vec![r.clone()],
+        settings.clone(),
+        shutdown.clone(),
+    ));
+    let got = wait_for_settlements(&settlements, 1, Duration::from_secs(10)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(got[0].1, Settlement::Ack);
+    assert!(out.calls().is_empty(), "the route did not run it again");
+    let record = &dl.events()[0];
+    assert_eq!(record.id, "p1");
+    let reason = &record.extensions[dead_letter::REASON];
+    assert!(
+        reason.contains("delivered 4 times") && reason.contains("max_deliveries = 3"),
+        "{reason}"
+    );
+    assert_eq!(record.extensions[dead_letter::ATTEMPTS], "4");
+
+    // the 3rd delivery still runs
+    let got = run(vec![Ok(event("p2"))], vec![r], settings, None).await;
+    assert_eq!(got[0].1, Settlement::Ack);
+    assert_eq!(out.calls(), ["p2"]);
+}
+
+#[tokio::test]
+async fn malformed_dead_letter_ids_are_stable_and_unique() {
+    let dl = CollectingSink::default();
+    let r = route(
+        "r",
+        vec![named("out", ScriptedSink::ok())],
+        retry(1),
+        named("dl", dl.clone()),
+    );
+    let bad = |raw: &[u8]| {
+        Err(Malformed {
+            raw: raw.to_vec(),
+            error: "not JSON".into(),
+        })
+    };
+    run(
+        vec![bad(b"one"), bad(b"two"), bad(b"one")],
+        vec![r],
+        SourceSettings::default(),
+        None,
+    )
+    .await;
+    let ids: Vec<String> = dl.events().iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids.len(), 3);
+    // different bytes (or origins) → different ids; every id is a digest, never an origin
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 3, "{ids:?}");
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("malformed-") && id.len() == "malformed-".len() + 32)
+    );
+    // the same message from the same place → the same id (redelivery keeps its id)
+    let again = weft_connector::dead_letter::malformed_id("x", b"raw");
+    assert_eq!(
+        again,
+        weft_connector::dead_letter::malformed_id("x", b"raw")
+    );
+    assert_ne!(
+        again,
+        weft_connector::dead_letter::malformed_id("y", b"raw")
+    );
+    assert_ne!(
+        again,
+        weft_connector::dead_letter::malformed_id("x", b"raw2")
+    );
 }

@@ -11,6 +11,7 @@ use weft_event::Event;
 
 use crate::bindings::weft::plugin::types as wit;
 use crate::engine::TICK;
+use crate::kv::KvBackend;
 use crate::limiter::{LimitExceeded, LimitHit};
 use crate::spec::InstanceMode;
 use crate::state::{PluginGrants, PluginState};
@@ -215,6 +216,11 @@ impl LoadedPlugin {
         &self.name
     }
 
+    /// The plugin's key-value backend (what a [`crate::kv::KvTransaction`] view wraps).
+    pub fn kv_backend(&self) -> Arc<dyn KvBackend> {
+        self.grants.kv.clone()
+    }
+
     /// The instance mode.
     pub fn mode(&self) -> InstanceMode {
         self.mode
@@ -312,8 +318,19 @@ impl LoadedPlugin {
     /// Runs the plugin on one event and returns the events it emits. With traces on, the
     /// call is a `plugin {name}` span (its outgoing HTTP requests carry its `traceparent`).
     pub async fn invoke(&self, event: &Event) -> Result<Vec<Event>, InvokeError> {
+        self.invoke_in(event, None).await
+    }
+
+    /// [`invoke`](Self::invoke) with the plugin's key-value store replaced by `kv` for this
+    /// call (the router passes a [`crate::kv::KvTransaction`] view, so the call's writes are
+    /// buffered until the delivery is acknowledged). `None`: the plugin's own backend.
+    pub async fn invoke_in(
+        &self,
+        event: &Event,
+        kv: Option<Arc<dyn KvBackend>>,
+    ) -> Result<Vec<Event>, InvokeError> {
         if !weft_telemetry::otel::enabled() {
-            return self.invoke_untraced(event).await;
+            return self.invoke_untraced(event, kv).await;
         }
         let mode = match self.mode {
             InstanceMode::Warm => "warm",
@@ -322,7 +339,7 @@ impl LoadedPlugin {
         let span = weft_telemetry::otel::plugin_span(self.name(), mode);
         let started = std::time::Instant::now();
         let result =
-            tracing::Instrument::instrument(self.invoke_untraced(event), span.clone()).await;
+            tracing::Instrument::instrument(self.invoke_untraced(event, kv), span.clone()).await;
         let (outcome, outputs, error) = match &result {
             Ok(out) => ("ok", out.len(), None),
             Err(e) => (e.kind(), 0, Some(e.to_string())),
@@ -337,7 +354,11 @@ impl LoadedPlugin {
         result
     }
 
-    async fn invoke_untraced(&self, event: &Event) -> Result<Vec<Event>, InvokeError> {
+    async fn invoke_untraced(
+        &self,
+        event: &Event,
+        kv: Option<Arc<dyn KvBackend>>,
+    ) -> Result<Vec<Event>, InvokeError> {
         let limits = &self.grants.limits;
         let size = event.size();
         if size > limits.max_input_bytes {
@@ -355,6 +376,7 @@ impl LoadedPlugin {
             None => self.instantiate().await?,
         };
         instance.store.data_mut().ticks = 0;
+        instance.store.data_mut().kv = kv.unwrap_or_else(|| self.grants.kv.clone());
         instance.store.set_epoch_deadline(1);
         let extensions = extension_pairs(event);
         let input = to_wit(event, &extensions);
@@ -378,6 +400,8 @@ impl LoadedPlugin {
         // The call returned normally: in warm mode the instance is healthy and is reused.
         match self.mode {
             InstanceMode::Warm => {
+                // an idle instance holds no delivery's state
+                instance.store.data_mut().kv = self.grants.kv.clone();
                 if let Ok(mut idle) = self.warm.lock()
                     && idle.len() < MAX_IDLE_WARM
                 {

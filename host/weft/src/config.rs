@@ -60,9 +60,21 @@ pub struct HubConfig {
     /// Default dead-letter destination of routes that name none.
     #[serde(default = "default_dead_letter")]
     pub dead_letter: String,
-    /// Events kept per embedded log topic (older ones are deleted).
+    /// Most events kept per embedded log topic. A ceiling: the oldest events are deleted
+    /// only once every reader of the topic (route, subscription) has read them; when the
+    /// ceiling is reached and nothing is read by all, the topic is full (HTTP 503 with
+    /// `Retry-After`, `topic:` sinks retry) and nothing unread is lost.
     #[serde(default = "default_retention_events")]
     pub retention_events: u64,
+    /// Most bytes (stored JSON) kept per embedded log topic; a ceiling like
+    /// `retention_events`.
+    #[serde(default = "default_retention_bytes")]
+    pub retention_bytes: u64,
+    /// Free space (bytes) the data directory's filesystem must keep: below it the ingress
+    /// refuses new events (503) and sources keep acknowledging, until space is freed. 0
+    /// turns the check off.
+    #[serde(default = "default_min_free_bytes")]
+    pub min_free_bytes: u64,
     /// Deliveries processed at once per source (1 keeps source order).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
@@ -126,6 +138,12 @@ fn default_dead_letter() -> String {
 fn default_retention_events() -> u64 {
     1_000_000
 }
+fn default_retention_bytes() -> u64 {
+    1 << 30
+}
+fn default_min_free_bytes() -> u64 {
+    64 << 20
+}
 fn default_max_in_flight() -> usize {
     64
 }
@@ -162,6 +180,8 @@ impl Default for HubConfig {
             max_body_bytes: default_max_body_bytes(),
             dead_letter: default_dead_letter(),
             retention_events: default_retention_events(),
+            retention_bytes: default_retention_bytes(),
+            min_free_bytes: default_min_free_bytes(),
             max_in_flight: default_max_in_flight(),
             drain_timeout_ms: default_drain_timeout_ms(),
             log_format: LogFormat::default(),
@@ -407,7 +427,10 @@ pub fn parse(text: &str, path: &str) -> Result<Config, LoadError> {
         )],
     })?;
     let mut problems: Vec<(usize, String)> = Vec::new();
-    if let Some((_, plugins)) = root.get_ref().iter().find(|(k, _)| k.get_ref() == "plugins")
+    if let Some((_, plugins)) = root
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref() == "plugins")
         && let DeValue::Table(plugins) = plugins.get_ref()
     {
         for (name, _) in plugins.iter() {
@@ -825,10 +848,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.auth.tokens[0].publish, ["orders", "invoices.*"]);
         assert_eq!(c.hub.http_limits().max_connections, 7);
-        let err = parse("[[auth.tokens]]\nname = \"a\"\nscopes = [\"admin\"]\n", "w.toml")
-            .unwrap_err();
+        let err = parse(
+            "[[auth.tokens]]\nname = \"a\"\nscopes = [\"admin\"]\n",
+            "w.toml",
+        )
+        .unwrap_err();
         assert!(
-            err.to_string().starts_with("w.toml:3:1: unknown field `scopes`"),
+            err.to_string()
+                .starts_with("w.toml:3:1: unknown field `scopes`"),
             "{err}"
         );
     }

@@ -85,8 +85,13 @@ pub async fn run_until(
     let data_dir = base_dir.join(&config.hub.data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("failed to create data directory {}", data_dir.display()))?;
-    let log = EmbeddedLog::open(&data_dir.join("log.redb"), config.hub.retention_events)
+    let retention = weft_connector_embedded::Retention {
+        events: config.hub.retention_events,
+        bytes: config.hub.retention_bytes,
+    };
+    let log = EmbeddedLog::open(&data_dir.join("log.redb"), retention)
         .with_context(|| format!("failed to open the embedded log in {}", data_dir.display()))?;
+    log.set_min_free_bytes(config.hub.min_free_bytes);
 
     // plugin state backends
     let embedded_kv: Arc<dyn KvBackend> = Arc::new(
@@ -184,17 +189,24 @@ pub async fn run_until(
     let settings = SourceSettings {
         max_in_flight: config.hub.max_in_flight,
         drain_timeout: Duration::from_millis(config.hub.drain_timeout_ms),
+        max_deliveries: None,
     };
     let mut topics = HashSet::new();
     let mut source_tasks = Vec::new();
     let sources_stop = CancellationToken::new();
     for (name, routes) in by_source {
         let source = build_source(&config, &build_context, &name, &mut topics).await?;
+        let settings = SourceSettings {
+            max_deliveries: config
+                .source(&name)
+                .and_then(|s| s.connector().max_deliveries()),
+            ..settings.clone()
+        };
         let task = tokio::spawn(weft_router::run_source(
             name.clone(),
             source,
             routes,
-            settings.clone(),
+            settings,
             sources_stop.clone(),
         ));
         source_tasks.push((name, task));
@@ -212,7 +224,11 @@ pub async fn run_until(
             let sse_topics: HashSet<String> = topics
                 .iter()
                 .cloned()
-                .chain(sinks.keys().filter_map(|k| k.strip_prefix("topic:").map(str::to_string)))
+                .chain(
+                    sinks
+                        .keys()
+                        .filter_map(|k| k.strip_prefix("topic:").map(str::to_string)),
+                )
                 .collect();
             let ingress = weft_connector_http::Ingress {
                 store: log.clone(),

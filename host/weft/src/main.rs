@@ -5,6 +5,7 @@
 //! the quick start and `weft --help` for the commands.
 
 mod config;
+mod deadletter_cmd;
 mod embedded_default;
 mod filter_cmd;
 mod hub;
@@ -151,6 +152,9 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Dead letters: `weft deadletter replay` re-posts them.
+    #[command(subcommand)]
+    Deadletter(DeadletterCommand),
     /// Measure the per-event cost of the sandbox and broker throughput against native
     /// Rust: runs the separate `weft-bench` binary (next to this one or on the PATH) with
     /// these arguments; `weft bench --help` shows its options.
@@ -210,6 +214,36 @@ enum PluginCommand {
         /// Keep the plugin's key-value state in this directory (default: temporary).
         #[arg(long)]
         kv_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadletterCommand {
+    /// Re-post dead-lettered events (original ids, `deadletter*` attributes removed) to the
+    /// embedded topics their routes read, on a stopped hub's data directory. Prints what
+    /// it replayed and left out, and the `--from` for the next run.
+    Replay {
+        /// The configuration file (TOML) of the hub.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The dead-letter topic (default: `hub.dead_letter` when it is `topic:NAME`).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only records of this route.
+        #[arg(long)]
+        route: Option<String>,
+        /// Only records whose reason contains this text.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Append to this topic instead of the route's input topics.
+        #[arg(long)]
+        to: Option<String>,
+        /// First offset of the dead-letter topic to look at.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Count what would be replayed; append nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -482,6 +516,40 @@ async fn dispatch(command: Command) -> ExitCode {
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(2)
+                }
+            }
+        }
+        Command::Deadletter(DeadletterCommand::Replay {
+            config: path,
+            topic,
+            route,
+            reason,
+            to,
+            from,
+            dry_run,
+        }) => {
+            let config = match config::load(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    for problem in e.problems() {
+                        eprintln!("error: {problem}");
+                    }
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let options = deadletter_cmd::ReplayOptions {
+                topic,
+                route,
+                reason,
+                to,
+                from,
+                dry_run,
+            };
+            match deadletter_cmd::replay(&config, &base_dir(&path), &options).await {
+                Ok(summary) => ExitCode::from(deadletter_cmd::print_summary(&summary, dry_run)),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
                 }
             }
         }

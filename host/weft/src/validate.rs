@@ -220,8 +220,17 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
         if let Some(dl) = &route.dead_letter {
             check_sink_ref(&mut f, config, &format!("{at}.dead_letter"), dl);
         }
-        if route.retry.attempts == 0 {
-            f.error(format!("{at}.retry.attempts"), "must be at least 1");
+        if route.retry.initial_backoff_ms == 0 || route.retry.max_backoff_ms == 0 {
+            f.error(
+                format!("{at}.retry"),
+                "initial_backoff_ms and max_backoff_ms must be at least 1 (a retry loop without a pause)",
+            );
+        }
+        if route.retry.attempts == 0 && route.retry.max_elapsed_ms == 0 {
+            f.warning(
+                format!("{at}.retry"),
+                "attempts = 0 and max_elapsed_ms = 0: transient failures are retried until shutdown, never dead-lettered",
+            );
         }
     }
     f.0

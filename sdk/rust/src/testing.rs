@@ -95,6 +95,14 @@ impl TestHost {
             .cloned()
     }
 
+    /// Sets a KV value in `bucket` (e.g. state left by earlier events).
+    pub fn set_kv(&self, bucket: &str, key: &str, value: &[u8]) {
+        self.state
+            .borrow_mut()
+            .kv
+            .insert((bucket.to_string(), key.to_string()), value.to_vec());
+    }
+
     /// The messages logged so far.
     pub fn logs(&self) -> Vec<(Level, String)> {
         self.state.borrow().logs.clone()

@@ -8,6 +8,7 @@
 //! - `kv-set`: store data `{"key": k, "value": v}`; `kv-get`: emit `{"value": v|null}`;
 //! - `config`: emit all config keys as a JSON object;
 //! - `many`: emit `{"n": n}` copies of the event;
+//! - `flaky`: fail with `retry` the first time (per warm instance) an id is seen;
 //! - `retry` / `reject`: fail that way.
 
 use weft_sdk::{Event, Failure, HandlerResult};
@@ -87,6 +88,18 @@ pub fn handle(event: Event) -> HandlerResult {
                     e
                 })
                 .collect())
+        }
+        // fails with `retry` the first time this instance sees the event's id, then
+        // passes it on (run it in warm mode: an instance remembers across events)
+        "flaky" => {
+            static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.contains(&event.id) {
+                Ok(vec![event])
+            } else {
+                seen.push(event.id.clone());
+                Err(Failure::retry("probe: failing once"))
+            }
         }
         "retry" => Err(Failure::retry("probe asked to retry")),
         "reject" => Err(Failure::reject("probe asked to reject")),
