@@ -340,14 +340,16 @@ fn malformed_origin(source: &str, origin: &str) -> String {
 /// are processed one after the other. Entries are removed when their last holder is done.
 #[derive(Default)]
 struct SameEventLocks {
-    held:
-        std::sync::Mutex<std::collections::HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    held: std::sync::Mutex<std::collections::HashMap<EventKey, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// An event's (source, id).
+type EventKey = (String, String);
 
 /// A turn on one event's lock; releasing it forgets the lock when nobody else waits.
 struct SameEventTurn<'a> {
     locks: &'a SameEventLocks,
-    key: (String, String),
+    key: EventKey,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
