@@ -458,12 +458,12 @@ to = ["out"]
         "plugin b cannot see plugin a's keys"
     );
     let stored: Option<String> = redis::cmd("GET")
-        .arg(format!("weft:kv:{pa}:default:k"))
+        .arg(format!("weft:kv2:{}:{pa}:7:default:k", pa.len()))
         .query(&mut con)
         .unwrap();
     assert_eq!(stored.as_deref(), Some("v1"));
     let _: () = redis::cmd("DEL")
-        .arg(format!("weft:kv:{pa}:default:k"))
+        .arg(format!("weft:kv2:{}:{pa}:7:default:k", pa.len()))
         .query(&mut con)
         .unwrap();
 }

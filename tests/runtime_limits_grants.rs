@@ -420,3 +420,35 @@ async fn waiting_on_the_host_past_the_wall_limit_fails_that_event_only() {
         .unwrap();
     assert_eq!(out.len(), 1);
 }
+
+/// A granted *name* that resolves to loopback is refused (the plugin sees
+/// `DestinationIpProhibited`, the server is never contacted) unless the plugin has
+/// `allow_private = true`; a grant naming the IP itself stays allowed (above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_names_resolving_to_internal_addresses_are_refused() {
+    let (server, hits) = support::serve_http(200, r#"{"pong":true}"#);
+    let s = setup();
+    let grant = vec![format!("http://localhost:{}", server.port())];
+    let url = json!({"url": format!("http://localhost:{}/ping", server.port())});
+    let plugin = probe(&s, "probe", |p| p.allow_http = grant.clone());
+    let err = plugin.invoke(&event("http", url.clone())).await.unwrap_err();
+    match err {
+        InvokeError::Reject(msg) => {
+            assert!(msg.contains("DestinationIpProhibited"), "{msg}")
+        }
+        other => panic!("expected the plugin to see a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a name resolving to 127.0.0.1 was contacted"
+    );
+    let private = probe(&s, "probe-private", |p| {
+        p.allow_http = grant.clone();
+        p.allow_private = true;
+    });
+    let out = private.invoke(&event("http", url)).await.unwrap();
+    let data: serde_json::Value = serde_json::from_slice(out[0].data.as_ref().unwrap()).unwrap();
+    assert_eq!(data["status"], 200, "{data}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

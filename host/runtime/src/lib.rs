@@ -109,6 +109,7 @@ impl Runtime {
             name: name.to_string(),
             config: spec.config.clone(),
             http: http.into(),
+            allow_private: spec.allow_private,
             kv,
             limits: spec.limits.clone(),
         });

@@ -26,6 +26,12 @@ pub struct PluginSpec {
     /// (default): no outbound HTTP at all.
     #[serde(default)]
     pub allow_http: Vec<String>,
+    /// Let granted host names resolve to internal addresses (loopback, RFC 1918 and ULA
+    /// private ranges, link-local incl. 169.254.169.254, CGNAT, multicast, unspecified).
+    /// Default `false`: such names are refused; a grant that names the IP itself
+    /// (`http://10.0.0.5:8080`) is always allowed.
+    #[serde(default)]
+    pub allow_private: bool,
     /// Where the plugin's key-value state lives: `embedded` (default, in the data
     /// directory) or `redis` (the hub's `[kv.redis]` connection).
     #[serde(default)]
@@ -137,6 +143,7 @@ impl PluginSpec {
             mode: InstanceMode::default(),
             limits: Limits::default(),
             allow_http: Vec::new(),
+            allow_private: false,
             kv: KvBackendKind::default(),
             config: BTreeMap::new(),
         }

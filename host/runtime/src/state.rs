@@ -21,6 +21,8 @@ pub struct PluginGrants {
     pub config: BTreeMap<String, String>,
     /// Outbound HTTP destinations.
     pub http: Arc<[HttpGrant]>,
+    /// Whether granted names may resolve to internal addresses.
+    pub allow_private: bool,
     /// Its key-value backend.
     pub kv: Arc<dyn KvBackend>,
     /// Its limits.
@@ -58,6 +60,7 @@ impl PluginState {
             http_hooks: GrantedHttp {
                 plugin: plugin.name.as_str().into(),
                 grants: plugin.http.clone(),
+                allow_private: plugin.allow_private,
             },
             plugin,
             table: ResourceTable::new(),

@@ -1,7 +1,12 @@
 //! `wasi:http/outgoing-handler` with the grant check: wasmtime-wasi-http hands every
 //! outgoing request to [`GrantedHttp::send_request`], which refuses destinations outside the
 //! plugin's `allow_http` list (`HttpRequestDenied`, seen by the plugin as an error) and sends
-//! the rest with wasmtime-wasi-http's default client and connect/response timeouts.
+//! the rest with wasmtime-wasi-http's default client and connect/response timeouts (host
+//! maxima: a plugin may shorten them, never lengthen them). A granted name is resolved
+//! first; addresses that are loopback, private, link-local (cloud metadata), CGNAT,
+//! multicast or unspecified are refused (`DestinationIpProhibited`) unless the grant names
+//! that IP literally or the plugin has `allow_private = true`, and plain HTTP connects to
+//! the address that was checked.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +24,8 @@ pub struct GrantedHttp {
     pub plugin: Arc<str>,
     /// Allowed destinations.
     pub grants: Arc<[HttpGrant]>,
+    /// Internal (loopback, private, link-local, …) addresses may be reached by name.
+    pub allow_private: bool,
 }
 
 type SendFuture = Box<
@@ -63,14 +70,54 @@ impl WasiHttpHooks for GrantedHttp {
         {
             request.headers_mut().insert("traceparent", value);
         }
+        // the host's timeouts are maxima: a plugin may only ask for shorter ones
         let options = options.unwrap_or_default();
+        let cap = |t: Option<Duration>| Some(t.map_or(DEFAULT_HTTP_TIMEOUT, |t| t.min(DEFAULT_HTTP_TIMEOUT)));
         let options = RequestOptions {
-            connect_timeout: options.connect_timeout.or(Some(DEFAULT_HTTP_TIMEOUT)),
-            first_byte_timeout: options.first_byte_timeout.or(Some(DEFAULT_HTTP_TIMEOUT)),
-            between_bytes_timeout: options.between_bytes_timeout.or(Some(DEFAULT_HTTP_TIMEOUT)),
+            connect_timeout: cap(options.connect_timeout),
+            first_byte_timeout: cap(options.first_byte_timeout),
+            between_bytes_timeout: cap(options.between_bytes_timeout),
         };
+        // internal addresses only when the grant names the IP or the plugin may reach them
+        let internal_ok =
+            self.allow_private || crate::grants::names_literally(&self.grants, &host);
+        let plugin = self.plugin.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
+            let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+            let checked = crate::grants::resolve_checked(
+                &host,
+                port.unwrap_or(default_port),
+                internal_ok,
+                options.connect_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),
+            )
+            .await;
+            let addr = match checked {
+                Ok(addr) => addr,
+                Err(e) => {
+                    if matches!(e, Error::DestinationIpProhibited) {
+                        tracing::warn!(
+                            plugin = %plugin,
+                            host = %host,
+                            "outbound HTTP refused: the name resolves only to loopback, private, link-local or other internal addresses (grant the IP literally or set allow_private = true)"
+                        );
+                        metrics::counter!("weft_plugin_http_denied_total", "plugin" => plugin.to_string())
+                            .increment(1);
+                    }
+                    return Err(e);
+                }
+            };
+            // plain HTTP connects to the checked address itself (the Host header keeps the
+            // name); HTTPS verifies the certificate for the name, so a second resolution
+            // that lands elsewhere fails the handshake
+            let mut request = request;
+            if !scheme.eq_ignore_ascii_case("https") {
+                let mut parts = request.uri().clone().into_parts();
+                parts.authority = addr.to_string().parse().ok();
+                if let Ok(uri) = http::Uri::from_parts(parts) {
+                    *request.uri_mut() = uri;
+                }
+            }
             let (res, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
