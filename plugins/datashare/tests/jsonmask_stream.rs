@@ -103,7 +103,8 @@ fn value(rng: &mut Rng, depth: usize) -> Value {
 /// number spellings.
 fn write(v: &Value, rng: &mut Rng, out: &mut String) {
     let ws = |rng: &mut Rng, out: &mut String| {
-        out.push_str(*rng.pick(&["", "", " ", "\n  ", "\t", "\r\n"]));
+        let space: &&str = rng.pick(&["", "", " ", "\n  ", "\t", "\r\n"]);
+        out.push_str(space);
     };
     ws(rng, out);
     match v {
@@ -437,7 +438,7 @@ fn mutated_records_are_rejected_or_masked_like_the_tree() {
         match rng.below(3) {
             0 => bytes.truncate(at),
             1 => {
-                let n: &[u8] = *rng.pick(noise);
+                let n: &&[u8] = rng.pick(noise);
                 bytes.splice(at..at, n.iter().copied());
             }
             _ => {

@@ -829,7 +829,7 @@ enum Left<'a> {
 impl Left<'_> {
     fn value(&mut self) -> &Value {
         match self {
-            Left::Term(t, v) => v.get_or_insert_with(|| Value::of(*t)),
+            Left::Term(t, v) => v.get_or_insert_with(|| Value::of(t)),
             Left::Now(v) => v,
         }
     }
@@ -840,7 +840,7 @@ impl Left<'_> {
             Left::Term(l, v) => {
                 if matches!(l, Term::Literal(_)) && matches!(r, Term::Literal(_)) {
                     *l == r
-                        || v.get_or_insert_with(|| Value::of(*l)).compare(rv)
+                        || v.get_or_insert_with(|| Value::of(l)).compare(rv)
                             == Some(Ordering::Equal)
                 } else {
                     *l == r
