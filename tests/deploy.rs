@@ -667,7 +667,12 @@ fn docker_image_default_config_serves_the_demo_pipeline_and_catalogued_metrics()
     weft.wait_for("/healthz", 200);
     weft.wait_for("/readyz", 200);
     // the image's [auth] is in force: a wrong token is refused, the configured one accepted
-    assert_eq!(weft.post_order("not-the-configured-token"), 401, "{}", weft.log());
+    assert_eq!(
+        weft.post_order("not-the-configured-token"),
+        401,
+        "{}",
+        weft.log()
+    );
     assert_eq!(weft.post_order(&token), 202, "{}", weft.log());
     // the demo route (dedupe → json-map → stdout) prints the normalized order
     let normalized = support::poll(std::time::Duration::from_secs(30), || {

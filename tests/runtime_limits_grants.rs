@@ -431,7 +431,10 @@ async fn granted_names_resolving_to_internal_addresses_are_refused() {
     let grant = vec![format!("http://localhost:{}", server.port())];
     let url = json!({"url": format!("http://localhost:{}/ping", server.port())});
     let plugin = probe(&s, "probe", |p| p.allow_http = grant.clone());
-    let err = plugin.invoke(&event("http", url.clone())).await.unwrap_err();
+    let err = plugin
+        .invoke(&event("http", url.clone()))
+        .await
+        .unwrap_err();
     match err {
         InvokeError::Reject(msg) => {
             assert!(msg.contains("DestinationIpProhibited"), "{msg}")

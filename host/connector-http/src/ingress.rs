@@ -179,7 +179,9 @@ pub async fn serve(
                     // `GET /v1/topics/{topic}/events` streams (sse.rs); the rest answers at once
                     let response = match crate::sse::topic_of(req.uri().path()) {
                         Some(_) => crate::sse::respond(&ingress, req, sse_stop).await,
-                        None => handle(&ingress, req, peer).await.map(http_body_util::Either::Left),
+                        None => handle(&ingress, req, peer)
+                            .await
+                            .map(http_body_util::Either::Left),
                     };
                     Ok::<_, std::convert::Infallible>(response)
                 }
@@ -304,9 +306,11 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
         return too_large(len, limit);
     }
     let (parts, body) = req.into_parts();
-    let collected =
-        tokio::time::timeout(ingress.limits.body_timeout, Limited::new(body, limit).collect())
-            .await;
+    let collected = tokio::time::timeout(
+        ingress.limits.body_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
     let bytes = match collected {
         Err(_) => {
             return problem(

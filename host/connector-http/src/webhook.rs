@@ -293,7 +293,11 @@ mod tests {
             assert!(!found[0].message.contains(bad), "{found:?}");
             assert!(WebhookSink::new(config(bad)).is_err(), "{bad}");
         }
-        for good in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a raw secret of enough bytes", ""] {
+        for good in [
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "a raw secret of enough bytes",
+            "",
+        ] {
             assert!(config(good).check().is_empty(), "{good}");
         }
     }

@@ -72,19 +72,24 @@ impl WasiHttpHooks for GrantedHttp {
         }
         // the host's timeouts are maxima: a plugin may only ask for shorter ones
         let options = options.unwrap_or_default();
-        let cap = |t: Option<Duration>| Some(t.map_or(DEFAULT_HTTP_TIMEOUT, |t| t.min(DEFAULT_HTTP_TIMEOUT)));
+        let cap = |t: Option<Duration>| {
+            Some(t.map_or(DEFAULT_HTTP_TIMEOUT, |t| t.min(DEFAULT_HTTP_TIMEOUT)))
+        };
         let options = RequestOptions {
             connect_timeout: cap(options.connect_timeout),
             first_byte_timeout: cap(options.first_byte_timeout),
             between_bytes_timeout: cap(options.between_bytes_timeout),
         };
         // internal addresses only when the grant names the IP or the plugin may reach them
-        let internal_ok =
-            self.allow_private || crate::grants::names_literally(&self.grants, &host);
+        let internal_ok = self.allow_private || crate::grants::names_literally(&self.grants, &host);
         let plugin = self.plugin.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+            let default_port = if scheme.eq_ignore_ascii_case("https") {
+                443
+            } else {
+                80
+            };
             let checked = crate::grants::resolve_checked(
                 &host,
                 port.unwrap_or(default_port),
