@@ -22,6 +22,24 @@ fn full_key(ns: &str, bucket: &str, key: &str) -> String {
     format!("{ns}\u{0}{bucket}\u{0}{key}")
 }
 
+/// Adds `delta` to the decimal counter stored at `k` (absent: 0) and returns the new value.
+fn add_to_counter(
+    t: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    k: &str,
+    key: &str,
+    delta: u64,
+) -> Result<u64, KvError> {
+    let current = match t.get(k).map_err(backend)? {
+        Some(v) => parse_counter(key, v.value())?,
+        None => 0,
+    };
+    let next = current
+        .checked_add(delta)
+        .ok_or_else(|| KvError::Invalid(format!("counter `{key}` would overflow")))?;
+    t.insert(k, next.to_string().as_bytes()).map_err(backend)?;
+    Ok(next)
+}
+
 fn backend(e: impl std::fmt::Display) -> KvError {
     KvError::Backend(e.to_string())
 }
@@ -155,19 +173,8 @@ impl KvBackend for EmbeddedKv {
         check(key, None)?;
         let k = full_key(ns, bucket, key);
         let key = key.to_string();
-        self.write(move |t| {
-            let current = match t.get(k.as_str()).map_err(backend)? {
-                Some(v) => parse_counter(&key, v.value())?,
-                None => 0,
-            };
-            let next = current
-                .checked_add(delta)
-                .ok_or_else(|| KvError::Invalid(format!("counter `{key}` would overflow")))?;
-            t.insert(k.as_str(), next.to_string().as_bytes())
-                .map_err(backend)?;
-            Ok(next)
-        })
-        .await
+        self.write(move |t| add_to_counter(t, &k, &key, delta))
+            .await
     }
 
     /// One redb transaction: every write or none (a counter that would overflow or hold a
@@ -199,16 +206,7 @@ impl KvBackend for EmbeddedKv {
                         key,
                         delta,
                     } => {
-                        let k = full_key(&ns, &bucket, &key);
-                        let current = match t.get(k.as_str()).map_err(backend)? {
-                            Some(v) => parse_counter(&key, v.value())?,
-                            None => 0,
-                        };
-                        let next = current.checked_add(delta).ok_or_else(|| {
-                            KvError::Invalid(format!("counter `{key}` would overflow"))
-                        })?;
-                        t.insert(k.as_str(), next.to_string().as_bytes())
-                            .map_err(backend)?;
+                        add_to_counter(t, &full_key(&ns, &bucket, &key), &key, delta)?;
                     }
                 }
             }

@@ -114,6 +114,11 @@ pub struct TransactionView {
     txn: Arc<KvTransaction>,
 }
 
+/// A stored counter's value (absent: 0).
+fn counter(key: &str, stored: Option<&[u8]>) -> Result<u64, KvError> {
+    stored.map_or(Ok(0), |bytes| parse_counter(key, bytes))
+}
+
 fn key(ns: &str, bucket: &str, key: &str) -> Key {
     (ns.to_string(), bucket.to_string(), key.to_string())
 }
@@ -126,10 +131,7 @@ impl KvBackend for TransactionView {
         match pending {
             Some(Pending::Value(v)) => Ok(v),
             Some(Pending::Add(delta)) => {
-                let base = match self.backend.get(ns, bucket, k).await? {
-                    Some(bytes) => parse_counter(k, &bytes)?,
-                    None => 0,
-                };
+                let base = counter(k, self.backend.get(ns, bucket, k).await?.as_deref())?;
                 Ok(Some(base.wrapping_add(delta).to_string().into_bytes()))
             }
             None => self.backend.get(ns, bucket, k).await,
@@ -199,27 +201,16 @@ impl KvBackend for TransactionView {
         let pending = self.txn.with(|l| l.lookup(&id).cloned());
         let (next, value) = match pending {
             Some(Pending::Value(v)) => {
-                let base = match v {
-                    Some(bytes) => parse_counter(k, &bytes)?,
-                    None => 0,
-                };
-                let value = base.wrapping_add(delta);
+                let value = counter(k, v.as_deref())?.wrapping_add(delta);
                 (Pending::Value(Some(value.to_string().into_bytes())), value)
             }
-            Some(Pending::Add(d)) => {
-                let base = match self.backend.get(ns, bucket, k).await? {
-                    Some(bytes) => parse_counter(k, &bytes)?,
-                    None => 0,
+            buffered => {
+                let added = match buffered {
+                    Some(Pending::Add(d)) => d.wrapping_add(delta),
+                    _ => delta,
                 };
-                let d = d.wrapping_add(delta);
-                (Pending::Add(d), base.wrapping_add(d))
-            }
-            None => {
-                let base = match self.backend.get(ns, bucket, k).await? {
-                    Some(bytes) => parse_counter(k, &bytes)?,
-                    None => 0,
-                };
-                (Pending::Add(delta), base.wrapping_add(delta))
+                let base = counter(k, self.backend.get(ns, bucket, k).await?.as_deref())?;
+                (Pending::Add(added), base.wrapping_add(added))
             }
         };
         self.txn.with(|l| l.attempt.insert(id, next));

@@ -234,40 +234,17 @@ async fn dead_letter_malformed(
     delivery_count: u32,
     malformed: &weft_connector::Malformed,
 ) -> Settlement {
-    let Some(route) = routes.first() else {
-        return Settlement::Requeue {
-            reason: "no route to dead-letter a malformed message".into(),
-        };
-    };
-    let mut record = Event::new(
-        dead_letter::malformed_id(&malformed_origin(source, origin), &malformed.raw),
-        format!("weft:source/{source}"),
-        dead_letter::MALFORMED_TYPE,
-    );
-    record.datacontenttype = Some("application/octet-stream".into());
-    record.data = Some(malformed.raw.clone());
-    let record = dead_letter_record(
+    let record = malformed_record(source, origin, malformed);
+    dead_letter_at_source(
+        source,
+        routes,
         &record,
         &malformed.error,
-        &format!("source:{source}"),
-        delivery_count,
-        &route.name,
         origin,
-    );
-    match route.dead_letter.sink.deliver(&record).await {
-        Ok(()) => {
-            EventDeadLettered {
-                route: &route.name,
-                reason: &malformed.error,
-                event_id: &record.id,
-            }
-            .emit();
-            Settlement::Ack
-        }
-        Err(e) => Settlement::Requeue {
-            reason: format!("dead-lettering a malformed message failed: {e}"),
-        },
-    }
+        delivery_count,
+        "a malformed message",
+    )
+    .await
 }
 
 /// Dead-letters a delivery that was handed back more than `max` times, without running it
@@ -280,30 +257,57 @@ async fn dead_letter_poison(
     delivery_count: u32,
     max: u32,
 ) -> Settlement {
-    let Some(route) = routes.first() else {
-        return Settlement::Requeue {
-            reason: "no route to dead-letter a poison message".into(),
-        };
-    };
     let event = match event {
         Ok(e) => e.clone(),
-        Err(malformed) => {
-            let mut record = Event::new(
-                dead_letter::malformed_id(&malformed_origin(source, origin), &malformed.raw),
-                format!("weft:source/{source}"),
-                dead_letter::MALFORMED_TYPE,
-            );
-            record.datacontenttype = Some("application/octet-stream".into());
-            record.data = Some(malformed.raw.clone());
-            record
-        }
+        Err(malformed) => malformed_record(source, origin, malformed),
     };
     let reason = format!(
         "delivered {delivery_count} times without being settled (source `{source}` max_deliveries = {max}): handed back each time (shutdown, drain timeout or a failed dead-letter write)"
     );
-    let record = dead_letter_record(
+    dead_letter_at_source(
+        source,
+        routes,
         &event,
         &reason,
+        origin,
+        delivery_count,
+        "a poison message",
+    )
+    .await
+}
+
+/// The event written for a message that is not a CloudEvent: its raw bytes as data.
+fn malformed_record(source: &str, origin: &str, malformed: &weft_connector::Malformed) -> Event {
+    let mut record = Event::new(
+        dead_letter::malformed_id(&malformed_origin(source, origin), &malformed.raw),
+        format!("weft:source/{source}"),
+        dead_letter::MALFORMED_TYPE,
+    );
+    record.datacontenttype = Some("application/octet-stream".into());
+    record.data = Some(malformed.raw.clone());
+    record
+}
+
+/// Writes `event` with the `deadletter*` attributes to the first route's dead letter, on
+/// behalf of the source (`deadletterat = source:NAME`); `Ack` once it is stored, else
+/// `Requeue`. `what` names the message in the requeue reason.
+async fn dead_letter_at_source(
+    source: &str,
+    routes: &[Arc<Route>],
+    event: &Event,
+    reason: &str,
+    origin: &str,
+    delivery_count: u32,
+    what: &str,
+) -> Settlement {
+    let Some(route) = routes.first() else {
+        return Settlement::Requeue {
+            reason: format!("no route to dead-letter {what}"),
+        };
+    };
+    let record = dead_letter_record(
+        event,
+        reason,
         &format!("source:{source}"),
         delivery_count,
         &route.name,
@@ -313,14 +317,14 @@ async fn dead_letter_poison(
         Ok(()) => {
             EventDeadLettered {
                 route: &route.name,
-                reason: &reason,
+                reason,
                 event_id: &record.id,
             }
             .emit();
             Settlement::Ack
         }
         Err(e) => Settlement::Requeue {
-            reason: format!("dead-lettering a poison message failed: {e}"),
+            reason: format!("dead-lettering {what} failed: {e}"),
         },
     }
 }
