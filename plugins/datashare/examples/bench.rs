@@ -3,7 +3,8 @@
 //! out; the streaming masker next to the tree-based one). `bench.sh` runs this next to
 //! the same events in the sandbox (`weft bench --plugin`) and prints the ratios.
 //!
-//! `cargo run --release -p weft-plugin-datashare --example datashare-bench [-- ITERATIONS]`
+//! `cargo run --release -p weft-plugin-datashare --example datashare-bench [-- ITERATIONS [NAME]]`
+//! (with NAME, only the paths whose key starts with it, e.g. `mask_stream` under `perf`)
 //!
 //! Each line ends with `native:NAME=NANOSECONDS` for `bench.sh`.
 
@@ -15,6 +16,13 @@ use weft_plugin_datashare::pii::{KindSet, PiiKind};
 use weft_plugin_datashare::{mask_event, sample, share};
 
 fn time(key: &str, label: &str, iterations: u32, mut f: impl FnMut()) -> Duration {
+    // `datashare-bench ITERATIONS NAME`: time only NAME (e.g. under a profiler)
+    if std::env::args()
+        .nth(2)
+        .is_some_and(|only| !key.starts_with(only.as_str()))
+    {
+        return Duration::ZERO;
+    }
     for _ in 0..iterations / 10 {
         f();
     }
