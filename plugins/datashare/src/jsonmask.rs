@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::mask::{self, FieldRule, MaskConfig, MaskReport, Masker, Mode};
-use crate::pii::{self, Finding};
+use crate::pii::{self, Finding, PiiKind};
+use crate::swar;
 
 /// The deepest nesting of arrays and objects the stream handles (deeper records go to the
 /// tree, which rejects them past `serde_json`'s own limit of 128).
@@ -60,6 +61,7 @@ pub fn mask_json(
         path: Vec::new(),
         report: MaskReport::default(),
         findings: Vec::new(),
+        scratch: Vec::new(),
         treated: 0,
         depth: 0,
     };
@@ -173,6 +175,8 @@ struct Stream<'a> {
     path: Vec<Seg<'a>>,
     report: MaskReport,
     findings: Vec<Finding>,
+    /// The replacement of a configured field's value, reused.
+    scratch: Vec<u8>,
     /// Values changed by field rules so far (a container reports once when any changed).
     treated: usize,
     depth: usize,
@@ -201,13 +205,27 @@ impl<'a> Stream<'a> {
         self.src.get(self.pos).copied().ok_or(())
     }
 
-    fn path_string(&self) -> String {
-        let mut s = String::new();
+    /// Records one value of `kind` treated at the current path.
+    fn record(&mut self, kind: PiiKind) {
+        self.report.count_one(kind);
+        self.record_path();
+    }
+
+    /// Writes the current path into the report (kept unless it repeats the last one).
+    fn record_path(&mut self) {
+        let start = self.report.begin_path();
+        let s = self.report.path_text();
         for seg in &self.path {
             s.push('/');
             match seg {
                 Seg::Key(k) if k.contains(['~', '/']) => {
-                    s.push_str(&k.replace('~', "~0").replace('/', "~1"))
+                    for c in k.chars() {
+                        match c {
+                            '~' => s.push_str("~0"),
+                            '/' => s.push_str("~1"),
+                            c => s.push(c),
+                        }
+                    }
                 }
                 Seg::Key(k) => s.push_str(k),
                 Seg::Index(i) => {
@@ -215,7 +233,7 @@ impl<'a> Stream<'a> {
                 }
             }
         }
-        s
+        self.report.end_path(start);
     }
 
     /// The rule of `live` that ends at the current depth (at most one: rules never
@@ -268,8 +286,7 @@ impl<'a> Stream<'a> {
             let is_null = self.src[self.pos..].starts_with(b"null");
             self.skip_value()?;
             if !is_null {
-                let path = self.path_string();
-                self.report.record(rule.kind, &path);
+                self.record(rule.kind);
             }
             return Ok(Act::Remove);
         }
@@ -285,8 +302,7 @@ impl<'a> Stream<'a> {
                 if let Some(rule) = hit
                     && self.treated > before
                 {
-                    let path = self.path_string();
-                    self.report.record(rule.kind, &path);
+                    self.record(rule.kind);
                 }
                 Ok(Act::Keep)
             }
@@ -418,24 +434,57 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// Scans the string token at `pos` (the opening quote) when it has no escapes: moves
+    /// past it and returns the end of its content and the classes of its bytes
+    /// ([`DIGIT`], [`AT`]). `None` (and `pos` unchanged) when it has escapes.
+    fn plain_string(&mut self) -> R<Option<(usize, u8)>> {
+        let b = self.src;
+        let mut i = self.pos + 1;
+        let mut seen = 0;
+        loop {
+            // eight bytes at a time while none is a quote, backslash, control character,
+            // digit or '@' (letters, most punctuation, non-ASCII text)
+            while let Some(w) = swar::word(b, i)
+                && !swar::has_less(w, b'@' + 1)
+                && !swar::has_byte(w, b'\\')
+            {
+                i += 8;
+            }
+            // then the next eight byte by byte
+            let stop = b.len().min(i + 8);
+            if i == stop {
+                return Err(());
+            }
+            while i < stop {
+                let c = b[i];
+                let k = CLASS[usize::from(c)];
+                if k & STOP != 0 {
+                    return match c {
+                        b'"' => {
+                            self.pos = i + 1;
+                            Ok(Some((i, seen)))
+                        }
+                        b'\\' => Ok(None),
+                        _ => Err(()),
+                    };
+                }
+                seen |= k;
+                i += 1;
+            }
+        }
+    }
+
     /// Reads a string token at `pos` (the opening quote), validating it; returns its
     /// content, unescaped when it has escapes.
     fn string_token(&mut self) -> R<Cow<'a, str>> {
         let start = self.pos + 1;
-        let mut i = start;
+        if let Some((end, _)) = self.plain_string()? {
+            return Ok(Cow::Borrowed(&self.text[start..end]));
+        }
         let b = self.src;
-        // fast scan to the closing quote or the first escape
-        loop {
-            match b.get(i) {
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(&self.text[start..i]));
-                }
-                Some(b'\\') => break,
-                Some(c) if *c < 0x20 => return Err(()),
-                Some(_) => i += 1,
-                None => return Err(()),
-            }
+        let mut i = start;
+        while b[i] != b'\\' {
+            i += 1;
         }
         let mut s = String::with_capacity(i - start + 16);
         s.push_str(&self.text[start..i]);
@@ -494,57 +543,94 @@ impl<'a> Stream<'a> {
     /// A string value: treated by `rule` (a field), then scanned by the detectors.
     fn string(&mut self, rule: Option<&'a FieldRule>, direct: bool) -> R<Act> {
         let start = self.pos;
+        if let Some((content_end, seen)) = self.plain_string()? {
+            // no escapes: the content is the source text, written back as it is
+            let end = self.pos;
+            let text: &'a str = &self.text[start + 1..content_end];
+            if let Some(rule) = rule
+                && !text.is_empty()
+            {
+                return Ok(self.treat_field(text, rule, direct, start, end));
+            }
+            let kinds = self.config.detect;
+            if kinds.is_empty()
+                || seen & DIGIT == 0 && !(seen & AT != 0 && kinds.contains(PiiKind::Email))
+            {
+                return Ok(Act::Keep);
+            }
+            self.findings.clear();
+            pii::scan(text.as_bytes(), kinds, &mut self.findings);
+            return Ok(self.rewrite_findings(text, start, end, false, false));
+        }
         let content = self.string_token()?;
         let end = self.pos;
-        let mut changed = false;
-        let mut text = content;
         if let Some(rule) = rule
-            && !text.is_empty()
+            && !content.is_empty()
         {
-            text = Cow::Owned(mask::replacement(&text, rule.kind, rule.mode, self.config));
-            changed = true;
-            self.treated += 1;
-            if direct {
-                let path = self.path_string();
-                self.report.record(rule.kind, &path);
-            }
+            return Ok(self.treat_field(&content, rule, direct, start, end));
         }
-        match self.detect(&text) {
-            Detected::Nothing => {}
-            Detected::Remove => return Ok(Act::Remove),
-            Detected::Rewritten(s) => {
-                text = Cow::Owned(s);
-                changed = true;
-            }
-        }
-        if changed {
-            self.emit_until(start);
-            write_json_string(&mut self.out, &text);
-            self.last = end;
-            self.changed = true;
-        }
-        Ok(Act::Keep)
+        pii::detect_into(&content, self.config.detect, &mut self.findings);
+        Ok(self.rewrite_findings(&content, start, end, true, false))
     }
 
-    fn detect(&mut self, text: &str) -> Detected {
-        if self.config.detect.is_empty() {
-            return Detected::Nothing;
+    /// A configured field's value `text` (the token `start..end`): replaced by its rule,
+    /// the replacement scanned by the detectors, written.
+    fn treat_field(
+        &mut self,
+        text: &str,
+        rule: &'a FieldRule,
+        direct: bool,
+        start: usize,
+        end: usize,
+    ) -> Act {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        mask::write_replacement(&mut scratch, text, rule.kind, rule.mode, self.config);
+        self.treated += 1;
+        if direct {
+            self.record(rule.kind);
         }
-        pii::detect_into(text, self.config.detect, &mut self.findings);
-        if self.findings.is_empty() {
-            return Detected::Nothing;
+        let replaced = std::str::from_utf8(&scratch).expect("replacements are UTF-8");
+        pii::detect_into(replaced, self.config.detect, &mut self.findings);
+        let act = self.rewrite_findings(replaced, start, end, true, true);
+        self.scratch = scratch;
+        act
+    }
+
+    /// After detection on `text` (the value of the token `start..end`) left its findings
+    /// in `self.findings`: records them, and writes `text` with the findings replaced in
+    /// place of the token (with `escape`, `text` is escaped as it is written; without,
+    /// it is the token's content as it stands). With `always`, the token is rewritten
+    /// even without findings.
+    fn rewrite_findings(
+        &mut self,
+        text: &str,
+        start: usize,
+        end: usize,
+        escape: bool,
+        always: bool,
+    ) -> Act {
+        if !self.findings.is_empty() {
+            for f in &self.findings {
+                self.report.count_one(f.kind);
+            }
+            self.record_path();
+            let whole = self.findings.len() == 1
+                && self.findings[0].start == 0
+                && self.findings[0].end == text.len();
+            if whole && self.config.mode == Mode::Drop {
+                return Act::Remove;
+            }
+        } else if !always {
+            return Act::Keep;
         }
-        let path = self.path_string();
-        for f in &self.findings {
-            self.report.record(f.kind, &path);
-        }
-        let whole = self.findings.len() == 1
-            && self.findings[0].start == 0
-            && self.findings[0].end == text.len();
-        if whole && self.config.mode == Mode::Drop {
-            return Detected::Remove;
-        }
-        Detected::Rewritten(mask::rewrite(text, &self.findings, self.config))
+        self.emit_until(start);
+        self.out.push(b'"');
+        mask::write_rewritten(&mut self.out, text, &self.findings, self.config, escape);
+        self.out.push(b'"');
+        self.last = end;
+        self.changed = true;
+        Act::Keep
     }
 
     fn number(&mut self, rule: Option<&'a FieldRule>, direct: bool) -> R<Act> {
@@ -597,22 +683,7 @@ impl<'a> Stream<'a> {
         };
         // the tree masks the number as serde_json prints it
         let number: serde_json::Number = serde_json::from_str(token).map_err(|_| ())?;
-        let mut text = mask::replacement(&number.to_string(), rule.kind, rule.mode, self.config);
-        self.treated += 1;
-        if direct {
-            let path = self.path_string();
-            self.report.record(rule.kind, &path);
-        }
-        match self.detect(&text) {
-            Detected::Nothing => {}
-            Detected::Remove => return Ok(Act::Remove),
-            Detected::Rewritten(s) => text = s,
-        }
-        self.emit_until(start);
-        write_json_string(&mut self.out, &text);
-        self.last = i;
-        self.changed = true;
-        Ok(Act::Keep)
+        Ok(self.treat_field(&number.to_string(), rule, direct, start, i))
     }
 
     /// Skips (and validates) one value.
@@ -669,11 +740,26 @@ impl<'a> Stream<'a> {
     }
 }
 
-enum Detected {
-    Nothing,
-    Remove,
-    Rewritten(String),
-}
+/// Byte classes of the string scan: the bytes that end the fast scan (quote, backslash,
+/// control characters), digits and `@` (the screen before detection).
+const STOP: u8 = 1;
+const DIGIT: u8 = 2;
+const AT: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'"' | b'\\' | 0..0x20 => STOP,
+            b'0'..=b'9' => DIGIT,
+            b'@' => AT,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
 
 fn hex4(b: &[u8], i: usize) -> R<u32> {
     let h = b.get(i..i + 4).ok_or(())?;
@@ -685,8 +771,14 @@ fn hex4(b: &[u8], i: usize) -> R<u32> {
 }
 
 /// Writes `s` as a JSON string (escaping as `serde_json` does).
-fn write_json_string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    write_json_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Writes `s` escaped for a JSON string, without quotes (as `serde_json` escapes).
+pub(crate) fn write_json_escaped(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let mut run = 0;
     for (i, &c) in b.iter().enumerate() {
@@ -711,7 +803,6 @@ fn write_json_string(out: &mut Vec<u8>, s: &str) {
         run = i + 1;
     }
     out.extend_from_slice(&b[run..]);
-    out.push(b'"');
 }
 
 struct HexOut<'o>(&'o mut Vec<u8>);

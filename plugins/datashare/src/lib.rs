@@ -28,6 +28,7 @@ pub mod pii;
 pub mod rdf;
 pub mod sample;
 pub mod share;
+mod swar;
 
 use std::cell::RefCell;
 use std::rc::Rc;

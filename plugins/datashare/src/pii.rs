@@ -2,7 +2,7 @@
 //! credit codes, mobile numbers, payment card numbers and e-mail addresses. Identifiers
 //! with a check digit are reported only when the check digit is right.
 
-use crate::checks;
+use crate::{checks, swar};
 
 /// A kind of personal information the detector recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +24,28 @@ pub enum PiiKind {
 }
 
 impl PiiKind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub const ALL: [PiiKind; 7] = [
+        PiiKind::CnId,
+        PiiKind::Uscc,
+        PiiKind::Mobile,
+        PiiKind::BankCard,
+        PiiKind::Email,
+        PiiKind::Name,
+        PiiKind::Field,
+    ];
+
+    /// Every kind, in the order of their names (the order of a report's counts).
+    pub const BY_NAME: [PiiKind; 7] = [
+        PiiKind::BankCard,
+        PiiKind::CnId,
+        PiiKind::Email,
+        PiiKind::Field,
+        PiiKind::Mobile,
+        PiiKind::Name,
+        PiiKind::Uscc,
+    ];
+
     /// The kinds found by scanning text (names and fields come from configuration).
     pub const DETECTABLE: [PiiKind; 5] = [
         PiiKind::CnId,
@@ -115,36 +137,84 @@ pub fn detect_into(text: &str, kinds: KindSet, out: &mut Vec<Finding>) {
     if !b.iter().any(|c| c.is_ascii_digit() || *c == b'@') {
         return;
     }
+    scan(b, kinds, out);
+}
+
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+
+/// Byte classes of the scan: ASCII letters and digits.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_digit() {
+            t[c] = ALNUM | DIGIT;
+        } else if b.is_ascii_alphabetic() {
+            t[c] = ALNUM;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// The scan of [`detect_into`] without its screen, appending to `out`. Runs of letters
+/// without a digit are passed over whole: every kind but e-mail needs a digit, and
+/// e-mail addresses are found from their `@`.
+pub(crate) fn scan(b: &[u8], kinds: KindSet, out: &mut Vec<Finding>) {
+    let email = kinds.contains(PiiKind::Email);
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_alphanumeric() {
+        // eight bytes at a time over text without letters, digits or '@' (CJK text,
+        // spaces, punctuation)
+        while let Some(w) = swar::word(b, i)
+            && !swar::has_alnum_or_at(w)
+        {
+            i += 8;
+        }
+        if i >= b.len() {
+            break;
+        }
+        if CLASS[usize::from(b[i])] & ALNUM == 0 {
             if b[i] == b'@'
-                && kinds.contains(PiiKind::Email)
+                && email
                 && let Some((s, e)) = email_at(b, i)
             {
-                {
-                    // an e-mail may start inside the alphanumeric run just before it: take
-                    // back findings that overlap its start
-                    while out.last().is_some_and(|f: &Finding| f.end > s) {
-                        out.pop();
-                    }
-                    out.push(Finding {
-                        kind: PiiKind::Email,
-                        start: s,
-                        end: e,
-                    });
-                    i = e;
-                    continue;
+                // an e-mail may start inside the alphanumeric run just before it: take
+                // back findings that overlap its start
+                while out.last().is_some_and(|f: &Finding| f.end > s) {
+                    out.pop();
                 }
+                out.push(Finding {
+                    kind: PiiKind::Email,
+                    start: s,
+                    end: e,
+                });
+                i = e;
+                continue;
             }
             i += 1;
             continue;
         }
-        let run_end = alnum_end(b, i);
+        let mut run_end = i;
+        let mut class = 0;
+        while run_end < b.len() {
+            let k = CLASS[usize::from(b[run_end])];
+            if k & ALNUM == 0 {
+                break;
+            }
+            class |= k;
+            run_end += 1;
+        }
+        if class & DIGIT == 0 {
+            i = run_end;
+            continue;
+        }
         // e-mail local parts are handled at their '@'
         if run_end < b.len()
             && matches!(b[run_end], b'@' | b'.' | b'_' | b'%' | b'+')
-            && kinds.contains(PiiKind::Email)
+            && email
             && let Some(at) = b[run_end..b.len().min(run_end + 64)]
                 .iter()
                 .position(|c| *c == b'@')
