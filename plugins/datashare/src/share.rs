@@ -127,8 +127,12 @@ impl ShareConfig {
         policy_text: &str,
     ) -> Result<ShareConfig, String> {
         let mut graph = rdf::parse_document(policy_text, "policy")?;
-        let policies =
+        let mut policies =
             crate::odrl::model::read_policies(&graph).map_err(|e| format!("policy: {e}"))?;
+        // a policy another one inherits from (`odrl:inheritFrom`) is in force through
+        // its children, which carry its rules: not also on its own
+        let inherit_from = crate::odrl::vocab::odrl("inheritFrom");
+        policies.retain(|p| graph.subjects(&inherit_from, &p.id).next().is_none());
         if let Some(sotw) = get("sotw") {
             graph.extend(&rdf::parse_document(&sotw, "sotw")?);
         }

@@ -426,3 +426,43 @@ fn policy_from_kv_is_loaded_and_refreshed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A policy inheriting from another (`odrl:inheritFrom`): the child carries the parent's
+/// target, prohibition and conflict strategy; the parent is in force through the child
+/// only (on its own its blanket prohibition would deny every share).
+#[test]
+fn sharing_with_an_inherited_policy() {
+    let policy = r#"
+@prefix odrl: <http://www.w3.org/ns/odrl/2/> .
+@prefix ex: <http://example.com/> .
+ex:base a odrl:Policy; odrl:target ex:orders; odrl:conflict odrl:perm; odrl:prohibition ex:noDistribute .
+ex:noDistribute odrl:action odrl:distribute .
+ex:labAgreement a odrl:Agreement; odrl:inheritFrom ex:base; odrl:permission ex:toLab .
+ex:toLab odrl:assignee ex:lab; odrl:action odrl:distribute .
+"#;
+    let host = TestHost::new().with_config("policy", policy);
+    let out = host
+        .call(handle, order("1", "http://example.com/lab", None))
+        .unwrap();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].extension("odrlpolicy"),
+        Some("http://example.com/labAgreement")
+    );
+    assert_eq!(
+        out[0].extension("odrlrule"),
+        Some("http://example.com/toLab")
+    );
+    // someone else: the inherited prohibition denies
+    let out = host
+        .call(handle, order("2", "http://example.com/broker", None))
+        .unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied", "{out:?}");
+    let reason = data(&out[0])["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("noDistribute"), "{reason}");
+    // another asset: the inherited target does not match
+    let mut other = order("3", "http://example.com/lab", None);
+    other.subject = Some("http://example.com/invoices".into());
+    let out = host.call(handle, other).unwrap();
+    assert_eq!(out[0].ty, "weft.datashare.denied", "{out:?}");
+}

@@ -746,3 +746,163 @@ fn malformed_documents_name_the_problem() {
     .unwrap_err();
     assert!(e.contains("no odrl:Request"), "{e}");
 }
+
+/// ODRL IM Policy Inheritance example: the Agreement policy:4444 inherits from
+/// policy:default its (policy-level) assigner and its obligation to review the terms;
+/// the child's report has the inherited obligation's duty report, and the parent is
+/// evaluated on its own too.
+#[test]
+fn inheritance_example() {
+    let policy = r#"{
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@graph": [{
+            "@type": "Policy",
+            "uid": "http://example.com/policy:default",
+            "profile": "http://example.com/odrl:profile:30",
+            "assigner": "http://example.com/org-01",
+            "obligation": [{
+                "@id": "http://example.com/policy:default/review",
+                "target": "http://example.com/asset:terms-and-conditions",
+                "action": "reviewPolicy"
+            }]
+        }, {
+            "@type": "Agreement",
+            "uid": "http://example.com/policy:4444",
+            "profile": "http://example.com/odrl:profile:30",
+            "inheritFrom": "http://example.com/policy:default",
+            "assignee": "http://example.com/user:0001",
+            "permission": [{
+                "@id": "http://example.com/policy:4444/display",
+                "target": "http://example.com/asset:5555",
+                "action": "display"
+            }]
+        }]
+    }"#;
+    let req = request(
+        "<http://example.com/user:0001>",
+        "odrl:display",
+        "<http://example.com/asset:5555>",
+    );
+    let expected = r#"
+        _:child a report:PolicyReport; dct:created "2017-06-01T10:00:00Z"^^xsd:dateTime;
+            report:policy <http://example.com/policy:4444>; report:policyRequest ex:req;
+            report:ruleReport _:display, _:review .
+        _:display a report:PermissionReport; report:attemptState report:Attempted;
+            report:rule <http://example.com/policy:4444/display>; report:ruleRequest ex:reqPerm;
+            report:premiseReport _:t, _:p, _:a;
+            report:activationState report:Active; report:performanceState report:Unknown; report:deonticState report:NonSet .
+        _:t a report:TargetReport; report:satisfactionState report:Satisfied .
+        _:p a report:PartyReport; report:satisfactionState report:Satisfied .
+        _:a a report:ActionReport; report:satisfactionState report:Satisfied .
+        _:review a report:DutyReport; report:rule <http://example.com/policy:default/review>;
+            report:activationState report:Active; report:performanceState report:Unknown; report:deonticState report:NonSet .
+
+        _:parent a report:PolicyReport; dct:created "2017-06-01T10:00:00Z"^^xsd:dateTime;
+            report:policy <http://example.com/policy:default>; report:policyRequest ex:req;
+            report:ruleReport _:review2 .
+        _:review2 a report:DutyReport; report:rule <http://example.com/policy:default/review>;
+            report:activationState report:Active; report:performanceState report:Unknown; report:deonticState report:NonSet .
+    "#;
+    check(policy, &req, NOW, expected);
+}
+
+/// Inheritance to any depth: the child inherits, through its parent, the grandparent's
+/// policy-level target (its permission gets it) and prohibition (which gets the
+/// family's policy-level target too). Every policy of the document is reported.
+#[test]
+fn inheritance_through_two_levels() {
+    let policy = "
+        ex:grand a odrl:Policy; odrl:target ex:dataset; odrl:prohibition ex:noDist .
+        ex:noDist odrl:action odrl:distribute; odrl:assignee ex:bob .
+        ex:parent a odrl:Set; odrl:inheritFrom ex:grand; odrl:conflict odrl:perm .
+        ex:child a odrl:Agreement; odrl:inheritFrom ex:parent; odrl:permission ex:use .
+        ex:use odrl:action odrl:use; odrl:assignee ex:bob .
+    ";
+    let rule = |report: &str, kind: &str, rule: &str, target: &str, active: &str| {
+        format!(
+            "{report} a report:{kind}; report:attemptState report:Attempted; report:rule {rule};
+                report:ruleRequest ex:reqPerm; report:premiseReport {report}t, {report}p, {report}a;
+                report:activationState report:{active}; report:performanceState report:Unknown;
+                report:deonticState report:NonSet .
+             {report}t a report:TargetReport; report:satisfactionState report:{target} .
+             {report}p a report:PartyReport; report:satisfactionState report:Satisfied .
+             {report}a a report:ActionReport; report:satisfactionState report:Satisfied ."
+        )
+    };
+    let expected = |target: &str, active: &str| {
+        format!(
+            "_:g a report:PolicyReport; dct:created \"2017-06-01T10:00:00Z\"^^xsd:dateTime;
+                report:policy ex:grand; report:policyRequest ex:req; report:ruleReport _:g1 .
+             {}
+             _:p a report:PolicyReport; dct:created \"2017-06-01T10:00:00Z\"^^xsd:dateTime;
+                report:policy ex:parent; report:policyRequest ex:req; report:ruleReport _:p1 .
+             {}
+             _:c a report:PolicyReport; dct:created \"2017-06-01T10:00:00Z\"^^xsd:dateTime;
+                report:policy ex:child; report:policyRequest ex:req; report:ruleReport _:c1, _:c2 .
+             {}
+             {}",
+            rule("_:g1", "ProhibitionReport", "ex:noDist", target, active),
+            rule("_:p1", "ProhibitionReport", "ex:noDist", target, active),
+            rule("_:c1", "PermissionReport", "ex:use", target, active),
+            rule("_:c2", "ProhibitionReport", "ex:noDist", target, active),
+        )
+    };
+    let on = |target| request("ex:bob", "odrl:distribute", target);
+    check(
+        policy,
+        &on("ex:dataset"),
+        NOW,
+        &expected("Satisfied", "Active"),
+    );
+    check(
+        policy,
+        &on("ex:other"),
+        NOW,
+        &expected("Unsatisfied", "Inactive"),
+    );
+}
+
+#[test]
+fn inheritance_errors_name_the_policy() {
+    let req = format!("{PREFIXES}{}", request("ex:a", "odrl:read", "ex:x"));
+    let eval = |policy: &str| {
+        odrl::evaluate_documents(
+            &format!("{PREFIXES}{policy}"),
+            &req,
+            "",
+            TurtleOptions::default(),
+        )
+    };
+    let e = eval(
+        "ex:a a odrl:Set; odrl:inheritFrom ex:b; odrl:permission [ odrl:action odrl:use ] .
+         ex:b a odrl:Set; odrl:inheritFrom ex:c .
+         ex:c a odrl:Set; odrl:inheritFrom ex:a .",
+    )
+    .unwrap_err();
+    assert!(e.contains("odrl:inheritFrom is circular"), "{e}");
+    assert!(
+        e.contains("<http://example.com/a> → <http://example.com/b> → <http://example.com/c> → <http://example.com/a>"),
+        "{e}"
+    );
+    let e = eval(
+        "ex:a a odrl:Set; odrl:inheritFrom ex:missing; odrl:permission [ odrl:action odrl:use ] .",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("odrl:inheritFrom <http://example.com/missing>: no such policy"),
+        "{e}"
+    );
+    // diamond: the common ancestor's rule once
+    let ok = eval(
+        "ex:a a odrl:Set; odrl:inheritFrom ex:b, ex:c .
+         ex:b a odrl:Set; odrl:inheritFrom ex:d .
+         ex:c a odrl:Set; odrl:inheritFrom ex:d .
+         ex:d a odrl:Set; odrl:permission ex:r . ex:r odrl:action odrl:read .",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.matches("report:rule <http://example.com/r>").count(),
+        4,
+        "{ok}"
+    );
+}

@@ -225,27 +225,62 @@ pub fn read_policies(g: &Graph) -> Result<Vec<Policy>, String> {
     nodes.iter().map(|n| read_policy(g, n)).collect()
 }
 
-/// Reads the policy at `node`.
+/// Reads the policy at `node`, with what it inherits (`odrl:inheritFrom`, the ODRL 2.2
+/// Information Model's Policy Inheritance): the rules, policy-level assets, parties
+/// and actions, and conflict strategies of its parent policies, to any depth. The policy
+/// level properties of the whole family then apply to every rule lacking its own (a
+/// parent's obligation gets the child's assignee, the child's permission the parent's
+/// assigner). Parents must be in the same graph (the evaluator does not dereference
+/// IRIs); a missing parent or circular inheritance is an error.
 pub fn read_policy(g: &Graph, node: &Term) -> Result<Policy, String> {
-    let conflict = match g.object(node, &odrl("conflict")).and_then(rdf::as_iri) {
-        None => Conflict::Invalid,
-        Some(c) if c == odrl("perm") => Conflict::Perm,
-        Some(c) if c == odrl("prohibit") => Conflict::Prohibit,
-        Some(c) if c == odrl("invalid") => Conflict::Invalid,
-        Some(c) => return Err(format!("policy {node}: unknown odrl:conflict <{c}>")),
+    let family = lineage(g, node)?;
+    let mut conflicts = Vec::new();
+    let mut inherited = Inherited::default();
+    for p in &family {
+        let conflict = match g.object(p, &odrl("conflict")).and_then(rdf::as_iri) {
+            None => None,
+            Some(c) if c == odrl("perm") => Some(Conflict::Perm),
+            Some(c) if c == odrl("prohibit") => Some(Conflict::Prohibit),
+            Some(c) if c == odrl("invalid") => Some(Conflict::Invalid),
+            Some(c) => return Err(format!("policy {p}: unknown odrl:conflict <{c}>")),
+        };
+        if let Some(c) = conflict
+            && !conflicts.contains(&c)
+        {
+            conflicts.push(c);
+        }
+        for (into, property) in [
+            (&mut inherited.targets, "target"),
+            (&mut inherited.assignees, "assignee"),
+            (&mut inherited.assigners, "assigner"),
+            (&mut inherited.actions, "action"),
+        ] {
+            for v in g.values(p, &odrl(property)) {
+                if !into.contains(&v) {
+                    into.push(v);
+                }
+            }
+        }
+    }
+    // several different strategies after inheritance: conflicting rules void the policy
+    let conflict = match conflicts.as_slice() {
+        [one] => *one,
+        _ => Conflict::Invalid,
     };
-    let inherited = Inherited {
-        targets: g.values(node, &odrl("target")),
-        assignees: g.values(node, &odrl("assignee")),
-        assigners: g.values(node, &odrl("assigner")),
-        actions: g.values(node, &odrl("action")),
-    };
-    let rules = |p: &str, kind| -> Result<Vec<Rule>, String> {
-        g.values(node, &odrl(p))
-            .iter()
-            .map(|r| read_rule(g, r, kind, &inherited, 0))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("policy {node}: {e}"))
+    let rules = |property: &str, kind| -> Result<Vec<Rule>, String> {
+        let mut out: Vec<Rule> = Vec::new();
+        for p in &family {
+            for r in g.values(p, &odrl(property)) {
+                if out.iter().any(|seen| seen.id == r) {
+                    continue;
+                }
+                out.push(
+                    read_rule(g, &r, kind, &inherited, 0)
+                        .map_err(|e| format!("policy {p}: {e}"))?,
+                );
+            }
+        }
+        Ok(out)
     };
     Ok(Policy {
         id: node.clone(),
@@ -254,6 +289,66 @@ pub fn read_policy(g: &Graph, node: &Term) -> Result<Policy, String> {
         prohibitions: rules("prohibition", RuleKind::Prohibition)?,
         obligations: rules("obligation", RuleKind::Duty)?,
     })
+}
+
+/// The policy at `node` and its ancestors by `odrl:inheritFrom`, child first, each once.
+fn lineage(g: &Graph, node: &Term) -> Result<Vec<Term>, String> {
+    fn visit(g: &Graph, path: &mut Vec<Term>, out: &mut Vec<Term>) -> Result<(), String> {
+        let node = path.last().expect("the path starts at the policy").clone();
+        for parent in g.values(&node, &odrl("inheritFrom")) {
+            if path.contains(&parent) {
+                let chain: Vec<String> = path.iter().map(ToString::to_string).collect();
+                return Err(format!(
+                    "policy {}: odrl:inheritFrom is circular ({} → {parent})",
+                    path[0],
+                    chain.join(" → ")
+                ));
+            }
+            if path.len() > MAX_DEPTH {
+                return Err(format!(
+                    "policy {}: odrl:inheritFrom deeper than {MAX_DEPTH} levels",
+                    path[0]
+                ));
+            }
+            if !is_policy(g, &parent) {
+                return Err(format!(
+                    "policy {node}: odrl:inheritFrom {parent}: no such policy in the document (parent policies must be given with the child; IRIs are not dereferenced)"
+                ));
+            }
+            if !out.contains(&parent) {
+                out.push(parent.clone());
+            }
+            path.push(parent);
+            visit(g, path, out)?;
+            path.pop();
+        }
+        Ok(())
+    }
+    let mut out = vec![node.clone()];
+    visit(g, &mut vec![node.clone()], &mut out)?;
+    Ok(out)
+}
+
+/// Whether `node` is a policy in `g`: typed with a policy class, or with rules or
+/// policy-level properties of its own.
+fn is_policy(g: &Graph, node: &Term) -> bool {
+    vocab::POLICY_CLASSES
+        .iter()
+        .any(|c| g.has_type(node, &odrl(c)))
+        || [
+            "permission",
+            "prohibition",
+            "obligation",
+            "inheritFrom",
+            "assigner",
+            "assignee",
+            "target",
+            "action",
+            "profile",
+            "conflict",
+        ]
+        .iter()
+        .any(|p| g.object(node, &odrl(p)).is_some())
 }
 
 /// Policy-level properties that apply to every rule lacking them.
