@@ -349,6 +349,7 @@ pub fn share(config: &ShareConfig, mask: &MaskConfig, mut event: Event) -> Resul
         action: Some(config.action.clone()),
         target: target.clone(),
         values,
+        units: Vec::new(),
     };
     let mut permit: Option<(&Policy, &Rule)> = None;
     let mut denial: Option<(String, String)> = None;

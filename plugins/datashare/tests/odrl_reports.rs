@@ -906,3 +906,241 @@ fn inheritance_errors_name_the_policy() {
         "{ok}"
     );
 }
+
+/// `odrl:unit`: a left operand value whose unit the request states is compared in the
+/// constraint's unit — converted between QUDT units (the IM example's running time in
+/// `unit:MinuteTime`, a request in seconds or hours; a unit the state of the world
+/// describes with `qudt:conversionMultiplier`), as it is in the same unit or without a
+/// stated unit, and not at all between units that do not convert (dollars against a
+/// limit in euros). The report's left operand is the value compared, in the
+/// constraint's unit.
+#[test]
+fn units_of_constraint_operands() {
+    let case = |constraint: &str, request_value: &str, sotw: &str, left: &str, satisfied: bool| {
+        let policy = format!(
+            "ex:pol a odrl:Set; odrl:permission ex:perm .
+             ex:perm odrl:action odrl:play; odrl:constraint ex:c .
+             ex:c {constraint} ."
+        );
+        let req = format!(
+            "ex:req a odrl:Request; odrl:permission ex:reqPerm .
+             ex:reqPerm odrl:assignee ex:bob; odrl:action odrl:play;
+                odrl:constraint [ {request_value} ] ."
+        );
+        let (active, state) = if satisfied {
+            ("Active", "Satisfied")
+        } else {
+            ("Inactive", "Unsatisfied")
+        };
+        let right = constraint
+            .split("odrl:rightOperand ")
+            .nth(1)
+            .and_then(|s| s.split(';').next())
+            .unwrap();
+        let expected = format!(
+            "_:pr a report:PolicyReport; dct:created \"2017-06-01T10:00:00Z\"^^xsd:dateTime;
+                report:policy ex:pol; report:policyRequest ex:req; report:ruleReport _:r .
+             _:r a report:PermissionReport; report:attemptState report:Attempted; report:rule ex:perm;
+                report:ruleRequest ex:reqPerm; report:premiseReport _:a, _:c;
+                report:activationState report:{active}; report:performanceState report:Unknown;
+                report:deonticState report:NonSet .
+             _:a a report:ActionReport; report:satisfactionState report:Satisfied .
+             _:c a report:ConstraintReport; report:constraint ex:c; report:constraintLeftOperand {left};
+                report:constraintOperator {op}; report:constraintRightOperand {right};
+                report:satisfactionState report:{state} .",
+            op = if constraint.contains("odrl:lt;") {
+                "odrl:lt"
+            } else {
+                "odrl:lteq"
+            },
+        );
+        check(
+            &format!("@prefix unit: <http://qudt.org/vocab/unit/> . {policy}"),
+            &format!("@prefix unit: <http://qudt.org/vocab/unit/> . {req}"),
+            &format!("@prefix qudt: <http://qudt.org/schema/qudt/> . {NOW} {sotw}"),
+            &expected,
+        );
+    };
+    let running = "odrl:leftOperand ex:runningTime; odrl:operator odrl:lt; odrl:rightOperand \"60\"^^xsd:integer; odrl:unit unit:MinuteTime";
+    let value = |v: &str, unit: &str| {
+        format!(
+            "odrl:leftOperand ex:runningTime; odrl:operator odrl:eq; odrl:rightOperand {v}{unit}"
+        )
+    };
+    // 3000 s = 50 min < 60; 5400 s = 90 min; 0.75 h = 45 min
+    case(
+        running,
+        &value("3000", "; odrl:unit unit:SEC"),
+        "",
+        "\"50\"^^xsd:double",
+        true,
+    );
+    case(
+        running,
+        &value("5400", "; odrl:unit unit:SEC"),
+        "",
+        "\"90\"^^xsd:double",
+        false,
+    );
+    case(
+        running,
+        &value("0.75", "; odrl:unit unit:HR"),
+        "",
+        "\"45\"^^xsd:double",
+        true,
+    );
+    // the same unit, or none stated: compared as it is
+    case(
+        running,
+        &value("59", "; odrl:unit unit:MinuteTime"),
+        "",
+        "59",
+        true,
+    );
+    case(running, &value("61", ""), "", "61", false);
+    // a unit described in the state of the world: 2 episodes of 25 min
+    let episode = "ex:episode qudt:conversionMultiplier 1500; qudt:hasQuantityKind <http://qudt.org/vocab/quantitykind/Time> .";
+    case(
+        running,
+        &value("2", "; odrl:unit ex:episode"),
+        episode,
+        "\"50\"^^xsd:double",
+        true,
+    );
+    // units of another quantity, or unknown ones, do not convert
+    case(
+        running,
+        &value("1", "; odrl:unit unit:KiloM"),
+        "",
+        "1",
+        false,
+    );
+    case(
+        running,
+        &value("1", "; odrl:unit ex:fortnight"),
+        "",
+        "1",
+        false,
+    );
+    // currencies never convert (the IM example's payAmount in euros)
+    let pay = "odrl:leftOperand odrl:payAmount; odrl:operator odrl:lteq; odrl:rightOperand \"10.00\"^^xsd:decimal; odrl:unit <http://dbpedia.org/resource/Euro>";
+    let amount = |unit: &str| {
+        format!(
+            "odrl:leftOperand odrl:payAmount; odrl:operator odrl:eq; odrl:rightOperand \"8.50\"^^xsd:decimal; odrl:unit <http://dbpedia.org/resource/{unit}>"
+        )
+    };
+    case(pay, &amount("Euro"), "", "\"8.50\"^^xsd:decimal", true);
+    case(
+        pay,
+        &amount("United_States_dollar"),
+        "",
+        "\"8.50\"^^xsd:decimal",
+        false,
+    );
+}
+
+/// An evaluation request's parameter states its unit with `odrl:unit`; data sizes
+/// convert between decimal and binary multiples.
+#[test]
+fn units_of_evaluation_request_parameters() {
+    let policy = "@prefix unit: <http://qudt.org/vocab/unit/> .
+        ex:pol a odrl:Set; odrl:permission ex:perm .
+        ex:perm odrl:action odrl:read; odrl:constraint ex:c .
+        ex:c odrl:leftOperand ex:size; odrl:operator odrl:lteq; odrl:rightOperand 1; odrl:unit unit:MegaBYTE .";
+    let req = |v: &str, unit: &str| {
+        format!(
+            "@prefix unit: <http://qudt.org/vocab/unit/> .
+             ex:req a sotw:EvaluationRequest; sotw:requestingParty ex:bob; sotw:requestedAction odrl:read;
+                sotw:requestedTarget ex:file;
+                sotw:requestParameter [ sotw:describesFeature ex:size; sotw:value {v}; odrl:unit unit:{unit} ] ."
+        )
+    };
+    let expected = |left: &str, ok: bool| {
+        let (active, state) = if ok {
+            ("Active", "Satisfied")
+        } else {
+            ("Inactive", "Unsatisfied")
+        };
+        format!(
+            "_:pr a report:PolicyReport; dct:created \"2017-06-01T10:00:00Z\"^^xsd:dateTime;
+                report:policy ex:pol; report:policyRequest ex:req; report:ruleReport _:r .
+             _:r a report:PermissionReport; report:attemptState report:Attempted; report:rule ex:perm;
+                report:ruleRequest ex:req; report:premiseReport _:a, _:c;
+                report:activationState report:{active}; report:performanceState report:Unknown;
+                report:deonticState report:NonSet .
+             _:a a report:ActionReport; report:satisfactionState report:Satisfied .
+             _:c a report:ConstraintReport; report:constraint ex:c; report:constraintLeftOperand {left};
+                report:constraintOperator odrl:lteq; report:constraintRightOperand 1;
+                report:satisfactionState report:{state} ."
+        )
+    };
+    // 1 MiB = 1.048576 MB > 1 MB; 900 KiB = 0.9216 MB; 1000 kB = 1 MB
+    check(
+        policy,
+        &req("1", "MebiBYTE"),
+        NOW,
+        &expected("\"1.048576\"^^xsd:double", false),
+    );
+    check(
+        policy,
+        &req("900", "KibiBYTE"),
+        NOW,
+        &expected("\"0.9216\"^^xsd:double", true),
+    );
+    check(
+        policy,
+        &req("1000", "KiloBYTE"),
+        NOW,
+        &expected("\"1\"^^xsd:double", true),
+    );
+}
+
+/// The decision path (no reports: sharing, duties) converts units like the reports do.
+#[test]
+fn units_in_the_decision_path() {
+    use weft_plugin_datashare::odrl::eval::{Request, World, constraint_holds};
+    use weft_plugin_datashare::odrl::model::read_policies;
+    let g = parse_document(
+        &format!(
+            "{PREFIXES} @prefix unit: <http://qudt.org/vocab/unit/> .
+             ex:pol a odrl:Set; odrl:permission ex:perm .
+             ex:perm odrl:action odrl:play; odrl:constraint ex:c .
+             ex:c odrl:leftOperand ex:runningTime; odrl:operator odrl:lt; odrl:rightOperand 60; odrl:unit unit:MIN ."
+        ),
+        "policy",
+    )
+    .unwrap();
+    let policies = read_policies(&g).unwrap();
+    let c = &policies[0].permissions[0].constraints[0];
+    let world = World::new(&g, None);
+    let holds = |v: i64, unit: Option<&str>| {
+        let req = Request {
+            id: None,
+            rule: None,
+            party: None,
+            action: None,
+            target: None,
+            values: vec![(
+                "http://example.com/runningTime".into(),
+                oxrdf::Literal::from(v).into(),
+            )],
+            units: unit
+                .map(|u| {
+                    (
+                        "http://example.com/runningTime".to_string(),
+                        oxrdf::NamedNode::new_unchecked(format!("http://qudt.org/vocab/unit/{u}"))
+                            .into(),
+                    )
+                })
+                .into_iter()
+                .collect(),
+        };
+        constraint_holds(c, None, &req, &world)
+    };
+    assert!(holds(3000, Some("SEC")));
+    assert!(!holds(5400, Some("SEC")));
+    assert!(holds(59, None));
+    assert!(holds(59, Some("MIN")));
+    assert!(!holds(1, Some("KiloM")));
+    assert!(!holds(2, Some("HR")));
+}

@@ -46,6 +46,8 @@ pub struct Request {
     pub target: Option<Term>,
     /// Left operand IRI → values.
     pub values: Vec<(String, Term)>,
+    /// Left operand IRI → the unit of its values (`odrl:unit`), when the request says.
+    pub units: Vec<(String, Term)>,
 }
 
 impl Request {
@@ -55,6 +57,30 @@ impl Request {
             .iter()
             .filter(move |(k, _)| k == left)
             .map(|(_, v)| v)
+    }
+
+    /// The unit the request gives the values of a left operand in.
+    pub fn unit_of(&self, left: &str) -> Option<&Term> {
+        self.units.iter().find(|(k, _)| k == left).map(|(_, u)| u)
+    }
+}
+
+/// The request's values of `a`'s left operand in the constraint's unit
+/// ([`super::unit`]): `None` when no conversion is needed (no unit on either side, or the
+/// same), `Some(None)` when the units do not convert into each other, else the values
+/// converted.
+fn in_constraint_unit(a: &Atomic, req: &Request, world: &World<'_>) -> Option<Option<Vec<Term>>> {
+    let (Some(to), Some(from)) = (&a.unit, req.unit_of(&a.left)) else {
+        return None;
+    };
+    match super::unit::conversion(from, to, world.graph) {
+        Some(None) => None,
+        Some(Some(factor)) => Some(Some(
+            req.values_of(&a.left)
+                .filter_map(|v| super::unit::convert(v, factor))
+                .collect(),
+        )),
+        None => Some(None),
     }
 }
 
@@ -798,8 +824,21 @@ fn eval_atomic(
     req: &Request,
     world: &World<'_>,
 ) -> PremiseReport {
-    let left = left_values(&a.left, subject, req, world);
-    let satisfied = !left.is_empty() && operator_holds(a, &left, world);
+    let converted = in_constraint_unit(a, req, world);
+    let (left, satisfied) = match &converted {
+        // values in a unit that does not convert into the constraint's: not comparable
+        Some(None) => (left_values(&a.left, subject, req, world), false),
+        Some(Some(values)) => {
+            let left: Vec<&Term> = values.iter().collect();
+            let satisfied = !left.is_empty() && operator_holds(a, &left, world);
+            (left, satisfied)
+        }
+        None => {
+            let left = left_values(&a.left, subject, req, world);
+            let satisfied = !left.is_empty() && operator_holds(a, &left, world);
+            (left, satisfied)
+        }
+    };
     PremiseReport {
         kind: PremiseKind::Constraint,
         satisfied,
@@ -860,6 +899,16 @@ fn atomic_holds(a: &Atomic, subject: Option<&Term>, req: &Request, world: &World
         && let Some(ms) = world.now_ms
     {
         return values_hold(a, &mut [Left::Now(Value::DateTime(ms))]);
+    }
+    if !req.units.is_empty() {
+        match in_constraint_unit(a, req, world) {
+            Some(None) => return false,
+            Some(Some(values)) => {
+                let left: Vec<&Term> = values.iter().collect();
+                return !left.is_empty() && operator_holds(a, &left, world);
+            }
+            None => {}
+        }
     }
     let left = left_values(&a.left, subject, req, world);
     !left.is_empty() && operator_holds(a, &left, world)

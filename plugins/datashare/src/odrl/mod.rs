@@ -13,6 +13,7 @@
 pub mod eval;
 pub mod model;
 pub mod report;
+pub mod unit;
 pub mod value;
 pub mod vocab;
 
@@ -91,12 +92,13 @@ pub fn read_requests(g: &Graph) -> Result<Vec<Request>, String> {
                     .unwrap_or_else(|| a.clone())
             });
             let mut values = Vec::new();
+            let mut units = Vec::new();
             for c in g.values(&rule, &odrl("constraint")) {
-                request_values(g, &c, &mut values)?;
+                request_values(g, &c, &mut values, &mut units)?;
             }
             if let Some(a) = &action_node {
                 for c in g.values(a, &odrl("refinement")) {
-                    request_values(g, &c, &mut values)?;
+                    request_values(g, &c, &mut values, &mut units)?;
                 }
             }
             out.push(Request {
@@ -106,12 +108,14 @@ pub fn read_requests(g: &Graph) -> Result<Vec<Request>, String> {
                 action: action.as_ref().and_then(rdf::as_iri).map(str::to_string),
                 target: first("target"),
                 values,
+                units,
             });
         }
     }
     for req in g.subjects_of_type(&sotw("EvaluationRequest")) {
         let first = |p: &str| g.object(&req, &sotw(p)).cloned();
         let mut values = Vec::new();
+        let mut units = Vec::new();
         for param in g.values(&req, &sotw("requestParameter")) {
             let (Some(feature), Some(value)) = (
                 g.object(&param, &sotw("describesFeature"))
@@ -120,7 +124,11 @@ pub fn read_requests(g: &Graph) -> Result<Vec<Request>, String> {
             ) else {
                 continue;
             };
-            values.push((feature_operand(feature), value.clone()));
+            let operand = feature_operand(feature);
+            if let Some(unit) = g.object(&param, &odrl("unit")) {
+                units.push((operand.clone(), unit.clone()));
+            }
+            values.push((operand, value.clone()));
         }
         out.push(Request {
             id: Some(req.clone()),
@@ -132,6 +140,7 @@ pub fn read_requests(g: &Graph) -> Result<Vec<Request>, String> {
                 .map(str::to_string),
             target: first("requestedTarget"),
             values,
+            units,
         });
     }
     if out.is_empty() {
@@ -155,20 +164,29 @@ fn feature_operand(feature: &str) -> String {
 }
 
 /// The facts a request's constraint states: `eq` gives the value, `isAnyOf` / `isAllOf`
-/// each value; logical constraints contribute their operands' facts.
-fn request_values(g: &Graph, c: &Term, out: &mut Vec<(String, Term)>) -> Result<(), String> {
+/// each value (and `odrl:unit` their unit); logical constraints contribute their
+/// operands' facts.
+fn request_values(
+    g: &Graph,
+    c: &Term,
+    out: &mut Vec<(String, Term)>,
+    units: &mut Vec<(String, Term)>,
+) -> Result<(), String> {
     match model::read_constraint(g, c, 0).map_err(|e| format!("request: {e}"))? {
         model::Constraint::Atomic(a) => {
             if ["eq", "isAnyOf", "isAllOf"]
                 .iter()
                 .any(|o| odrl(o) == a.operator)
             {
+                if let Some(unit) = a.unit {
+                    units.push((a.left.clone(), unit));
+                }
                 out.extend(a.right.into_iter().map(|v| (a.left.clone(), v)));
             }
         }
         model::Constraint::Logical(l) => {
             for op in l.operands {
-                request_values(g, op.id(), out)?;
+                request_values(g, op.id(), out, units)?;
             }
         }
     }
