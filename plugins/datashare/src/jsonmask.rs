@@ -228,6 +228,7 @@ impl<'a> Stream<'a> {
                     }
                 }
                 Seg::Key(k) => s.push_str(k),
+                Seg::Index(i) if *i < 10 => s.push(char::from(b'0' + *i as u8)),
                 Seg::Index(i) => {
                     let _ = write!(s, "{i}");
                 }

@@ -746,15 +746,14 @@ fn write_mask(out: &mut Vec<u8>, value: &str, kind: PiiKind, keep_tail: usize) {
             let n = b.iter().filter(|c| c.is_ascii_alphanumeric()).count();
             let masked = n - keep_tail.min(n / 2);
             let mut seen = 0;
-            out.reserve(b.len());
-            for &c in b {
+            out.extend(b.iter().map(|&c| {
                 if c.is_ascii_alphanumeric() {
                     seen += 1;
-                    out.push(if seen <= masked { b'*' } else { c });
+                    if seen <= masked { b'*' } else { c }
                 } else {
-                    out.push(c);
+                    c
                 }
-            }
+            }));
         }
     }
 }
