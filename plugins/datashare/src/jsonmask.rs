@@ -218,7 +218,7 @@ impl<'a> Stream<'a> {
         for seg in &self.path {
             s.push('/');
             match seg {
-                Seg::Key(k) if k.contains(['~', '/']) => {
+                Seg::Key(k) if k.bytes().any(|c| c == b'~' || c == b'/') => {
                     for c in k.chars() {
                         match c {
                             '~' => s.push_str("~0"),
@@ -436,12 +436,13 @@ impl<'a> Stream<'a> {
     }
 
     /// Scans the string token at `pos` (the opening quote) when it has no escapes: moves
-    /// past it and returns the end of its content and the classes of its bytes
-    /// ([`DIGIT`], [`AT`]). `None` (and `pos` unchanged) when it has escapes.
-    fn plain_string(&mut self) -> R<Option<(usize, u8)>> {
+    /// past it and returns the end of its content, how many ASCII digits it has and
+    /// whether it has an `@`. `None` (and `pos` unchanged) when it has escapes.
+    fn plain_string(&mut self) -> R<Option<(usize, usize, bool)>> {
         let b = self.src;
         let mut i = self.pos + 1;
-        let mut seen = 0;
+        let mut digits = 0;
+        let mut at = false;
         loop {
             // eight bytes at a time while none is a quote, backslash, control character,
             // digit or '@' (letters, most punctuation, non-ASCII text)
@@ -463,13 +464,14 @@ impl<'a> Stream<'a> {
                     return match c {
                         b'"' => {
                             self.pos = i + 1;
-                            Ok(Some((i, seen)))
+                            Ok(Some((i, digits, at)))
                         }
                         b'\\' => Ok(None),
                         _ => Err(()),
                     };
                 }
-                seen |= k;
+                digits += usize::from(k & DIGIT != 0);
+                at |= k & AT != 0;
                 i += 1;
             }
         }
@@ -479,7 +481,7 @@ impl<'a> Stream<'a> {
     /// content, unescaped when it has escapes.
     fn string_token(&mut self) -> R<Cow<'a, str>> {
         let start = self.pos + 1;
-        if let Some((end, _)) = self.plain_string()? {
+        if let Some((end, _, _)) = self.plain_string()? {
             return Ok(Cow::Borrowed(&self.text[start..end]));
         }
         let b = self.src;
@@ -544,7 +546,7 @@ impl<'a> Stream<'a> {
     /// A string value: treated by `rule` (a field), then scanned by the detectors.
     fn string(&mut self, rule: Option<&'a FieldRule>, direct: bool) -> R<Act> {
         let start = self.pos;
-        if let Some((content_end, seen)) = self.plain_string()? {
+        if let Some((content_end, digits, at)) = self.plain_string()? {
             // no escapes: the content is the source text, written back as it is
             let end = self.pos;
             let text: &'a str = &self.text[start + 1..content_end];
@@ -554,9 +556,7 @@ impl<'a> Stream<'a> {
                 return Ok(self.treat_field(text, rule, direct, start, end));
             }
             let kinds = self.config.detect;
-            if kinds.is_empty()
-                || seen & DIGIT == 0 && !(seen & AT != 0 && kinds.contains(PiiKind::Email))
-            {
+            if !pii::worth_scanning(kinds, digits, at) {
                 return Ok(Act::Keep);
             }
             self.findings.clear();

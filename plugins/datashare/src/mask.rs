@@ -744,16 +744,20 @@ fn write_mask(out: &mut Vec<u8>, value: &str, kind: PiiKind, keep_tail: usize) {
             // digits, so they are copied like separators
             let b = value.as_bytes();
             let n = b.iter().filter(|c| c.is_ascii_alphanumeric()).count();
-            let masked = n - keep_tail.min(n / 2);
-            let mut seen = 0;
-            out.extend(b.iter().map(|&c| {
-                if c.is_ascii_alphanumeric() {
-                    seen += 1;
-                    if seen <= masked { b'*' } else { c }
-                } else {
-                    c
-                }
-            }));
+            let keep = keep_tail.min(n / 2);
+            // the kept tail starts at the `keep`-th letter or digit from the end
+            let mut cut = b.len();
+            let mut kept = 0;
+            while kept < keep {
+                cut -= 1;
+                kept += usize::from(b[cut].is_ascii_alphanumeric());
+            }
+            out.extend(
+                b[..cut]
+                    .iter()
+                    .map(|&c| if c.is_ascii_alphanumeric() { b'*' } else { c }),
+            );
+            out.extend_from_slice(&b[cut..]);
         }
     }
 }

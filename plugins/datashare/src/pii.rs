@@ -133,11 +133,29 @@ pub fn detect_into(text: &str, kinds: KindSet, out: &mut Vec<Finding>) {
         return;
     }
     let b = text.as_bytes();
-    // cheap screen: every detectable kind needs a digit, or an '@' for e-mail
-    if !b.iter().any(|c| c.is_ascii_digit() || *c == b'@') {
+    // cheap screen: enough digits for the shortest identifier asked for, or an '@' for
+    // e-mail
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if !worth_scanning(kinds, digits, b.contains(&b'@')) {
         return;
     }
     scan(b, kinds, out);
+}
+
+/// Whether a text with `digits` ASCII digits (and an `@` or not) can hold a finding of
+/// `kinds`: a credit code has at least 6 digits (its division code), a mobile number 11,
+/// a card number 13, an identity number 17; an e-mail address an `@`.
+pub(crate) fn worth_scanning(kinds: KindSet, digits: usize, at: bool) -> bool {
+    let needed = [
+        (PiiKind::Uscc, 6),
+        (PiiKind::Mobile, 11),
+        (PiiKind::BankCard, 13),
+        (PiiKind::CnId, 17),
+    ];
+    (at && kinds.contains(PiiKind::Email))
+        || needed
+            .iter()
+            .any(|(k, n)| digits >= *n && kinds.contains(*k))
 }
 
 const ALNUM: u8 = 1;
