@@ -9,7 +9,10 @@
 //! admin = false                 # subscription management and other admin endpoints
 //! ```
 //!
-//! Clients send `Authorization: Bearer <token>`. A missing, malformed or unknown token is
+//! Clients send `Authorization: Bearer <token>`, or, on a TLS listener with
+//! `[hub.tls] client_ca`, present a client certificate that an entry names with
+//! `client_cert_subject = "CN=erp"` or `client_cert_sha256 = "<fingerprint>"` (see
+//! [`crate::tls`]); a request with an `Authorization` header is judged by the header. A missing, malformed or unknown token is
 //! answered `401` (with `WWW-Authenticate: Bearer`), a known token used outside its scopes
 //! `403`; both as `application/problem+json` that never quotes the token. Presented tokens
 //! are hashed (SHA-256) and the digest compared with every configured digest in constant
@@ -93,6 +96,17 @@ pub struct TokenConfig {
     /// configuration does not hold the token: `printf %s "$TOKEN" | sha256sum`.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// A client certificate (TLS listener with `[hub.tls] client_ca`) whose subject has
+    /// these attributes, e.g. `"CN=erp"` or `"CN=erp, O=Acme"`, is this token (its other
+    /// subject attributes do not matter; attribute names are case-insensitive, values
+    /// exact; no commas inside values).
+    #[serde(default)]
+    pub client_cert_subject: Option<String>,
+    /// A client certificate (TLS listener with `[hub.tls] client_ca`) with this SHA-256
+    /// fingerprint of its DER form (64 hex digits, `:` allowed: `openssl x509 -noout
+    /// -fingerprint -sha256`) is this token.
+    #[serde(default)]
+    pub client_cert_sha256: Option<String>,
     /// Topics the token may post events to: names, `prefix.*` (every topic starting with
     /// `prefix.`) or `*` (every topic).
     #[serde(default)]
@@ -114,6 +128,8 @@ impl std::fmt::Debug for TokenConfig {
                 &self.token.as_ref().map(|_| weft_connector::redact::MASK),
             )
             .field("sha256", &self.sha256)
+            .field("client_cert_subject", &self.client_cert_subject)
+            .field("client_cert_sha256", &self.client_cert_sha256)
             .field("publish", &self.publish)
             .field("read", &self.read)
             .field("admin", &self.admin)
@@ -279,7 +295,10 @@ impl TopicPattern {
 
 struct Token {
     name: Arc<str>,
-    digest: [u8; 32],
+    /// `None`: a client-certificate-only entry.
+    digest: Option<[u8; 32]>,
+    cert_subject: Option<Vec<(String, String)>>,
+    cert_sha256: Option<[u8; 32]>,
     publish: Vec<TopicPattern>,
     read: Vec<TopicPattern>,
     admin: bool,
@@ -329,8 +348,27 @@ impl AuthConfig {
                     format!("duplicate token name `{}`", t.name),
                 ));
             }
+            let has_cert = t.client_cert_subject.is_some() || t.client_cert_sha256.is_some();
+            if let Some(subject) = &t.client_cert_subject
+                && let Err(e) = parse_subject(subject)
+            {
+                found.push(Finding::error(format!("{at}.client_cert_subject"), e));
+            }
+            if let Some(fingerprint) = &t.client_cert_sha256
+                && parse_fingerprint(fingerprint).is_none()
+            {
+                found.push(Finding::error(
+                    format!("{at}.client_cert_sha256"),
+                    "not a SHA-256 fingerprint: 64 hex digits, `:` allowed (`openssl x509 -noout -fingerprint -sha256 -in client.pem`)",
+                ));
+            }
             match token_digest(t) {
-                Ok(digest) => {
+                Ok(None) if !has_cert => found.push(Finding::error(
+                    at.clone(),
+                    "needs `token = \"${VAR}\"`, `sha256 = \"<hex digest of the token>\"`, `client_cert_subject` or `client_cert_sha256`",
+                )),
+                Ok(None) => {}
+                Ok(Some(digest)) => {
                     if let Some(other) = digests.insert(digest, t.name.as_str()) {
                         found.push(Finding::error(
                             at.clone(),
@@ -381,14 +419,12 @@ impl AuthConfig {
     }
 }
 
-/// The SHA-256 digest a token entry stands for, or (field suffix, problem).
-fn token_digest(t: &TokenConfig) -> Result<[u8; 32], (&'static str, String)> {
+/// The SHA-256 digest a token entry stands for (`None`: no bearer token, e.g. a
+/// client-certificate-only entry), or (field suffix, problem).
+fn token_digest(t: &TokenConfig) -> Result<Option<[u8; 32]>, (&'static str, String)> {
     match (&t.token, &t.sha256) {
         (Some(_), Some(_)) => Err(("", "set either `token` or `sha256`, not both".to_string())),
-        (None, None) => Err((
-            "",
-            "needs `token = \"${VAR}\"` or `sha256 = \"<hex digest of the token>\"`".to_string(),
-        )),
+        (None, None) => Ok(None),
         (Some(token), None) => {
             if token.chars().count() < MIN_TOKEN_LEN {
                 return Err((
@@ -404,20 +440,76 @@ fn token_digest(t: &TokenConfig) -> Result<[u8; 32], (&'static str, String)> {
                     "contains whitespace or control characters (not sendable in an Authorization header)".to_string(),
                 ));
             }
-            Ok(Sha256::digest(token.as_bytes()).into())
+            Ok(Some(Sha256::digest(token.as_bytes()).into()))
         }
         (None, Some(hex_digest)) => {
             let bytes = hex::decode(hex_digest.trim())
                 .ok()
                 .filter(|b| b.len() == 32);
-            bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or((
-                ".sha256",
-                "not a SHA-256 digest: 64 hex digits (`printf %s \"$TOKEN\" | sha256sum`)"
-                    .to_string(),
-            ))
+            bytes
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .map(Some)
+                .ok_or((
+                    ".sha256",
+                    "not a SHA-256 digest: 64 hex digits (`printf %s \"$TOKEN\" | sha256sum`)"
+                        .to_string(),
+                ))
         }
     }
 }
+
+/// `"CN=erp, O=Acme"` as (uppercase attribute name, value) pairs.
+fn parse_subject(subject: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for part in subject.split(',') {
+        let (name, value) = part.split_once('=').ok_or_else(|| {
+            format!(
+                "`{}` is not `NAME=value` (e.g. \"CN=erp, O=Acme\")",
+                part.trim()
+            )
+        })?;
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || value.is_empty() {
+            return Err(format!(
+                "`{}` is not `NAME=value` (e.g. \"CN=erp, O=Acme\")",
+                part.trim()
+            ));
+        }
+        pairs.push((name.to_ascii_uppercase(), value.to_string()));
+    }
+    Ok(pairs)
+}
+
+/// A SHA-256 fingerprint in hex, with or without `:` separators.
+fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex_digits: String = text.trim().chars().filter(|c| *c != ':').collect();
+    hex::decode(hex_digits)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+}
+
+/// The subject attributes of a DER certificate as (uppercase short name, value) pairs.
+fn certificate_subject(der: &[u8]) -> Option<Vec<(String, String)>> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let registry = x509_parser::objects::oid_registry();
+    let mut pairs = Vec::new();
+    for attr in cert.subject().iter_attributes() {
+        let name = x509_parser::objects::oid2abbrev(attr.attr_type(), registry)
+            .map(str::to_string)
+            .unwrap_or_else(|_| attr.attr_type().to_id_string());
+        if let Ok(value) = attr.as_str() {
+            pairs.push((name.to_ascii_uppercase(), value.to_string()));
+        }
+    }
+    Some(pairs)
+}
+
+/// The token a verified TLS client certificate stands for
+/// ([`Authorizer::identify_client_cert`]); the ingress puts it into each request's
+/// extensions, where [`Authorizer::check_request`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCertIdentity(usize);
 
 impl Authorizer {
     /// Builds the authorizer for a listener on `listen`; refuses a configuration
@@ -450,6 +542,11 @@ impl Authorizer {
                 Some(Token {
                     name: t.name.as_str().into(),
                     digest: token_digest(t).ok()?,
+                    cert_subject: t
+                        .client_cert_subject
+                        .as_deref()
+                        .and_then(|s| parse_subject(s).ok()),
+                    cert_sha256: t.client_cert_sha256.as_deref().and_then(parse_fingerprint),
                     publish: patterns(&t.publish),
                     read: patterns(&t.read),
                     admin: t.admin,
@@ -477,10 +574,59 @@ impl Authorizer {
         self.anonymous
     }
 
+    /// Whether some token names a client certificate (`client_cert_subject` or
+    /// `client_cert_sha256`).
+    pub fn uses_client_certs(&self) -> bool {
+        self.tokens
+            .iter()
+            .any(|t| t.cert_subject.is_some() || t.cert_sha256.is_some())
+    }
+
+    /// The token a client certificate (DER, already verified against `[hub.tls]
+    /// client_ca`) stands for: the first entry whose `client_cert_sha256` is the
+    /// certificate's fingerprint or whose `client_cert_subject` attributes are all in its
+    /// subject.
+    pub fn identify_client_cert(&self, der: &[u8]) -> Option<ClientCertIdentity> {
+        if !self.uses_client_certs() {
+            return None;
+        }
+        let fingerprint: [u8; 32] = Sha256::digest(der).into();
+        let subject = certificate_subject(der).unwrap_or_default();
+        self.tokens
+            .iter()
+            .position(|t| {
+                t.cert_sha256 == Some(fingerprint)
+                    || t.cert_subject
+                        .as_ref()
+                        .is_some_and(|wanted| wanted.iter().all(|w| subject.contains(w)))
+            })
+            .map(ClientCertIdentity)
+    }
+
+    /// [`Authorizer::check`] for a whole request: also takes the verified client
+    /// certificate's [`ClientCertIdentity`] from its extensions (used when the request
+    /// has no `Authorization` header).
+    pub fn check_request<B>(
+        &self,
+        req: &http::Request<B>,
+        scope: Scope<'_>,
+    ) -> Result<Principal, AuthError> {
+        self.check_with(req.headers(), req.extensions().get(), scope)
+    }
+
     /// Who sent `headers` and whether they may do `scope`. A request that sends an
     /// `Authorization` header is judged by it, even where anonymous access is on.
     pub fn check(&self, headers: &HeaderMap, scope: Scope<'_>) -> Result<Principal, AuthError> {
-        let result = self.decide(headers, scope);
+        self.check_with(headers, None, scope)
+    }
+
+    fn check_with(
+        &self,
+        headers: &HeaderMap,
+        cert: Option<&ClientCertIdentity>,
+        scope: Scope<'_>,
+    ) -> Result<Principal, AuthError> {
+        let result = self.decide(headers, cert, scope);
         if let Err(e) = &result {
             let reason = match e {
                 AuthError::Unauthenticated(_) => "unauthenticated",
@@ -491,8 +637,16 @@ impl Authorizer {
         result
     }
 
-    fn decide(&self, headers: &HeaderMap, scope: Scope<'_>) -> Result<Principal, AuthError> {
+    fn decide(
+        &self,
+        headers: &HeaderMap,
+        cert: Option<&ClientCertIdentity>,
+        scope: Scope<'_>,
+    ) -> Result<Principal, AuthError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
+            if let Some(token) = cert.and_then(|c| self.tokens.get(c.0)) {
+                return Self::allow(token, scope);
+            }
             if self.anonymous && scope != Scope::Metrics
                 || scope == Scope::Metrics && self.metrics_open
             {
@@ -515,11 +669,17 @@ impl Authorizer {
         // compare with every configured digest (no early exit)
         let mut found: Option<&Token> = None;
         for t in &self.tokens {
-            if bool::from(t.digest[..].ct_eq(&digest[..])) {
+            if let Some(d) = &t.digest
+                && bool::from(d[..].ct_eq(&digest[..]))
+            {
                 found = Some(t);
             }
         }
         let token = found.ok_or(AuthError::Unauthenticated("unknown bearer token"))?;
+        Self::allow(token, scope)
+    }
+
+    fn allow(token: &Token, scope: Scope<'_>) -> Result<Principal, AuthError> {
         let allowed = match scope {
             Scope::Publish(topic) => token.publish.iter().any(|p| p.matches(topic)),
             Scope::Read(topic) => token.read.iter().any(|p| p.matches(topic)),
@@ -711,6 +871,139 @@ mod tests {
             401
         );
         assert!(auth.check(&bearer(OPS), Scope::Metrics).is_ok());
+    }
+
+    #[test]
+    fn client_certificates_identify_their_token() {
+        let cert = |cn: &str, org: &str| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.distinguished_name = rcgen::DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::OrganizationName, org);
+            let key = rcgen::KeyPair::generate().unwrap();
+            params.self_signed(&key).unwrap().der().to_vec()
+        };
+        let erp = cert("erp", "Acme");
+        let pinned = cert("pinned", "Acme");
+        let fingerprint = hex::encode_upper(Sha256::digest(&pinned));
+        let with_colons = fingerprint
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        let c = AuthConfig {
+            tokens: vec![
+                TokenConfig {
+                    name: "erp".into(),
+                    client_cert_subject: Some("cn=erp, O=Acme".into()),
+                    publish: vec!["orders".into()],
+                    ..Default::default()
+                },
+                TokenConfig {
+                    name: "pinned".into(),
+                    token: Some(ERP.into()),
+                    client_cert_sha256: Some(with_colons),
+                    read: vec!["orders".into()],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(c.check(None).is_empty(), "{:?}", c.check(None));
+        let auth = Authorizer::new(&c, "0.0.0.0:1".parse().ok()).unwrap();
+        assert!(auth.uses_client_certs());
+        let request = |der: &[u8]| {
+            let mut r = http::Request::new(());
+            if let Some(id) = auth.identify_client_cert(der) {
+                r.extensions_mut().insert(id);
+            }
+            r
+        };
+        let r = request(&erp);
+        assert_eq!(
+            auth.check_request(&r, Scope::Publish("orders")),
+            Ok(Principal::Token("erp".into()))
+        );
+        assert_eq!(
+            auth.check_request(&r, Scope::Read("orders"))
+                .unwrap_err()
+                .status(),
+            403
+        );
+        let r = request(&pinned);
+        assert!(auth.check_request(&r, Scope::Read("orders")).is_ok());
+        // every configured attribute must be in the subject
+        assert!(auth.identify_client_cert(&cert("erp", "Other")).is_none());
+        assert!(auth.identify_client_cert(&cert("erpx", "Acme")).is_none());
+        assert!(auth.identify_client_cert(b"not DER").is_none());
+        let r = request(&cert("nobody", "Acme"));
+        assert_eq!(
+            auth.check_request(&r, Scope::Publish("orders"))
+                .unwrap_err()
+                .status(),
+            401
+        );
+        // the header wins over the certificate
+        let mut r = request(&erp);
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            "Bearer wrong-token-wrong-token".parse().unwrap(),
+        );
+        assert_eq!(
+            auth.check_request(&r, Scope::Publish("orders"))
+                .unwrap_err()
+                .status(),
+            401
+        );
+        // problems are located
+        let bad = AuthConfig {
+            tokens: vec![
+                TokenConfig {
+                    name: "a".into(),
+                    client_cert_subject: Some("erp".into()),
+                    admin: true,
+                    ..Default::default()
+                },
+                TokenConfig {
+                    name: "b".into(),
+                    client_cert_sha256: Some("abc".into()),
+                    admin: true,
+                    ..Default::default()
+                },
+                TokenConfig {
+                    name: "c".into(),
+                    admin: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let found: Vec<String> = bad
+            .check(None)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("tokens[0].client_cert_subject: `erp`")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("tokens[1].client_cert_sha256: not a SHA-256")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|f| f.starts_with("tokens[2]: needs")),
+            "{found:?}"
+        );
     }
 
     #[test]

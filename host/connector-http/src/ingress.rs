@@ -29,6 +29,21 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authorizer, Scope};
+use crate::tls::TlsServer;
+use tokio_util::either::Either;
+
+/// Runs `f` when dropped (the open-connections gauge on every way out of a connection).
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f()
+            }
+        }
+    }
+    Guard(Some(f))
+}
 use weft_connector::{EventStore, StoreError};
 use weft_event::{Event, EventError, binary, json};
 
@@ -130,6 +145,29 @@ pub async fn serve(
     ingress: Ingress,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_with(listener, ingress, None, shutdown).await
+}
+
+/// [`serve`] over TLS ([`crate::tls`]): the handshake must complete within
+/// `limits.header_timeout`; a verified client certificate that an `[[auth.tokens]]` entry
+/// names is that token's credential. The certificate files are watched for changes
+/// until `shutdown`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    ingress: Ingress,
+    tls: Arc<TlsServer>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    tokio::spawn(tls.clone().watch(shutdown.clone()));
+    serve_with(listener, ingress, Some(tls), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    ingress: Ingress,
+    tls: Option<Arc<TlsServer>>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let tracker = tokio_util::task::TaskTracker::new();
     let limits = ingress.limits.clone();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -168,13 +206,55 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         let force = force.clone();
         let limits = limits.clone();
+        let tls = tls.clone();
         tracker.spawn(async move {
             let _permit = permit;
             metrics::gauge!("weft_http_connections_open").increment(1.0);
+            let _open = scopeguard(|| {
+                metrics::gauge!("weft_http_connections_open").decrement(1.0);
+            });
+            let (io, client_cert) = match tls {
+                None => (Either::Left(stream), None),
+                Some(tls) => {
+                    let handshake = tokio::time::timeout(
+                        limits.header_timeout,
+                        tls.acceptor().accept(stream),
+                    );
+                    let done = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        done = handshake => done,
+                    };
+                    match done {
+                        Ok(Ok(stream)) => {
+                            let client_cert = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .and_then(|der| ingress.auth.identify_client_cert(der));
+                            (Either::Right(stream), client_cert)
+                        }
+                        Ok(Err(e)) => {
+                            metrics::counter!("weft_http_tls_handshake_failures_total").increment(1);
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            metrics::counter!("weft_http_tls_handshake_failures_total").increment(1);
+                            metrics::counter!("weft_http_header_timeouts_total").increment(1);
+                            tracing::debug!(%peer, "TLS handshake not complete within hub.header_timeout_ms");
+                            return;
+                        }
+                    }
+                }
+            };
             let sse_stop = shutdown.clone();
-            let service = service_fn(move |req| {
+            let service = service_fn(move |mut req: Request<Incoming>| {
                 let ingress = ingress.clone();
                 let sse_stop = sse_stop.clone();
+                if let Some(identity) = client_cert {
+                    req.extensions_mut().insert(identity);
+                }
                 async move {
                     // `GET /v1/topics/{topic}/events` streams (sse.rs); the rest answers at once
                     let response = match crate::sse::topic_of(req.uri().path()) {
@@ -191,7 +271,7 @@ pub async fn serve(
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .max_buf_size(limits.max_header_bytes.max(8192));
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => if let Err(e) = r {
@@ -208,7 +288,6 @@ pub async fn serve(
                     }
                 }
             }
-            metrics::gauge!("weft_http_connections_open").decrement(1.0);
         });
     }
     drop(listener);
@@ -240,7 +319,7 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
                 text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
             }
         }
-        (Method::GET, "/metrics") => match ingress.auth.check(req.headers(), Scope::Metrics) {
+        (Method::GET, "/metrics") => match ingress.auth.check_request(&req, Scope::Metrics) {
             Ok(_) => text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
@@ -250,7 +329,7 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
         },
         (Method::POST, p) if p.starts_with("/v1/events/") => {
             let topic = p["/v1/events/".len()..].to_string();
-            let response = match ingress.auth.check(req.headers(), Scope::Publish(&topic)) {
+            let response = match ingress.auth.check_request(&req, Scope::Publish(&topic)) {
                 Ok(_) => post_events(ingress, &topic, req).await,
                 Err(e) => e.response(),
             };

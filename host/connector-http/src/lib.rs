@@ -22,9 +22,11 @@
 pub mod auth;
 mod ingress;
 mod sse;
+pub mod tls;
 mod webhook;
 
 pub use auth::{AuthConfig, Authorizer};
-pub use ingress::{HttpLimits, Ingress, MetricsRenderer, serve};
+pub use ingress::{HttpLimits, Ingress, MetricsRenderer, serve, serve_tls};
+pub use tls::{TlsConfig, TlsServer};
 pub use sse::{SseBody, SseSettings};
 pub use webhook::{WebhookConfig, WebhookSink, sign};

@@ -219,7 +219,7 @@ pub(crate) async fn respond(
         r
     } else if let Err(e) = ingress
         .auth
-        .check(req.headers(), crate::auth::Scope::Read(topic))
+        .check_request(&req, crate::auth::Scope::Read(topic))
     {
         e.response().map(http_body_util::Either::Left)
     } else {

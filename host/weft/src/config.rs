@@ -110,6 +110,10 @@ pub struct HubConfig {
     /// least 8192.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Serve HTTPS: certificate and key files (PEM, reloaded when they change), and
+    /// optionally the CA for client certificates.
+    #[serde(default)]
+    pub tls: Option<weft_connector_http::TlsConfig>,
 }
 
 /// How `weft run` writes its log lines.
@@ -192,6 +196,7 @@ impl Default for HubConfig {
             shutdown_timeout_ms: default_shutdown_timeout_ms(),
             max_batch_events: default_max_batch_events(),
             max_header_bytes: default_max_header_bytes(),
+            tls: None,
         }
     }
 }

@@ -247,12 +247,28 @@ pub async fn run_until(
                     heartbeat: Duration::from_millis(config.hub.sse_heartbeat_ms),
                 }),
             };
-            tracing::info!(%addr, "HTTP ingress listening: POST /v1/events/{{topic}}, GET /healthz /readyz /metrics");
-            Some(tokio::spawn(weft_connector_http::serve(
-                listener,
-                ingress,
-                http_stop.clone(),
-            )))
+            let tls = match &config.hub.tls {
+                Some(tls) => Some(
+                    weft_connector_http::TlsServer::load(&tls.resolve(base_dir))
+                        .map_err(anyhow::Error::msg)?,
+                ),
+                None => None,
+            };
+            let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+            tracing::info!(%addr, scheme, "HTTP ingress listening: POST /v1/events/{{topic}}, GET /healthz /readyz /metrics");
+            Some(match tls {
+                Some(tls) => tokio::spawn(weft_connector_http::serve_tls(
+                    listener,
+                    ingress,
+                    tls,
+                    http_stop.clone(),
+                )),
+                None => tokio::spawn(weft_connector_http::serve(
+                    listener,
+                    ingress,
+                    http_stop.clone(),
+                )),
+            })
         }
         None => None,
     };

@@ -123,6 +123,20 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
             });
         }
     }
+    if let Some(tls) = &config.hub.tls {
+        for (field, message) in tls.resolve(base_dir).check() {
+            f.error(format!("hub.tls.{field}"), message);
+        }
+    }
+    let client_ca = config.hub.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    for (i, t) in config.auth.tokens.iter().enumerate() {
+        if !client_ca && (t.client_cert_subject.is_some() || t.client_cert_sha256.is_some()) {
+            f.error(
+                format!("auth.tokens[{i}]"),
+                "client_cert_subject/client_cert_sha256 need [hub.tls] with client_ca (the CA client certificates are checked against)",
+            );
+        }
+    }
     check_sink_ref(&mut f, config, "hub.dead_letter", &config.hub.dead_letter);
     for (name, plugin) in &config.plugins {
         let at = format!("plugins.{name}");
