@@ -30,6 +30,7 @@ pub fn plugin_wasm(package: &str) -> PathBuf {
         // as `weft plugin build` does: only the cdylib (see host/weft/build.rs)
         for package in [
             "weft-test-probe",
+            "weft-test-hostile",
             "weft-plugin-json-map",
             "weft-plugin-dedupe",
             "weft-plugin-passthrough",

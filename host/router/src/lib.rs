@@ -30,7 +30,7 @@ use weft_event::Event;
 
 pub use filter::RouteFilter;
 pub use route::{NamedSink, Route, RouteOutcome, dead_letter_record};
-pub use spec::{RetryPolicy, RouteSpec};
+pub use spec::{FanoutLimit, RetryPolicy, RouteSpec};
 
 use internal_events::{DeliverySettled, EventDeadLettered, SettledCounters};
 

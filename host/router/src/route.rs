@@ -15,7 +15,7 @@ use crate::internal_events::{
     AttemptFailed, DeadLetterFailed, EventDeadLettered, EventEmitted, EventReceived,
     emitted_counter, received_counter,
 };
-use crate::spec::RetryPolicy;
+use crate::spec::{FanoutLimit, RetryPolicy};
 
 /// A sink with its name.
 #[derive(Clone)]
@@ -42,6 +42,8 @@ pub struct Route {
     pub retry: RetryPolicy,
     /// Dead-letter destination.
     pub dead_letter: NamedSink,
+    /// The fan-out bound of the plugin chain for one delivery.
+    pub fanout: FanoutLimit,
     /// Happy-path counters, registered once instead of looked up per event.
     received: metrics::Counter,
     /// `weft_events_emitted_total` per sink, in the order of `sinks`.
@@ -71,6 +73,11 @@ enum StageError {
         sink: String,
         error: SinkError,
     },
+    /// The chain produced more than the route's fan-out bound (permanent).
+    Fanout {
+        plugin: String,
+        message: String,
+    },
 }
 
 /// Where one delivery stands in the plugin chain: the inputs of plugin `stage`, how many
@@ -84,6 +91,9 @@ struct ChainProgress {
     next_input: usize,
     outputs: Vec<Event>,
     state: Vec<Option<Arc<KvTransaction>>>,
+    /// Events and bytes all plugins produced so far for this delivery.
+    produced_events: usize,
+    produced_bytes: usize,
 }
 
 impl ChainProgress {
@@ -94,6 +104,8 @@ impl ChainProgress {
             next_input: 0,
             outputs: Vec::new(),
             state: vec![None; plugins],
+            produced_events: 0,
+            produced_bytes: 0,
         }
     }
 }
@@ -103,11 +115,12 @@ impl StageError {
         match self {
             StageError::Plugin { error, .. } => error.is_transient(),
             StageError::Sink { error, .. } => error.is_transient(),
+            StageError::Fanout { .. } => false,
         }
     }
     fn at(&self) -> String {
         match self {
-            StageError::Plugin { plugin, .. } => plugin.clone(),
+            StageError::Plugin { plugin, .. } | StageError::Fanout { plugin, .. } => plugin.clone(),
             StageError::Sink { sink, .. } => format!("sink:{sink}"),
         }
     }
@@ -116,12 +129,14 @@ impl StageError {
             StageError::Plugin { error, .. } => error.kind(),
             StageError::Sink { error, .. } if error.is_transient() => "sink_transient",
             StageError::Sink { .. } => "sink_permanent",
+            StageError::Fanout { .. } => "fanout_limit",
         }
     }
     fn message(&self) -> String {
         match self {
             StageError::Plugin { error, .. } => error.to_string(),
             StageError::Sink { sink, error } => format!("sink `{sink}`: {error}"),
+            StageError::Fanout { message, .. } => message.clone(),
         }
     }
 }
@@ -150,7 +165,14 @@ impl Route {
             sinks,
             retry,
             dead_letter,
+            fanout: FanoutLimit::default(),
         }
+    }
+
+    /// The route with another fan-out bound (`max_fanout`, `max_fanout_bytes`).
+    pub fn with_fanout(mut self, fanout: FanoutLimit) -> Route {
+        self.fanout = fanout;
+        self
     }
 
     /// Runs the plugin chain from where `progress` stands to its end. A failure leaves
@@ -181,6 +203,25 @@ impl Route {
                         });
                     }
                 };
+                // one bound for the whole chain: each plugin's own output limits multiply
+                // along it
+                progress.produced_events += out.len();
+                progress.produced_bytes += out.iter().map(Event::size).sum::<usize>();
+                if progress.produced_events > self.fanout.events
+                    || progress.produced_bytes > self.fanout.bytes
+                {
+                    return Err(StageError::Fanout {
+                        plugin: plugin.name().to_string(),
+                        message: format!(
+                            "fan-out bound of route `{}` exceeded: its plugins produced {} events ({} bytes) for one delivery, more than max_fanout = {} events or max_fanout_bytes = {} bytes",
+                            self.name,
+                            progress.produced_events,
+                            progress.produced_bytes,
+                            self.fanout.events,
+                            self.fanout.bytes
+                        ),
+                    });
+                }
                 progress.outputs.extend(out);
                 progress.next_input += 1;
             }
@@ -299,7 +340,7 @@ impl Route {
             StageError::Plugin { error, .. } => {
                 error.retry_after().map_or(backoff, |d| d.max(backoff))
             }
-            StageError::Sink { .. } => backoff,
+            StageError::Sink { .. } | StageError::Fanout { .. } => backoff,
         }
     }
 
@@ -392,7 +433,9 @@ pub fn dead_letter_record(
 ) -> Event {
     let mut record = event.clone();
     let ext = &mut record.extensions;
-    ext.insert(dead_letter::REASON.into(), reason.to_string());
+    // bounded and escaped: a reason may quote what a plugin or a remote system said
+    let reason = weft_runtime::text::bounded(reason, weft_runtime::text::MAX_TEXT_BYTES);
+    ext.insert(dead_letter::REASON.into(), reason.into_owned());
     ext.insert(dead_letter::FAILED_AT.into(), at.to_string());
     ext.insert(dead_letter::ATTEMPTS.into(), attempts.to_string());
     ext.insert(dead_letter::ROUTE.into(), route.to_string());

@@ -32,6 +32,50 @@ pub struct RouteSpec {
     /// Default: the hub's `dead_letter` (`topic:deadletter` unless configured).
     #[serde(default)]
     pub dead_letter: Option<String>,
+    /// Most events the route's plugins may produce, all together, for one delivery (the
+    /// fan-out bound of the whole chain: each plugin's `max_output_events` multiplies
+    /// along it). Exceeding it fails the event for good (dead letter).
+    #[serde(default = "default_max_fanout")]
+    pub max_fanout: usize,
+    /// Most bytes of events the route's plugins may produce, all together, for one
+    /// delivery.
+    #[serde(default = "default_max_fanout_bytes")]
+    pub max_fanout_bytes: usize,
+}
+
+fn default_max_fanout() -> usize {
+    FanoutLimit::default().events
+}
+fn default_max_fanout_bytes() -> usize {
+    FanoutLimit::default().bytes
+}
+
+/// The fan-out bound of a route's plugin chain for one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanoutLimit {
+    /// Events produced by all plugins together.
+    pub events: usize,
+    /// Bytes of those events.
+    pub bytes: usize,
+}
+
+impl Default for FanoutLimit {
+    fn default() -> Self {
+        FanoutLimit {
+            events: 10_000,
+            bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl RouteSpec {
+    /// The route's fan-out bound.
+    pub fn fanout_limit(&self) -> FanoutLimit {
+        FanoutLimit {
+            events: self.max_fanout,
+            bytes: self.max_fanout_bytes,
+        }
+    }
 }
 
 /// Retry with exponential backoff and jitter (`weft_connector::Backoff`: each delay is drawn

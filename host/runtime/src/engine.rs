@@ -1,15 +1,13 @@
 //! The shared wasmtime engine: component model, async, epoch interruption, the pooling
-//! allocator, the on-disk compilation cache, and the epoch ticker thread.
+//! allocator, and the epoch ticker thread. (The on-disk compilation cache is
+//! [`crate::cache`], checked before use.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig,
-};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::RuntimeError;
 
@@ -32,6 +30,7 @@ const DECOMMIT_BATCH: usize = 64;
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// Directory for compiled components, so a restart does not recompile. `None`: no cache.
+    /// Artifacts are authenticated with a per-install key before use ([`crate::cache`]).
     pub cache_dir: Option<PathBuf>,
     /// Largest memory limit of any plugin, in MiB (sizes the pooling allocator's slots).
     pub max_memory_mib: u64,
@@ -64,19 +63,6 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine, RuntimeError> {
     if std::env::var_os("WEFT_PERFMAP").is_some_and(|v| v == "1") {
         // /tmp/perf-<pid>.map names the compiled plugin functions for `perf report`
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-    }
-    if let Some(dir) = &options.cache_dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            RuntimeError::Engine(format!("cannot create cache dir {}: {e}", dir.display()))
-        })?;
-        // wasmtime's cache wants an absolute path
-        let dir = std::path::absolute(dir)
-            .map_err(|e| RuntimeError::Engine(format!("cache dir {}: {e}", dir.display())))?;
-        let mut cache_config = CacheConfig::new();
-        cache_config.with_directory(&dir);
-        let cache = Cache::new(cache_config)
-            .map_err(|e| RuntimeError::Engine(format!("compilation cache: {e:#}")))?;
-        config.cache(Some(cache));
     }
     if options.pooling {
         let n = options.max_concurrent_instances;

@@ -24,6 +24,7 @@
 //! ```
 
 mod bindings;
+pub mod cache;
 mod engine;
 pub mod grants;
 mod host;
@@ -35,6 +36,7 @@ mod plugin;
 mod resources;
 mod spec;
 mod state;
+pub mod text;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,8 +45,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use engine::{EngineOptions, TICK};
 pub use plugin::{
-    InvokeError, LoadedPlugin, MAX_RETRY_AFTER, RETRY_AFTER_PREFIX, extension_pairs, from_wit,
-    to_wit,
+    InvokeError, LoadedPlugin, MAX_RETRY_AFTER, RETRY_AFTER_PREFIX, copy_limit, extension_pairs,
+    from_wit, to_wit,
 };
 pub use spec::{InstanceMode, KvBackendKind, Limits, PluginSpec};
 pub use state::{PluginGrants, PluginState};
@@ -69,6 +71,7 @@ pub enum RuntimeError {
 pub struct Runtime {
     engine: wasmtime::Engine,
     linker: Linker<PluginState>,
+    cache: Option<cache::CompileCache>,
     _ticker: engine::EpochTicker,
 }
 
@@ -77,10 +80,17 @@ impl Runtime {
     pub fn new(options: &EngineOptions) -> Result<Runtime, RuntimeError> {
         let engine = engine::build_engine(options)?;
         let linker = build_linker(&engine)?;
+        let cache = match &options.cache_dir {
+            Some(dir) => cache::CompileCache::open(dir, &engine).map_err(|e| {
+                RuntimeError::Engine(format!("compilation cache {}: {e}", dir.display()))
+            })?,
+            None => None,
+        };
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Runtime {
             engine,
             linker,
+            cache,
             _ticker: ticker,
         })
     }
@@ -103,8 +113,16 @@ impl Runtime {
             .map(|p| grants::HttpGrant::parse(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| load_err(e.to_string()))?;
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
+        let component = match &self.cache {
+            Some(cache) => {
+                cache
+                    .load_or_compile(&self.engine, wasm)
+                    .map_err(load_err)?
+                    .0
+            }
+            None => Component::new(&self.engine, wasm)
+                .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?,
+        };
         let grants = Arc::new(PluginGrants {
             name: name.to_string(),
             config: spec.config.clone(),

@@ -43,6 +43,13 @@ pub enum InvokeError {
         /// The limit.
         limit_mib: u64,
     },
+    /// The plugin held more resource handles (HTTP requests, fields, streams, buckets, …)
+    /// than its `max_handles`.
+    #[error("plugin exceeded its limit of {limit} resource handles (max_handles)")]
+    HandleLimit {
+        /// The limit.
+        limit: usize,
+    },
     /// The plugin trapped (a bug in the plugin: panic, unreachable, out-of-bounds access).
     #[error("plugin trapped: {0}")]
     Trap(String),
@@ -91,8 +98,8 @@ impl InvokeError {
         Some(std::time::Duration::from_millis(ms).min(MAX_RETRY_AFTER))
     }
 
-    /// Whether retrying the same event may succeed. Plugin `retry`, traps, CPU/wall and
-    /// memory limits and instantiation errors are retried per the route's policy (a
+    /// Whether retrying the same event may succeed. Plugin `retry`, traps, CPU/wall,
+    /// memory and handle limits and instantiation errors are retried per the route's policy (a
     /// deterministic failure ends in the dead letter after the last attempt); `reject`,
     /// size limits and invalid output are permanent.
     pub fn is_transient(&self) -> bool {
@@ -102,6 +109,7 @@ impl InvokeError {
                 | InvokeError::CpuLimit { .. }
                 | InvokeError::WallLimit { .. }
                 | InvokeError::MemoryLimit { .. }
+                | InvokeError::HandleLimit { .. }
                 | InvokeError::Trap(_)
                 | InvokeError::Instantiate(_)
         )
@@ -115,6 +123,7 @@ impl InvokeError {
             InvokeError::CpuLimit { .. } => "cpu_limit",
             InvokeError::WallLimit { .. } => "wall_limit",
             InvokeError::MemoryLimit { .. } => "memory_limit",
+            InvokeError::HandleLimit { .. } => "handle_limit",
             InvokeError::Trap(_) => "trap",
             InvokeError::InputTooLarge { .. } => "input_too_large",
             InvokeError::OutputTooLarge(_) => "output_too_large",
@@ -237,6 +246,12 @@ impl LoadedPlugin {
             spare.unwrap_or_else(|| PluginState::new(self.grants.clone(), self.tick_budget()));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        let limits = &self.grants.limits;
+        // what one call may copy from the guest into the host (strings, lists: the
+        // returned events, a failure message, a log line, a KV value), checked while
+        // lifting, before the host allocates
+        store.set_hostcall_fuel(copy_limit(limits));
+        store.set_max_component_handles(limits.max_handles);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
@@ -307,10 +322,27 @@ impl LoadedPlugin {
             )),
             None => {
                 let mut msg = format!("{error:#}");
+                if msg.contains(HOSTCALL_FUEL_EXHAUSTED) {
+                    return InvokeError::OutputTooLarge(format!(
+                        "the plugin passed more than {} bytes to the host in one call (the copy limit, derived from max_output_bytes)",
+                        copy_limit(limits)
+                    ));
+                }
+                if msg.contains(FIELDS_TOO_BIG) {
+                    return InvokeError::Trap(format!(
+                        "HTTP header fields larger than max_header_bytes ({} bytes)",
+                        limits.max_header_bytes
+                    ));
+                }
+                if msg.contains(TABLE_FULL) || msg.contains(HANDLE_LIMIT) {
+                    return InvokeError::HandleLimit {
+                        limit: limits.max_handles,
+                    };
+                }
                 if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
                     msg = format!("{trap}: {msg}");
                 }
-                InvokeError::Trap(msg)
+                InvokeError::Trap(crate::text::bounded_owned(msg))
             }
         }
     }
@@ -399,6 +431,12 @@ impl LoadedPlugin {
         self.duration.record(started.elapsed().as_secs_f64());
         // The call returned normally: in warm mode the instance is healthy and is reused.
         match self.mode {
+            // an instance that still holds resources (a pending HTTP request, a response,
+            // a stream, an open bucket) is not reused: retiring it drops them all, so
+            // nothing of one event lives on into the next
+            InstanceMode::Warm if !instance.store.data().table.is_empty() => {
+                self.retire(instance.store)
+            }
             InstanceMode::Warm => {
                 // an idle instance holds no delivery's state
                 instance.store.data_mut().kv = self.grants.kv.clone();
@@ -410,9 +448,11 @@ impl LoadedPlugin {
             }
             InstanceMode::Isolated => self.retire(instance.store),
         }
+        // the plugin's own words: bounded and escaped before they reach logs and
+        // dead-letter reasons
         let outputs = result.map_err(|f| match f {
-            wit::Failure::Retry(m) => InvokeError::Retry(m),
-            wit::Failure::Reject(m) => InvokeError::Reject(m),
+            wit::Failure::Retry(m) => InvokeError::Retry(crate::text::bounded_owned(m)),
+            wit::Failure::Reject(m) => InvokeError::Reject(crate::text::bounded_owned(m)),
         })?;
         if outputs.len() > limits.max_output_events {
             return Err(InvokeError::OutputTooLarge(format!(
@@ -424,8 +464,10 @@ impl LoadedPlugin {
         let mut total = 0;
         let mut events = Vec::with_capacity(outputs.len());
         for (index, out) in outputs.into_iter().enumerate() {
-            let event =
-                from_wit(out).map_err(|reason| InvokeError::InvalidOutput { index, reason })?;
+            let event = from_wit(out).map_err(|reason| InvokeError::InvalidOutput {
+                index,
+                reason: crate::text::bounded_owned(reason),
+            })?;
             total += event.size();
             if total > limits.max_output_bytes {
                 return Err(InvokeError::OutputTooLarge(format!(
@@ -437,6 +479,31 @@ impl LoadedPlugin {
         }
         Ok(events)
     }
+}
+
+/// What wasmtime's error says when a call copied more than the store's hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+/// wasmtime-wasi-http's error for header fields past `max_header_bytes`.
+const FIELDS_TOO_BIG: &str = "total size of fields exceeds limit";
+/// `ResourceTableError::Full`: the host resource table is at `max_handles`.
+const TABLE_FULL: &str = "resource table has no free keys";
+/// The store's component handle limit (`Store::set_max_component_handles`).
+const HANDLE_LIMIT: &str = "store handle limit exceeded";
+
+/// The most bytes one call may copy from the guest into the host: the returned events
+/// (twice `max_output_bytes`, as lifting also counts the host-side size of each string
+/// and list) plus the host-side record of each of up to `max_output_events` events, and
+/// 64 KiB of slack. wasmtime's default is 128 MiB per call.
+pub fn copy_limit(limits: &crate::spec::Limits) -> usize {
+    limits
+        .max_output_bytes
+        .saturating_mul(2)
+        .saturating_add(
+            limits
+                .max_output_events
+                .saturating_mul(std::mem::size_of::<wit::EventResult>()),
+        )
+        .saturating_add(64 * 1024)
 }
 
 /// `handle` as a typed function.

@@ -68,7 +68,8 @@ pub enum KvBackendKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Maximum linear memory per instance, in MiB.
+    /// Maximum memory of an instance as a whole, in MiB: the sum of all its linear
+    /// memories and tables (a component may have several).
     #[serde(default = "default_memory_mib")]
     pub memory_mib: u64,
     /// Maximum CPU time per event, in milliseconds (measured in epoch ticks while the
@@ -93,6 +94,19 @@ pub struct Limits {
     /// Maximum elements per table.
     #[serde(default = "default_max_table_elements")]
     pub max_table_elements: usize,
+    /// Maximum resource handles an instance may hold at once (HTTP requests, responses,
+    /// header fields, streams, pollables, KV buckets, and resources the guest creates):
+    /// host memory a plugin controls, outside its linear memory.
+    #[serde(default = "default_max_handles")]
+    pub max_handles: usize,
+    /// Maximum size of one set of HTTP header fields a plugin builds (`wasi:http`
+    /// `fields`), in bytes of their in-memory representation.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Maximum outgoing HTTP requests of one instance in flight at once; more are refused
+    /// (`connection-limit-reached`).
+    #[serde(default = "default_max_http_requests")]
+    pub max_http_requests: usize,
 }
 
 fn default_memory_mib() -> u64 {
@@ -131,8 +145,20 @@ impl Default for Limits {
             max_output_events: default_max_output_events(),
             max_instances: default_max_instances(),
             max_table_elements: default_max_table_elements(),
+            max_handles: default_max_handles(),
+            max_header_bytes: default_max_header_bytes(),
+            max_http_requests: default_max_http_requests(),
         }
     }
+}
+fn default_max_handles() -> usize {
+    1000
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_http_requests() -> usize {
+    8
 }
 
 impl PluginSpec {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::limiter::Limiter;
 use wasmtime::component::ResourceTable;
@@ -61,11 +62,13 @@ impl PluginState {
                 plugin: plugin.name.as_str().into(),
                 grants: plugin.http.clone(),
                 allow_private: plugin.allow_private,
+                in_flight: Arc::new(AtomicUsize::new(0)),
+                max_in_flight: plugin.limits.max_http_requests,
             },
+            table: new_table(&plugin.limits),
+            http_ctx: new_http_ctx(&plugin.limits),
             plugin,
-            table: ResourceTable::new(),
             wasi: wasi.build(),
-            http_ctx: WasiHttpCtx::new(),
             limiter,
             open_buckets: 0,
             ticks: 0,
@@ -80,12 +83,33 @@ impl PluginState {
     /// The WASI context is kept: it holds only this plugin's settings (no environment, no
     /// directories, discarded stdio) and its random generators.
     pub(crate) fn reset(&mut self) {
-        self.table = ResourceTable::new();
-        self.http_ctx = WasiHttpCtx::new();
+        // dropping the old table drops what the instance left: pending requests (their
+        // tasks are aborted), responses, bodies, fields
+        self.table = new_table(&self.plugin.limits);
+        self.http_ctx = new_http_ctx(&self.plugin.limits);
+        if self.http_hooks.in_flight.load(Ordering::Acquire) != 0 {
+            // aborted requests of the old instance release their slots when their tasks
+            // are dropped; the next instance starts with all of its own
+            self.http_hooks.in_flight = Arc::new(AtomicUsize::new(0));
+        }
         self.limiter = Limiter::new(&self.plugin.limits);
         self.open_buckets = 0;
         self.ticks = 0;
     }
+}
+
+/// A resource table holding at most `max_handles` entries.
+fn new_table(limits: &Limits) -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(limits.max_handles);
+    table
+}
+
+/// The wasi:http context: header fields bounded by `max_header_bytes`.
+fn new_http_ctx(limits: &Limits) -> WasiHttpCtx {
+    let mut ctx = WasiHttpCtx::new();
+    ctx.set_field_size_limit(limits.max_header_bytes);
+    ctx
 }
 
 impl WasiView for PluginState {

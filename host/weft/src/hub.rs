@@ -177,7 +177,8 @@ pub async fn run_until(
             spec.to.iter().map(|s| sinks[s].clone()).collect(),
             spec.retry.clone(),
             sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)].clone(),
-        ));
+        )
+        .with_fanout(spec.fanout_limit()));
         for from in &spec.from {
             by_source
                 .entry(from.clone())

@@ -7,8 +7,15 @@
 //! multicast or unspecified are refused (`DestinationIpProhibited`) unless the grant names
 //! that IP literally or the plugin has `allow_private = true`, and plain HTTP connects to
 //! the address that was checked.
+//!
+//! An instance has at most `max_http_requests` requests in flight (from sending until the
+//! response body is done or dropped); more are refused with `connection-limit-reached`.
+//! Requests, responses and bodies live in the instance's resource table: when an event
+//! ends, a warm instance that still holds any is not reused (its store, and with it every
+//! pending request, is dropped; see `LoadedPlugin::invoke`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
@@ -26,6 +33,31 @@ pub struct GrantedHttp {
     pub grants: Arc<[HttpGrant]>,
     /// Internal (loopback, private, link-local, …) addresses may be reached by name.
     pub allow_private: bool,
+    /// Requests of this instance in flight.
+    pub in_flight: Arc<AtomicUsize>,
+    /// Most requests in flight at once (`max_http_requests`).
+    pub max_in_flight: usize,
+}
+
+/// One request in flight: counted from sending until its connection ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Takes a slot of `count` if fewer than `max` are taken.
+    fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<InFlight> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(count.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 type SendFuture = Box<
@@ -62,6 +94,16 @@ impl WasiHttpHooks for GrantedHttp {
                 .increment(1);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        let Some(slot) = InFlight::take(&self.in_flight, self.max_in_flight) else {
+            tracing::warn!(
+                plugin = %self.plugin,
+                limit = self.max_in_flight,
+                "outbound HTTP refused: too many requests of one instance in flight (max_http_requests)"
+            );
+            metrics::counter!("weft_plugin_http_denied_total", "plugin" => self.plugin.to_string())
+                .increment(1);
+            return Box::new(async { Err(Error::ConnectionLimitReached) });
+        };
         // the plugin call's trace continues at the destination (a header the plugin set wins)
         let mut request = request;
         if !request.headers().contains_key("traceparent")
@@ -125,6 +167,11 @@ impl WasiHttpHooks for GrantedHttp {
             }
             let (res, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            // the slot is held until the connection ends (body read or dropped)
+            let io = async move {
+                let _slot = slot;
+                io.await
+            };
             Ok((
                 res.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,

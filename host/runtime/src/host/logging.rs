@@ -1,21 +1,14 @@
-//! `wasi:logging/logging` into the host's `tracing`, tagged with the plugin name.
+//! `wasi:logging/logging` into the host's `tracing`, tagged with the plugin name. The
+//! message and context are the plugin's words: escaped (a newline or an escape sequence
+//! cannot forge or colour log lines) and cut to a few KiB ([`crate::text::bounded`]).
 
 use crate::bindings::wasi::logging::logging::{Host, Level};
 use crate::state::PluginState;
 
-/// Longest message kept; longer ones are cut (a plugin must not flood the logs).
-pub const MAX_LOG_MESSAGE: usize = 8 * 1024;
-
-fn cut(s: &str) -> &str {
-    if s.len() <= MAX_LOG_MESSAGE {
-        return s;
-    }
-    let mut end = MAX_LOG_MESSAGE;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+/// Longest message kept, in bytes; longer ones are cut with a marker.
+pub const MAX_LOG_MESSAGE: usize = crate::text::MAX_TEXT_BYTES;
+/// Longest context kept, in bytes.
+pub const MAX_LOG_CONTEXT: usize = 256;
 
 impl Host for PluginState {
     async fn log(
@@ -25,7 +18,9 @@ impl Host for PluginState {
         message: String,
     ) -> wasmtime::Result<()> {
         let plugin = self.plugin.name.as_str();
-        let (context, message) = (cut(&context), cut(&message));
+        let context = crate::text::bounded(&context, MAX_LOG_CONTEXT);
+        let message = crate::text::bounded(&message, MAX_LOG_MESSAGE);
+        let context = context.as_ref();
         match level {
             Level::Trace => tracing::trace!(target: "weft::plugin", plugin, context, "{message}"),
             Level::Debug => tracing::debug!(target: "weft::plugin", plugin, context, "{message}"),
