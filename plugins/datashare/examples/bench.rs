@@ -74,6 +74,11 @@ fn main() {
 
     let record_event = sample::record_event();
     let record = record_event.data.clone().expect("the record has data");
+    assert!(
+        record.len() >= 2048,
+        "the sample record is {} bytes",
+        record.len()
+    );
     let mask = MaskConfig {
         detect: KindSet::all(),
         fields: vec![FieldRule {
