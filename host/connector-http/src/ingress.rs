@@ -69,6 +69,8 @@ pub struct Ingress {
     pub limits: HttpLimits,
     /// Server-sent events (`GET /v1/topics/{topic}/events`); `None`: not served (404).
     pub sse: Option<crate::sse::SseSettings>,
+    /// The Subscriptions API (`/v1/subscriptions`); `None`: not served (404).
+    pub subscriptions: Option<Arc<dyn crate::SubscriptionApi>>,
 }
 
 /// Bounds of the HTTP server (`[hub]` keys in weft's config).
@@ -337,6 +339,28 @@ async fn handle(ingress: &Ingress, req: Request<Incoming>, _peer: SocketAddr) ->
                 .increment(1);
             response
         }
+        (_, p) if crate::subscription_api::subscription_path(p).is_some() => {
+            let id = crate::subscription_api::subscription_path(p)
+                .flatten()
+                .map(str::to_string);
+            let response = match ingress.subscriptions.clone() {
+                None => problem(
+                    StatusCode::NOT_FOUND,
+                    "not found",
+                    "subscriptions are not served by this hub ([subscriptions] enabled = false)",
+                    None,
+                ),
+                Some(api) => match read_body(ingress, req).await {
+                    Ok((parts, body)) => {
+                        api.handle(&parts, id.as_deref(), body, &ingress.auth).await
+                    }
+                    Err(response) => response,
+                },
+            };
+            metrics::counter!("weft_http_requests_total", "status" => response.status().as_u16().to_string())
+                .increment(1);
+            response
+        }
         (_, p) if p.starts_with("/v1/events/") => {
             let mut r = problem(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -374,48 +398,9 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
             None,
         );
     }
-    let limit = ingress.max_body_bytes;
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && len > limit
-    {
-        return too_large(len, limit);
-    }
-    let (parts, body) = req.into_parts();
-    let collected = tokio::time::timeout(
-        ingress.limits.body_timeout,
-        Limited::new(body, limit).collect(),
-    )
-    .await;
-    let bytes = match collected {
-        Err(_) => {
-            return problem(
-                StatusCode::REQUEST_TIMEOUT,
-                "request timeout",
-                format!(
-                    "the request body did not arrive within {} ms (hub.body_timeout_ms)",
-                    ingress.limits.body_timeout.as_millis()
-                ),
-                None,
-            );
-        }
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return too_large(limit + 1, limit);
-            }
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "unreadable body",
-                e.to_string(),
-                None,
-            );
-        }
+    let (parts, bytes) = match read_body(ingress, req).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let events = match decode(&parts.headers, bytes) {
         Ok(events) => events,
@@ -480,6 +465,57 @@ async fn post_events(ingress: &Ingress, topic: &str, req: Request<Incoming>) -> 
             )
         }
     }
+}
+
+/// Reads a request body: at most `hub.max_body_bytes`, within `hub.body_timeout_ms`.
+async fn read_body(
+    ingress: &Ingress,
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), Response<Body>> {
+    let limit = ingress.max_body_bytes;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(too_large(len, limit));
+    }
+    let (parts, body) = req.into_parts();
+    let collected = tokio::time::timeout(
+        ingress.limits.body_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
+    let bytes = match collected {
+        Err(_) => {
+            return Err(problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "request timeout",
+                format!(
+                    "the request body did not arrive within {} ms (hub.body_timeout_ms)",
+                    ingress.limits.body_timeout.as_millis()
+                ),
+                None,
+            ));
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return Err(too_large(limit + 1, limit));
+            }
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "unreadable body",
+                e.to_string(),
+                None,
+            ));
+        }
+    };
+    Ok((parts, bytes))
 }
 
 fn too_large(size: usize, limit: usize) -> Response<Body> {

@@ -13,6 +13,7 @@
 //!     auth: Arc::new(weft_connector_http::auth::Authorizer::open()),
 //!     limits: Default::default(),
 //!     sse: None,
+//!     subscriptions: None,
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! weft_connector_http::serve(listener, ingress, Default::default()).await
@@ -22,11 +23,13 @@
 pub mod auth;
 mod ingress;
 mod sse;
+mod subscription_api;
 pub mod tls;
 mod webhook;
 
 pub use auth::{AuthConfig, Authorizer};
 pub use ingress::{HttpLimits, Ingress, MetricsRenderer, serve, serve_tls};
+pub use sse::{SseBody, SseSettings, resolve_start};
+pub use subscription_api::{SUBSCRIPTIONS_PATH, SubscriptionApi};
 pub use tls::{TlsConfig, TlsServer};
-pub use sse::{SseBody, SseSettings};
 pub use webhook::{WebhookConfig, WebhookSink, sign};

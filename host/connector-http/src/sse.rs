@@ -346,6 +346,22 @@ pub(crate) async fn handle(
     response
 }
 
+/// The offset of `topic` that a reader starting at `from` reads first: `latest` (or
+/// `None`), `earliest`, an offset, an RFC 3339 time or an event id (`id:<id>` for an id
+/// that looks like one of the others), as `?from=` of server-sent events. `Ok(None)`: no
+/// stored event matches that id. Used by subscriptions (`config.from`). Blocking: it may
+/// scan the topic.
+pub fn resolve_start(
+    reader: &dyn EventReader,
+    topic: &str,
+    from: Option<&str>,
+) -> Result<Option<u64>, String> {
+    let start = parse_from(from, None)?;
+    resolve(reader, topic, &start)
+        .map(|found| found.map(|(offset, _)| offset))
+        .map_err(|e| e.to_string())
+}
+
 /// The offset a stream starts at (`None`: nothing matches) and whether a gap before it
 /// should be reported.
 fn resolve(

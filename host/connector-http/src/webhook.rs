@@ -48,6 +48,9 @@ pub struct WebhookConfig {
     /// mode.
     #[serde(default)]
     pub secret: Option<String>,
+    /// The request method: `POST` (the default), `PUT` or `PATCH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 /// The most of a webhook's response body that is read (the status decides the outcome).
@@ -63,6 +66,7 @@ type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Byte
 pub struct WebhookSink {
     config: WebhookConfig,
     uri: http::Uri,
+    method: http::Method,
     client: HttpsClient,
     key: Option<Vec<u8>>,
 }
@@ -95,6 +99,16 @@ impl WebhookSink {
                 )));
             }
         }
+        let method = match config.method.as_deref().unwrap_or("POST") {
+            "POST" => http::Method::POST,
+            "PUT" => http::Method::PUT,
+            "PATCH" => http::Method::PATCH,
+            other => {
+                return Err(SinkError::Permanent(format!(
+                    "webhook method `{other}` is not supported: use POST, PUT or PATCH"
+                )));
+            }
+        };
         let key = match config.secret.as_deref() {
             None | Some("") => None,
             Some(secret) => Some(signing_key(secret).map_err(SinkError::Permanent)?),
@@ -102,6 +116,7 @@ impl WebhookSink {
         Ok(WebhookSink {
             config,
             uri,
+            method,
             client: client(),
             key,
         })
@@ -172,7 +187,26 @@ pub fn sign(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
 #[async_trait]
 impl Sink for WebhookSink {
     async fn deliver(&self, event: &Event) -> Result<(), SinkError> {
-        let mut req = Request::post(self.uri.clone());
+        self.deliver_observed(event).await.0
+    }
+}
+
+impl WebhookSink {
+    /// Delivers `event` as [`Sink::deliver`] does, and also returns the HTTP status the
+    /// target answered (`None`: no answer, e.g. a refused connection or a timeout).
+    pub async fn deliver_observed(&self, event: &Event) -> (Result<(), SinkError>, Option<u16>) {
+        match self.request(event).await {
+            Err(e) => (Err(e), None),
+            Ok(status) => (classify(&self.config.url, status), Some(status.as_u16())),
+        }
+    }
+
+    /// Sends the request; `Ok` with the answer's status (read bounded), `Err` when no
+    /// answer came.
+    async fn request(&self, event: &Event) -> Result<StatusCode, SinkError> {
+        let mut req = Request::builder()
+            .method(self.method.clone())
+            .uri(self.uri.clone());
         let body = if self.key.is_some() {
             // structured mode: every attribute is inside the signed body
             req = req.header(http::header::CONTENT_TYPE, "application/cloudevents+json");
@@ -240,22 +274,27 @@ impl Sink for WebhookSink {
             http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect(),
         )
         .await;
-        if status.is_success() {
-            Ok(())
-        } else if status.is_server_error()
-            || status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
-        {
-            Err(SinkError::Transient(format!(
-                "{} answered {status}",
-                redact_url(&self.config.url)
-            )))
-        } else {
-            Err(SinkError::Permanent(format!(
-                "{} answered {status}",
-                redact_url(&self.config.url)
-            )))
-        }
+        Ok(status)
+    }
+}
+
+/// The outcome of an answer: 2xx delivered; 5xx, 408 and 429 transient; the rest permanent.
+fn classify(url: &str, status: StatusCode) -> Result<(), SinkError> {
+    if status.is_success() {
+        Ok(())
+    } else if status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        Err(SinkError::Transient(format!(
+            "{} answered {status}",
+            redact_url(url)
+        )))
+    } else {
+        Err(SinkError::Permanent(format!(
+            "{} answered {status}",
+            redact_url(url)
+        )))
     }
 }
 
@@ -285,6 +324,7 @@ mod tests {
             timeout_ms: 1000,
             headers: Default::default(),
             secret: Some(secret.into()),
+            method: None,
         };
         for bad in ["whsec_not*base64!", "whsec_c2hvcnQ=", "short"] {
             let found = config(bad).check();

@@ -107,6 +107,7 @@ fn sink(url: &str, edit: impl FnOnce(&mut WebhookConfig)) -> WebhookSink {
         timeout_ms: 2_000,
         headers: Default::default(),
         secret: None,
+        method: None,
     };
     edit(&mut config);
     WebhookSink::new(config).unwrap()

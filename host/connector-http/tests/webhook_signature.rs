@@ -135,6 +135,7 @@ async fn signed_requests_are_structured_and_verified_by_the_standardwebhooks_lib
         timeout_ms: 5000,
         headers: Default::default(),
         secret: Some(SECRET.into()),
+        method: None,
     })
     .unwrap();
     sink.deliver(&event()).await.unwrap();

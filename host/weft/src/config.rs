@@ -29,6 +29,9 @@ pub struct Config {
     /// OpenTelemetry traces (off by default; the standard `OTEL_*` variables override it).
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// The Subscriptions API and its deliveries (`/v1/subscriptions`).
+    #[serde(default)]
+    pub subscriptions: weft_subscriptions::SubscriptionsConfig,
     /// Plugins by name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSpec>,

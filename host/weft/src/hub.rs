@@ -170,15 +170,17 @@ pub async fn run_until(
     // routes grouped by source
     let mut by_source: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for spec in &config.routes {
-        let route = Arc::new(Route::new(
-            spec.name.clone(),
-            spec.filter.clone().unwrap_or_default(),
-            spec.plugins.iter().map(|p| plugins[p].clone()).collect(),
-            spec.to.iter().map(|s| sinks[s].clone()).collect(),
-            spec.retry.clone(),
-            sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)].clone(),
-        )
-        .with_fanout(spec.fanout_limit()));
+        let route = Arc::new(
+            Route::new(
+                spec.name.clone(),
+                spec.filter.clone().unwrap_or_default(),
+                spec.plugins.iter().map(|p| plugins[p].clone()).collect(),
+                spec.to.iter().map(|s| sinks[s].clone()).collect(),
+                spec.retry.clone(),
+                sinks[spec.dead_letter.as_ref().unwrap_or(&config.hub.dead_letter)].clone(),
+            )
+            .with_fanout(spec.fanout_limit()),
+        );
         for from in &spec.from {
             by_source
                 .entry(from.clone())
@@ -212,6 +214,20 @@ pub async fn run_until(
         ));
         source_tasks.push((name, task));
     }
+
+    // subscriptions: their readers are registered before the hub takes events
+    let subscriptions_stop = CancellationToken::new();
+    let subscriptions = match config.hub.listen_addr().ok().flatten() {
+        Some(addr) if config.subscriptions.enabled => Some(
+            start_subscriptions(&config, &data_dir, &log, &sinks, &topics, addr)
+                .await
+                .context("failed to start subscriptions ([subscriptions])")?,
+        ),
+        _ => None,
+    };
+    let subscriptions_task = subscriptions
+        .clone()
+        .map(|m| tokio::spawn(m.run(subscriptions_stop.clone())));
 
     // HTTP server
     let ready = Arc::new(AtomicBool::new(false));
@@ -247,6 +263,9 @@ pub async fn run_until(
                     topics: Arc::new(sse_topics),
                     heartbeat: Duration::from_millis(config.hub.sse_heartbeat_ms),
                 }),
+                subscriptions: subscriptions
+                    .clone()
+                    .map(|m| m as Arc<dyn weft_connector_http::SubscriptionApi>),
             };
             let tls = match &config.hub.tls {
                 Some(tls) => Some(
@@ -313,6 +332,11 @@ pub async fn run_until(
             Err(e) => tracing::error!(source = %name, error = %e, "source task panicked"),
         }
     }
+    subscriptions_stop.cancel();
+    if let Some(t) = subscriptions_task {
+        let _ = t.await;
+        tracing::info!("subscriptions drained");
+    }
     http_stop.cancel();
     if let Some(t) = http_task {
         let _ = t.await;
@@ -356,4 +380,58 @@ async fn build_source(
         .build(context)
         .await
         .with_context(|| format!("failed to set up source `{name}`"))
+}
+
+/// Opens the subscription store, registers every subscription's reader and starts the
+/// deliveries (`[subscriptions]`).
+async fn start_subscriptions(
+    config: &Config,
+    data_dir: &Path,
+    log: &Arc<EmbeddedLog>,
+    sinks: &HashMap<String, NamedSink>,
+    topics: &HashSet<String>,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<Arc<weft_subscriptions::Manager>> {
+    use weft_subscriptions::{EmbeddedStore, LocalFile, RedisStore, StoreKind, SubscriptionStore};
+    let cfg = &config.subscriptions;
+    let local = LocalFile::open(&data_dir.join("subscriptions.redb"))?;
+    let store: Arc<dyn SubscriptionStore> = match cfg.store {
+        StoreKind::Embedded => Arc::new(EmbeddedStore::new(local.clone())),
+        StoreKind::Redis => Arc::new(
+            RedisStore::connect(
+                cfg.redis_url.as_deref().unwrap_or_default(),
+                &cfg.key_prefix,
+            )
+            .await?,
+        ),
+    };
+    let known_topics: HashSet<String> = topics
+        .iter()
+        .cloned()
+        .chain(
+            sinks
+                .keys()
+                .filter_map(|k| k.strip_prefix("topic:").map(str::to_string)),
+        )
+        .collect();
+    let settings = weft_subscriptions::Settings {
+        defaults: weft_subscriptions::Defaults {
+            max_elapsed_ms: cfg.max_elapsed_ms,
+        },
+        timeout_ms: cfg.timeout_ms,
+        drain_timeout: Duration::from_millis(config.hub.drain_timeout_ms),
+        reconcile_interval: Duration::from_millis(cfg.reconcile_ms.max(10)),
+        max_subscriptions: cfg.max_subscriptions,
+        allow_private_sinks: cfg
+            .allow_private_sinks
+            .unwrap_or_else(|| listen.ip().is_loopback()),
+        is_internal: weft_runtime::grants::is_internal,
+        known_topics: Arc::new(known_topics),
+    };
+    let dead_letter = sinks[&config.hub.dead_letter].clone();
+    let manager =
+        weft_subscriptions::Manager::new(store.clone(), local, log.clone(), dead_letter, settings);
+    manager.reconcile().await?;
+    tracing::info!(store = %store.describe(), "subscriptions served at /v1/subscriptions");
+    Ok(manager)
 }

@@ -109,6 +109,9 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
             f.error(key, "must be at least 1");
         }
     }
+    for (field, message) in config.subscriptions.check() {
+        f.error(field, message);
+    }
     if let Ok(listen) = config.hub.listen_addr() {
         for finding in config.auth.check(listen) {
             let location = if finding.field.is_empty() {
@@ -128,7 +131,11 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
             f.error(format!("hub.tls.{field}"), message);
         }
     }
-    let client_ca = config.hub.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    let client_ca = config
+        .hub
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_ca.is_some());
     for (i, t) in config.auth.tokens.iter().enumerate() {
         if !client_ca && (t.client_cert_subject.is_some() || t.client_cert_sha256.is_some()) {
             f.error(
