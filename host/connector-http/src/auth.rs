@@ -620,6 +620,42 @@ impl Authorizer {
         self.check_with(headers, None, scope)
     }
 
+    /// [`Authorizer::check_request`] for a request head (endpoints that read the body
+    /// first, such as the Subscriptions API).
+    pub fn check_parts(
+        &self,
+        parts: &http::request::Parts,
+        scope: Scope<'_>,
+    ) -> Result<Principal, AuthError> {
+        self.check_with(&parts.headers, parts.extensions.get(), scope)
+    }
+
+    /// Whether the request may do `scope`; a "no" is not counted as a refusal (for
+    /// filtering what a caller sees, e.g. the subscriptions listed).
+    pub fn permits(&self, parts: &http::request::Parts, scope: Scope<'_>) -> bool {
+        self.decide(&parts.headers, parts.extensions.get(), scope)
+            .is_ok()
+    }
+
+    /// Who sent the request, without asking for a scope: `Err` (`401`, counted) when it
+    /// carries no usable credential and anonymous access is off.
+    pub fn principal(&self, parts: &http::request::Parts) -> Result<Principal, AuthError> {
+        let cert = parts.extensions.get();
+        match self.decide(&parts.headers, cert, Scope::Metrics) {
+            Ok(Principal::Anonymous) if !self.anonymous => {
+                // `/metrics` may be open; other endpoints are not
+                self.check_with(&parts.headers, cert, Scope::Admin)
+                    .map(|_| Principal::Anonymous)
+            }
+            Ok(p) => Ok(p),
+            Err(e) => {
+                metrics::counter!("weft_http_auth_denied_total", "reason" => "unauthenticated")
+                    .increment(1);
+                Err(e)
+            }
+        }
+    }
+
     fn check_with(
         &self,
         headers: &HeaderMap,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
-use weft_connector_http::auth::{AuthError, Principal, Scope};
+use weft_connector_http::auth::{Principal, Scope};
 use weft_connector_http::{Authorizer, SUBSCRIPTIONS_PATH, SubscriptionApi};
 
 use crate::manager::Manager;
@@ -111,38 +111,36 @@ fn unavailable(e: impl std::fmt::Display) -> Answer {
 struct Caller<'a> {
     principal: Principal,
     admin: bool,
-    headers: &'a HeaderMap,
+    parts: &'a http::request::Parts,
     auth: &'a Authorizer,
 }
 
 impl<'a> Caller<'a> {
-    /// Admin, or at least authenticated (a `read` scope is checked per topic); `Err`: 401.
-    fn identify(headers: &'a HeaderMap, auth: &'a Authorizer) -> Result<Caller<'a>, Answer> {
-        match auth.check(headers, Scope::Admin) {
-            Ok(principal) => Ok(Caller {
-                principal,
-                admin: true,
-                headers,
-                auth,
-            }),
-            Err(AuthError::Forbidden { token, .. }) => Ok(Caller {
-                principal: Principal::Token(token),
-                admin: false,
-                headers,
-                auth,
-            }),
-            Err(e @ AuthError::Unauthenticated(_)) => Err(e.response()),
-        }
+    /// Any known caller (a `read` scope is checked per topic); `Err`: the `401` answer.
+    fn identify(
+        parts: &'a http::request::Parts,
+        auth: &'a Authorizer,
+    ) -> Result<Caller<'a>, Answer> {
+        let principal = auth.principal(parts).map_err(|e| e.response())?;
+        Ok(Caller {
+            principal,
+            admin: auth.permits(parts, Scope::Admin),
+            parts,
+            auth,
+        })
     }
 
-    /// Whether the caller may manage subscriptions of `topic`.
-    fn may_manage(&self, topic: &str) -> Result<(), AuthError> {
-        if self.admin {
-            return Ok(());
+    /// Whether the caller may manage subscriptions of `topic` (not counted as a refusal).
+    fn may_manage(&self, topic: &str) -> bool {
+        self.admin || self.auth.permits(self.parts, Scope::Read(topic))
+    }
+
+    /// The `403` for a topic outside the caller's scope (counted).
+    fn forbidden(&self, topic: &str) -> Answer {
+        match self.auth.check_parts(self.parts, Scope::Read(topic)) {
+            Err(e) => e.response(),
+            Ok(_) => problem(StatusCode::FORBIDDEN, "forbidden", "outside your scopes"),
         }
-        self.auth
-            .check(self.headers, Scope::Read(topic))
-            .map(|_| ())
     }
 }
 
@@ -168,7 +166,7 @@ impl SubscriptionApi for Manager {
         if !allowed {
             return not_allowed(if id.is_some() { ITEM } else { COLLECTION });
         }
-        let caller = match Caller::identify(headers, auth) {
+        let caller = match Caller::identify(request, auth) {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -216,7 +214,7 @@ impl Manager {
                 .filter(|r| {
                     *allowed
                         .entry(r.topic.clone())
-                        .or_insert_with(|| caller.may_manage(&r.topic).is_ok())
+                        .or_insert_with(|| caller.may_manage(&r.topic))
                 })
                 .collect()
         };
@@ -231,7 +229,7 @@ impl Manager {
     async fn visible(&self, caller: &Caller<'_>, id: &str) -> Result<Record, Answer> {
         match self.store.get(id).await {
             Err(e) => Err(unavailable(e)),
-            Ok(Some(r)) if caller.may_manage(&r.topic).is_ok() => Ok(r),
+            Ok(Some(r)) if caller.may_manage(&r.topic) => Ok(r),
             Ok(_) => Err(not_found(id)),
         }
     }
@@ -239,8 +237,8 @@ impl Manager {
     /// Checks what the store cannot: access to the topic, that the topic is known, that
     /// the sink is not an internal address.
     async fn admissible(&self, caller: &Caller<'_>, record: &Record) -> Result<(), Answer> {
-        if let Err(e) = caller.may_manage(&record.topic) {
-            return Err(e.response());
+        if !caller.may_manage(&record.topic) {
+            return Err(caller.forbidden(&record.topic));
         }
         let known = self.settings.known_topics.contains(&record.topic)
             || self.log.head(&record.topic).map(|h| h > 0).unwrap_or(false);
