@@ -24,8 +24,9 @@ pub struct TopicSourceConfig {
     #[serde(default = "default_consumer")]
     pub consumer: String,
     /// Deliveries of one event (it was handed back: shutdown, drain timeout, a failed
-    /// dead-letter write) after which it is dead-lettered with the reason instead of being
-    /// processed again. Counted per process run.
+    /// dead-letter write, a crash) after which it is dead-lettered with the reason instead
+    /// of being processed again. The counts are stored with the consumer's cursor, so they
+    /// survive restarts.
     #[serde(default = "default_max_deliveries")]
     pub max_deliveries: u32,
 }

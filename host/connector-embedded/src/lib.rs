@@ -21,6 +21,6 @@ mod sinks;
 mod topic;
 
 pub use config::{FileSinkConfig, StdoutSinkConfig, TopicSinkConfig, TopicSourceConfig};
-pub use log::{EmbeddedLog, LogError, Retention, check_topic};
+pub use log::{EmbeddedLog, LogError, ReaderDeliveries, Retention, check_topic};
 pub use sinks::{FileSink, StdoutSink};
 pub use topic::{COMMIT_INTERVAL, MAX_OUTSTANDING, REQUEUE_DELAY, TopicSink, TopicSource};

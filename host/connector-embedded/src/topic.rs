@@ -96,6 +96,13 @@ impl Source for TopicSource {
             .log
             .cursor(&self.topic, &self.consumer)
             .map_err(fatal)?;
+        // what earlier runs handed out: events below `handed` were delivered at least
+        // once before (and `counts` more often), so `max_deliveries` spans restarts
+        let earlier = self
+            .log
+            .deliveries(&self.topic, &self.consumer)
+            .map_err(fatal)?;
+        let mut handed_noted = earlier.handed;
         let mut next_read = committed;
         let mut outstanding: BTreeSet<u64> = BTreeSet::new();
         let mut requeued: VecDeque<(Instant, u64, u32)> = VecDeque::new();
@@ -178,6 +185,8 @@ impl Source for TopicSource {
                         continue;
                     };
                     attempts.insert(o, count);
+                    self.log
+                        .note_delivered(&self.topic, &self.consumer, o, count);
                     let d = self.delivery(o, e, count, &settled_tx);
                     if out.send(d).await.is_err() {
                         // the router stopped taking deliveries: settle what is out,
@@ -203,7 +212,17 @@ impl Source for TopicSource {
                         if stopping {
                             break;
                         }
-                        let d = self.delivery(offset, entry, 1, &settled_tx);
+                        let count = if offset < earlier.handed {
+                            earlier.counts.get(&offset).copied().unwrap_or(1) + 1
+                        } else {
+                            1
+                        };
+                        if count > 1 {
+                            attempts.insert(offset, count);
+                            self.log
+                                .note_delivered(&self.topic, &self.consumer, offset, count);
+                        }
+                        let d = self.delivery(offset, entry, count, &settled_tx);
                         tokio::select! {
                             biased;
                             _ = shutdown.cancelled() => break,
@@ -216,6 +235,10 @@ impl Source for TopicSource {
                         outstanding.insert(offset);
                         next_read = offset + 1;
                         progressed = true;
+                    }
+                    if next_read > handed_noted {
+                        handed_noted = next_read;
+                        self.log.note_handed(&self.topic, &self.consumer, next_read);
                     }
                 }
             }

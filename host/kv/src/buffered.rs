@@ -82,30 +82,41 @@ impl KvTransaction {
         self.with(|l| l.kept.is_empty() && l.attempt.is_empty())
     }
 
+    /// The kept writes, in key order, leaving them buffered (to check quotas before
+    /// delivering).
+    pub fn writes(&self) -> Vec<KvWrite> {
+        let kept = self.with(|l| l.kept.clone());
+        to_writes(kept)
+    }
+
     /// The kept writes, in key order, emptying the buffer.
     pub fn take_writes(&self) -> Vec<KvWrite> {
         let kept = self.with(|l| {
             l.attempt.clear();
             std::mem::take(&mut l.kept)
         });
-        kept.into_iter()
-            .map(|((ns, bucket, key), pending)| match pending {
-                Pending::Value(Some(value)) => KvWrite::Set {
-                    ns,
-                    bucket,
-                    key,
-                    value,
-                },
-                Pending::Value(None) => KvWrite::Delete { ns, bucket, key },
-                Pending::Add(delta) => KvWrite::Increment {
-                    ns,
-                    bucket,
-                    key,
-                    delta,
-                },
-            })
-            .collect()
+        to_writes(kept)
     }
+}
+
+fn to_writes(kept: BTreeMap<Key, Pending>) -> Vec<KvWrite> {
+    kept.into_iter()
+        .map(|((ns, bucket, key), pending)| match pending {
+            Pending::Value(Some(value)) => KvWrite::Set {
+                ns,
+                bucket,
+                key,
+                value,
+            },
+            Pending::Value(None) => KvWrite::Delete { ns, bucket, key },
+            Pending::Add(delta) => KvWrite::Increment {
+                ns,
+                bucket,
+                key,
+                delta,
+            },
+        })
+        .collect()
 }
 
 /// A backend seen through a [`KvTransaction`] (what one plugin call gets).

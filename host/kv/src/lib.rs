@@ -34,6 +34,88 @@ pub enum KvError {
     /// The plugin broke a limit or a rule.
     #[error("{0}")]
     Invalid(String),
+    /// Applying the writes would take a plugin over its `kv_max_keys` or `kv_max_bytes`.
+    /// Nothing was written. Permanent for the event: the router dead-letters it.
+    #[error(
+        "plugin `{plugin}` would hold {would} {unit} with this event's writes, over its quota {quota} = {limit} (it holds {holds})"
+    )]
+    Quota {
+        /// The plugin (key namespace).
+        plugin: String,
+        /// `kv_max_keys` or `kv_max_bytes`.
+        quota: &'static str,
+        /// `keys` or `bytes`.
+        unit: &'static str,
+        /// The quota.
+        limit: u64,
+        /// What the plugin holds now.
+        holds: u64,
+        /// What it would hold after the writes.
+        would: u64,
+    },
+}
+
+/// A plugin's key-value quota (`kv_max_keys`, `kv_max_bytes` on its `[plugins.NAME]`
+/// entry). Keys count across all its buckets; bytes are, per key, the bucket name, the key
+/// and the value. A delivery whose writes would go over a quota fails permanently (dead
+/// letter naming the plugin, the quota and the amounts); one that lowers usage is always
+/// applied, also above a quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvQuota {
+    /// Most keys.
+    pub max_keys: Option<u64>,
+    /// Most bytes.
+    pub max_bytes: Option<u64>,
+}
+
+impl KvQuota {
+    /// Whether no limit is set.
+    pub fn is_unlimited(&self) -> bool {
+        self.max_keys.is_none() && self.max_bytes.is_none()
+    }
+
+    /// Checks a plugin's usage after a change of (`keys`, `bytes`) from (`holds_keys`,
+    /// `holds_bytes`): only growth is refused.
+    pub fn check(
+        &self,
+        plugin: &str,
+        (holds_keys, holds_bytes): (u64, u64),
+        (keys, bytes): (i64, i64),
+    ) -> Result<(), KvError> {
+        let after = |holds: u64, delta: i64| holds.saturating_add_signed(delta);
+        if let Some(limit) = self.max_keys
+            && keys > 0
+            && after(holds_keys, keys) > limit
+        {
+            return Err(KvError::Quota {
+                plugin: plugin.to_string(),
+                quota: "kv_max_keys",
+                unit: "keys",
+                limit,
+                holds: holds_keys,
+                would: after(holds_keys, keys),
+            });
+        }
+        if let Some(limit) = self.max_bytes
+            && bytes > 0
+            && after(holds_bytes, bytes) > limit
+        {
+            return Err(KvError::Quota {
+                plugin: plugin.to_string(),
+                quota: "kv_max_bytes",
+                unit: "bytes",
+                limit,
+                holds: holds_bytes,
+                would: after(holds_bytes, bytes),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The bytes a key counts for in a quota: bucket, key and value.
+pub fn quota_bytes(bucket: &str, key: &str, value_len: usize) -> u64 {
+    (bucket.len() + key.len() + value_len) as u64
 }
 
 /// A page of keys.
@@ -77,6 +159,20 @@ pub trait KvBackend: Send + Sync + 'static {
     /// one by one.
     async fn apply(&self, writes: Vec<KvWrite>) -> Result<(), KvError> {
         apply_one_by_one(self, writes).await
+    }
+
+    /// Sets plugin `ns`'s quota, enforced by [`KvBackend::apply`] (and direct writes) from
+    /// now on. The default ignores quotas (backends that do not count usage).
+    fn set_quota(&self, ns: &str, quota: KvQuota) {
+        let _ = (ns, quota);
+    }
+
+    /// Whether `writes` would take a plugin over its quota if applied now, without writing
+    /// (the router asks before delivering, so an event over quota is dead-lettered instead
+    /// of delivered; `apply` checks again atomically). Default: no quotas.
+    async fn check_quota(&self, writes: &[KvWrite]) -> Result<(), KvError> {
+        let _ = writes;
+        Ok(())
     }
 }
 
@@ -142,6 +238,17 @@ pub enum KvWrite {
         /// Amount.
         delta: u64,
     },
+}
+
+impl KvWrite {
+    /// The plugin namespace written.
+    pub fn ns(&self) -> &str {
+        match self {
+            KvWrite::Set { ns, .. }
+            | KvWrite::Delete { ns, .. }
+            | KvWrite::Increment { ns, .. } => ns,
+        }
+    }
 }
 
 mod buffered;
