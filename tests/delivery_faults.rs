@@ -631,3 +631,304 @@ retry = {{ initial_backoff_ms = 20, max_backoff_ms = 200 }}
     let (lost, duplicates) = report("weft deadletter replay through [dedupe]", &ids, &delivered);
     assert_eq!((lost, duplicates), (0, 0));
 }
+
+/// Posts `ids` in batches of 10 until each batch is accepted; a batch whose answer was cut
+/// off (the hub stopped while answering) is counted: if it had been stored, posting it
+/// again is a duplicate the log did not cause.
+fn post_all(addr: SocketAddr, ids: &[String], posted: &AtomicUsize, cut_off: &AtomicUsize) {
+    for chunk in ids.chunks(10) {
+        let events: Vec<Value> = chunk.iter().map(|id| ev(id, "t")).collect();
+        let body = Value::Array(events).to_string();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(Instant::now() < deadline, "the hub never accepted a batch");
+            match http(
+                addr,
+                "POST",
+                "/v1/events/in",
+                &[("content-type", "application/cloudevents-batch+json")],
+                body.as_bytes(),
+            ) {
+                Ok(r) if r.status == 202 => break,
+                Ok(r) if r.status == 503 => std::thread::sleep(Duration::from_millis(20)),
+                Ok(r) if r.status == 0 => {
+                    cut_off.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(r) => panic!("unexpected answer {}: {}", r.status, r.body),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        posted.fetch_add(chunk.len(), Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn sigterm_under_load_then_restart_no_duplicates_on_the_embedded_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = addr();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!(
+            r#"
+[hub]
+listen = "{addr}"
+data_dir = "data"
+dead_letter = "dead"
+
+[sinks.dead]
+type = "file"
+path = "dead.jsonl"
+
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+
+[[routes]]
+name = "r"
+from = ["topic:in"]
+to = ["out"]
+"#
+        ),
+    )
+    .unwrap();
+    let mut hub = Hub::start(dir.path(), addr);
+    let ids: Vec<String> = (0..3000).map(|i| format!("t{i}")).collect();
+    let posted = Arc::new(AtomicUsize::new(0));
+    let cut_off = Arc::new(AtomicUsize::new(0));
+    let poster = {
+        let (ids, posted, cut_off) = (ids.clone(), posted.clone(), cut_off.clone());
+        std::thread::spawn(move || post_all(addr, &ids, &posted, &cut_off))
+    };
+    for k in 1..=3 {
+        poll(Duration::from_secs(120), || {
+            (posted.load(Ordering::SeqCst) >= k * 700).then_some(())
+        })
+        .expect("posting goes on");
+        assert!(hub.terminate().success(), "a clean stop exits 0");
+        hub = Hub::start(dir.path(), addr);
+    }
+    poster.join().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let delivered = wait_for_all(&ids, || read_ids(&out));
+    let (lost, duplicates) = report(
+        "HTTP -> topic -> file, 3 x SIGTERM under load",
+        &ids,
+        &delivered,
+    );
+    eprintln!(
+        "  batches whose answer was cut off by a stop: {}",
+        cut_off.load(Ordering::SeqCst)
+    );
+    assert_eq!(lost, 0);
+    assert_eq!(
+        duplicates, 0,
+        "a clean stop commits every acknowledged position"
+    );
+    assert!(read_ids(&dir.path().join("dead.jsonl")).is_empty());
+    drop(hub);
+}
+
+/// Mounts a tmpfs of `size` at `<dir>/mnt` (as root); `None` (with a note) otherwise.
+fn tmpfs(dir: &Path, size: &str) -> Option<(std::path::PathBuf, Mount)> {
+    let mnt = dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&mnt)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => Some((mnt.clone(), Mount(mnt))),
+        other => {
+            eprintln!("SKIPPED: cannot mount a tmpfs for the full-disk test: {other:?}");
+            None
+        }
+    }
+}
+
+/// Fills the filesystem of `path` completely.
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![7u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+#[test]
+fn a_disk_full_under_the_database_itself_pauses_and_resumes_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mnt, _mount)) = tmpfs(dir.path(), "48m") else {
+        return;
+    };
+    let addr = addr();
+    // no free-space margin: redb itself runs into ENOSPC and must be reopened
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!(
+            r#"
+[hub]
+listen = "{addr}"
+data_dir = "{}"
+min_free_bytes = 0
+
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+
+[[routes]]
+name = "r"
+from = ["topic:in"]
+to = ["out"]
+"#,
+            mnt.join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut hub = Hub::start(dir.path(), addr);
+    let mut accepted: Vec<String> = (0..100).map(|i| format!("b{i}")).collect();
+    let events: Vec<Value> = accepted.iter().map(|id| ev(id, "t")).collect();
+    post_until_accepted(addr, "in", &events);
+
+    let filler = mnt.join("filler");
+    fill(&filler);
+    // post until the database fails to grow; what was accepted meanwhile counts
+    let big = "x".repeat(32 << 10);
+    let mut refused = None;
+    for i in 0..4000 {
+        let id = format!("f{i}");
+        let mut e = ev(&id, "t");
+        e["data"] = json!({ "pad": big });
+        let r = http(
+            addr,
+            "POST",
+            "/v1/events/in",
+            &[("content-type", "application/cloudevents+json")],
+            e.to_string().as_bytes(),
+        )
+        .unwrap();
+        match r.status {
+            202 => accepted.push(id),
+            _ => {
+                refused = Some(r);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a full filesystem refuses appends");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    eprintln!("  refused on a full disk: {}", refused.body);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        hub.child.try_wait().unwrap().is_none(),
+        "weft must keep running"
+    );
+    assert_eq!(http(addr, "GET", "/healthz", &[], b"").unwrap().status, 200);
+
+    // space returns: the log is reopened, new events are accepted, nothing is lost
+    std::fs::remove_file(&filler).unwrap();
+    let more: Vec<String> = (0..50).map(|i| format!("a{i}")).collect();
+    let events: Vec<Value> = more.iter().map(|id| ev(id, "t")).collect();
+    post_until_accepted(addr, "in", &events);
+    accepted.extend(more);
+    let out = dir.path().join("out.jsonl");
+    let delivered = wait_for_all(&accepted, || read_ids(&out));
+    let (lost, _) = report(
+        "database hit ENOSPC, then space freed",
+        &accepted,
+        &delivered,
+    );
+    assert_eq!(lost, 0);
+    assert!(hub.terminate().success());
+}
+
+/// `[dedupe]` with `kv_max_keys = 6` on `backend`: the first 5 distinct events fit
+/// (a `seen/` key each plus one shared `count/` key), the next 5 are dead-lettered with
+/// the plugin, the quota and the amounts.
+fn kv_quota_dead_letters(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = addr();
+    let dedupe = support::plugin_wasm("weft-plugin-dedupe");
+    let plugin = format!(
+        "dq{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let redis = if backend == "redis" {
+        "[kv.redis]\nurl = \"redis://127.0.0.1:6379\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!(
+            r#"
+[hub]
+listen = "{addr}"
+data_dir = "data"
+dead_letter = "dead"
+max_in_flight = 1
+
+{redis}
+[plugins.{plugin}]
+path = "{}"
+kv = "{backend}"
+kv_max_keys = 6
+
+[sinks.dead]
+type = "file"
+path = "dead.jsonl"
+
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+
+[[routes]]
+name = "r"
+from = ["topic:in"]
+plugins = ["{plugin}"]
+to = ["out"]
+"#,
+            dedupe.display()
+        ),
+    )
+    .unwrap();
+    let _hub = Hub::start(dir.path(), addr);
+    let ids: Vec<String> = (0..10).map(|i| format!("q{i}")).collect();
+    for id in &ids {
+        post_until_accepted(addr, "in", &[ev(id, "t")]);
+    }
+    let out = dir.path().join("out.jsonl");
+    let dead = dir.path().join("dead.jsonl");
+    let all = wait_for_all(&ids, || {
+        let mut both = read_ids(&out);
+        both.extend(read_ids(&dead));
+        both
+    });
+    assert_eq!(all.len(), 10, "each event once: delivered or dead-lettered");
+    assert_eq!(read_ids(&out), ids[..5].to_vec());
+    assert_eq!(read_ids(&dead), ids[5..].to_vec());
+    let text = std::fs::read_to_string(&dead).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let reason = first["deadletterreason"].as_str().unwrap_or_default();
+    eprintln!("  {backend}: dead-letter reason: {reason}");
+    assert!(reason.contains(&format!("plugin `{plugin}`")), "{reason}");
+    assert!(reason.contains("kv_max_keys = 6"), "{reason}");
+    assert!(reason.contains("would hold 7 keys"), "{reason}");
+    assert_eq!(
+        first["deadletterat"].as_str(),
+        Some(plugin.as_str()),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_plugin_over_its_kv_quota_dead_letters_the_event_embedded() {
+    kv_quota_dead_letters("embedded");
+}
+
+#[test]
+fn a_plugin_over_its_kv_quota_dead_letters_the_event_redis() {
+    kv_quota_dead_letters("redis");
+}

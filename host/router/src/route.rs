@@ -8,7 +8,7 @@ use weft_event::Event;
 #[cfg(test)]
 use weft_event::Filter;
 use weft_runtime::LoadedPlugin;
-use weft_runtime::kv::{KvBackend, KvTransaction, KvWrite};
+use weft_runtime::kv::{KvBackend, KvError, KvTransaction, KvWrite};
 
 use crate::filter::{FilterWarned, RouteFilter};
 use crate::internal_events::{
@@ -44,6 +44,10 @@ pub struct Route {
     pub dead_letter: NamedSink,
     /// The fan-out bound of the plugin chain for one delivery.
     pub fanout: FanoutLimit,
+    /// Plugins write their KV state straight to the backend instead of buffering it until
+    /// the delivery settles: the behaviour before buffering, kept only to measure what
+    /// buffering costs (`weft bench --pipeline-state`). Never set by the hub.
+    direct_state: bool,
     /// Happy-path counters, registered once instead of looked up per event.
     received: metrics::Counter,
     /// `weft_events_emitted_total` per sink, in the order of `sinks`.
@@ -75,6 +79,11 @@ enum StageError {
     },
     /// The chain produced more than the route's fan-out bound (permanent).
     Fanout {
+        plugin: String,
+        message: String,
+    },
+    /// The plugins' buffered state would take a plugin over its KV quota (permanent).
+    Quota {
         plugin: String,
         message: String,
     },
@@ -116,12 +125,14 @@ impl StageError {
             StageError::Plugin { error, .. } => error.is_transient(),
             StageError::Sink { error, .. } => error.is_transient(),
             StageError::Fanout { .. } => false,
+            StageError::Quota { .. } => false,
         }
     }
     fn at(&self) -> String {
         match self {
             StageError::Plugin { plugin, .. } | StageError::Fanout { plugin, .. } => plugin.clone(),
             StageError::Sink { sink, .. } => format!("sink:{sink}"),
+            StageError::Quota { plugin, .. } => plugin.clone(),
         }
     }
     fn kind(&self) -> &'static str {
@@ -130,6 +141,7 @@ impl StageError {
             StageError::Sink { error, .. } if error.is_transient() => "sink_transient",
             StageError::Sink { .. } => "sink_permanent",
             StageError::Fanout { .. } => "fanout_limit",
+            StageError::Quota { .. } => "kv_quota",
         }
     }
     fn message(&self) -> String {
@@ -137,6 +149,7 @@ impl StageError {
             StageError::Plugin { error, .. } => error.to_string(),
             StageError::Sink { sink, error } => format!("sink `{sink}`: {error}"),
             StageError::Fanout { message, .. } => message.clone(),
+            StageError::Quota { message, .. } => message.clone(),
         }
     }
 }
@@ -166,12 +179,21 @@ impl Route {
             retry,
             dead_letter,
             fanout: FanoutLimit::default(),
+            direct_state: false,
         }
     }
 
     /// The route with another fan-out bound (`max_fanout`, `max_fanout_bytes`).
     pub fn with_fanout(mut self, fanout: FanoutLimit) -> Route {
         self.fanout = fanout;
+        self
+    }
+
+    /// The route with plugin state written directly (unbuffered; for benchmarks only, see
+    /// the field `direct_state`): a retry, crash or dead letter keeps what plugins wrote.
+    #[doc(hidden)]
+    pub fn with_direct_state(mut self) -> Route {
+        self.direct_state = true;
         self
     }
 
@@ -185,7 +207,11 @@ impl Route {
                 .get_or_insert_with(KvTransaction::new)
                 .clone();
             while progress.next_input < progress.inputs.len() {
-                let view = txn.view(plugin.kv_backend());
+                let view = if self.direct_state {
+                    plugin.kv_backend()
+                } else {
+                    txn.view(plugin.kv_backend())
+                };
                 let result = plugin
                     .invoke_in(&progress.inputs[progress.next_input], Some(view))
                     .await;
@@ -261,6 +287,7 @@ impl Route {
             let result = async {
                 if outputs.is_none() {
                     self.transform(&mut progress).await?;
+                    self.check_quotas(&progress).await?;
                     let out = std::mem::take(&mut progress.inputs);
                     pending = (0..out.len())
                         .flat_map(|o| (0..self.sinks.len()).map(move |s| (o, s)))
@@ -272,7 +299,7 @@ impl Route {
             }
             .await;
             let error = match result {
-                Ok(()) => return self.commit_state(&progress, &event.id).await,
+                Ok(()) => return self.commit_state(&progress, event, origin, attempt).await,
                 Err(e) => e,
             };
             let message = error.message();
@@ -304,7 +331,41 @@ impl Route {
     /// [`KvBackend::apply`] per backend (atomic there). If that fails the event was
     /// delivered but its state is not stored: the delivery is handed back (a duplicate
     /// downstream is possible, a loss is not).
-    async fn commit_state(&self, progress: &ChainProgress, event_id: &str) -> RouteOutcome {
+    ///
+    /// A plugin going over its KV quota at this point (another delivery used the room
+    /// since [`Route::check_quotas`]) is permanent: the event was delivered, its state is
+    /// dropped, and a dead letter records why.
+    async fn commit_state(
+        &self,
+        progress: &ChainProgress,
+        event: &Event,
+        origin: &str,
+        attempt: u32,
+    ) -> RouteOutcome {
+        let event_id = &event.id;
+        for (backend, writes) in self.state_writes(progress, true) {
+            if let Err(e) = backend.apply(writes).await {
+                if let KvError::Quota { plugin, .. } = &e {
+                    let reason =
+                        format!("delivered to the sinks, but its plugin state was not stored: {e}");
+                    return self
+                        .dead_letter(event, &reason, plugin, attempt, origin)
+                        .await;
+                }
+                let error = format!("storing the plugins' state failed: {e}");
+                tracing::error!(route = %self.name, event_id, %error, "event delivered but its plugin state was not stored; handing it back");
+                return RouteOutcome::Incomplete(error);
+            }
+        }
+        RouteOutcome::Delivered
+    }
+
+    /// The plugins' buffered writes grouped by backend (taken from the buffers if `take`).
+    fn state_writes(
+        &self,
+        progress: &ChainProgress,
+        take: bool,
+    ) -> Vec<(Arc<dyn KvBackend>, Vec<KvWrite>)> {
         let mut by_backend: Vec<(Arc<dyn KvBackend>, Vec<KvWrite>)> = Vec::new();
         for (stage, txn) in progress.state.iter().enumerate() {
             let Some(txn) = txn else { continue };
@@ -312,7 +373,11 @@ impl Route {
                 continue;
             }
             let backend = self.plugins[stage].kv_backend();
-            let writes = txn.take_writes();
+            let writes = if take {
+                txn.take_writes()
+            } else {
+                txn.writes()
+            };
             match by_backend
                 .iter_mut()
                 .find(|(b, _)| std::ptr::addr_eq(Arc::as_ptr(b), Arc::as_ptr(&backend)))
@@ -321,14 +386,25 @@ impl Route {
                 None => by_backend.push((backend, writes)),
             }
         }
-        for (backend, writes) in by_backend {
-            if let Err(e) = backend.apply(writes).await {
-                let error = format!("storing the plugins' state failed: {e}");
-                tracing::error!(route = %self.name, event_id, %error, "event delivered but its plugin state was not stored; handing it back");
-                return RouteOutcome::Incomplete(error);
+        by_backend
+    }
+
+    /// Before delivering: whether the plugins' buffered writes would take one over its KV
+    /// quota (`kv_max_keys`, `kv_max_bytes`). If so the event fails permanently (dead
+    /// letter naming the plugin, the quota and the amounts) and is not delivered. A
+    /// failing backend is left for [`Route::commit_state`] to find.
+    async fn check_quotas(&self, progress: &ChainProgress) -> Result<(), StageError> {
+        for (backend, writes) in self.state_writes(progress, false) {
+            if let Err(e) = backend.check_quota(&writes).await
+                && let KvError::Quota { plugin, .. } = &e
+            {
+                return Err(StageError::Quota {
+                    plugin: plugin.clone(),
+                    message: e.to_string(),
+                });
             }
         }
-        RouteOutcome::Delivered
+        Ok(())
     }
 
     /// The wait before attempt `next_attempt`: the policy's backoff, or longer when a
@@ -340,7 +416,9 @@ impl Route {
             StageError::Plugin { error, .. } => {
                 error.retry_after().map_or(backoff, |d| d.max(backoff))
             }
-            StageError::Sink { .. } | StageError::Fanout { .. } => backoff,
+            StageError::Sink { .. } | StageError::Fanout { .. } | StageError::Quota { .. } => {
+                backoff
+            }
         }
     }
 
@@ -399,7 +477,16 @@ impl Route {
         origin: &str,
     ) -> RouteOutcome {
         let record = dead_letter_record(event, reason, at, attempts, &self.name, origin);
-        match self.dead_letter.sink.deliver(&record).await {
+        let written = crate::trace::deliver_dead_letter(
+            &self.name,
+            &self.dead_letter,
+            &record,
+            reason,
+            at,
+            false,
+        )
+        .await;
+        match written {
             Ok(()) => {
                 EventDeadLettered {
                     route: &self.name,

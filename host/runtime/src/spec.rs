@@ -36,6 +36,15 @@ pub struct PluginSpec {
     /// directory) or `redis` (the hub's `[kv.redis]` connection).
     #[serde(default)]
     pub kv: KvBackendKind,
+    /// Most keys the plugin may hold in its key-value state (all buckets). A delivery
+    /// whose writes would go over it fails for good: it is dead-lettered with a reason
+    /// naming the plugin, the quota and the amounts. No limit by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_max_keys: Option<u64>,
+    /// Most bytes (per key: bucket name, key and value) the plugin may hold in its
+    /// key-value state; like `kv_max_keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_max_bytes: Option<u64>,
     /// The plugin's configuration keys, read with `wasi:config/store`. Values may use
     /// `${ENV}` to take secrets from the environment.
     #[serde(default)]
@@ -171,6 +180,8 @@ impl PluginSpec {
             allow_http: Vec::new(),
             allow_private: false,
             kv: KvBackendKind::default(),
+            kv_max_keys: None,
+            kv_max_bytes: None,
             config: BTreeMap::new(),
         }
     }

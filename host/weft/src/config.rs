@@ -41,6 +41,9 @@ pub struct Config {
     /// Sinks by name. (`topic:NAME` and `stdout` need no entry.)
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Settings of embedded log topics by name (topics need no entry to be used).
+    #[serde(default)]
+    pub topics: BTreeMap<String, TopicConfig>,
     /// Routes: from sources through plugins to sinks.
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
@@ -202,6 +205,19 @@ impl Default for HubConfig {
             tls: None,
         }
     }
+}
+
+/// `[topics.NAME]`: one embedded log topic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Events older than this (seconds since they were appended) are deleted even if a
+    /// reader has not read them yet: an explicit choice to lose old events rather than
+    /// fill the topic behind a dead reader. Each expiry of unread events is logged (warn:
+    /// topic, count, reader) and counted in `weft_topic_expired_events_total`. Unset
+    /// (default): events are only removed once every reader read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_secs: Option<u64>,
 }
 
 /// `[engine]`.

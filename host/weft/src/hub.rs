@@ -92,6 +92,9 @@ pub async fn run_until(
     let log = EmbeddedLog::open(&data_dir.join("log.redb"), retention)
         .with_context(|| format!("failed to open the embedded log in {}", data_dir.display()))?;
     log.set_min_free_bytes(config.hub.min_free_bytes);
+    for (topic, settings) in &config.topics {
+        log.set_max_age(topic, settings.max_age_secs.map(Duration::from_secs));
+    }
 
     // plugin state backends
     let embedded_kv: Arc<dyn KvBackend> = Arc::new(
@@ -137,6 +140,13 @@ pub async fn run_until(
             KvBackendKind::Embedded => embedded_kv.clone(),
             KvBackendKind::Redis => redis_kv.clone().context("kv = redis without [kv.redis]")?,
         };
+        kv.set_quota(
+            name,
+            weft_runtime::kv::KvQuota {
+                max_keys: spec.kv_max_keys,
+                max_bytes: spec.kv_max_bytes,
+            },
+        );
         let loaded = match weft_bundled::for_path(&spec.path) {
             Some(bytes) => {
                 let bytes = bytes.map_err(anyhow::Error::msg)?;

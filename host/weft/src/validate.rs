@@ -96,6 +96,14 @@ pub fn check(config: &Config, base_dir: &Path) -> Vec<Problem> {
     if let Err(e) = config.hub.listen_addr() {
         f.error("hub.listen", e);
     }
+    for (topic, settings) in &config.topics {
+        if let Err(e) = weft_connector_embedded::check_topic(topic) {
+            f.error(format!("topics.{topic}"), e.to_string());
+        }
+        if settings.max_age_secs == Some(0) {
+            f.error(format!("topics.{topic}.max_age_secs"), "must be at least 1");
+        }
+    }
     if config.hub.max_in_flight == 0 {
         f.error("hub.max_in_flight", "must be at least 1");
     }
