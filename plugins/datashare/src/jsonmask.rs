@@ -444,15 +444,7 @@ impl<'a> Stream<'a> {
         let mut digits = 0;
         let mut at = false;
         loop {
-            // eight bytes at a time while none is a quote, backslash, control character,
-            // digit or '@' (letters, most punctuation, non-ASCII text)
-            while let Some(w) = swar::word(b, i)
-                && !swar::has_less(w, b'@' + 1)
-                && !swar::has_byte(w, b'\\')
-            {
-                i += 8;
-            }
-            // then the next eight byte by byte
+            // eight bytes one by one (most strings end within them)
             let stop = b.len().min(i + 8);
             if i == stop {
                 return Err(());
@@ -473,6 +465,14 @@ impl<'a> Stream<'a> {
                 digits += usize::from(k & DIGIT != 0);
                 at |= k & AT != 0;
                 i += 1;
+            }
+            // then eight at a time while none is a quote, backslash, control character,
+            // digit or '@' (letters, most punctuation, non-ASCII text)
+            while let Some(w) = swar::word(b, i)
+                && !swar::has_less(w, b'@' + 1)
+                && !swar::has_byte(w, b'\\')
+            {
+                i += 8;
             }
         }
     }

@@ -225,8 +225,8 @@ impl MaskReport {
     /// then [`MaskReport::end_path`]).
     pub(crate) fn begin_path(&mut self) -> usize {
         if self.text.capacity() == 0 {
-            self.text.reserve(256);
-            self.ends.reserve(16);
+            self.text.reserve(1024);
+            self.ends.reserve(64);
         }
         self.text.len()
     }
