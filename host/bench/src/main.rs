@@ -7,6 +7,7 @@
 //! baseline plugin (ARCHITECTURE.md, "Where things live").
 
 mod amqp;
+mod ingress;
 mod plugin_cost;
 mod plugin_state;
 mod tracing_cost;
@@ -53,6 +54,18 @@ struct Args {
     /// its KV writes applied at once and buffered until the acknowledgement.
     #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing"])]
     state: bool,
+    /// With --tracing or --ingress: rounds of the variants, interleaved (medians are
+    /// reported).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Measure the HTTP ingress instead: requests/s without auth, with a bearer token,
+    /// over TLS (bearer token, client certificate), next to a native hyper server with an
+    /// empty handler (HTTP and HTTPS); --events requests per variant and round.
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing", "state"])]
+    ingress: bool,
+    /// With --ingress: concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -78,6 +91,19 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let events = args.events.max(1);
+    if args.ingress {
+        let rounds = args.rounds;
+        return match ingress::run(events, args.connections.max(1), rounds).await {
+            Ok(r) => {
+                ingress::print(&r);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.tracing {
         println!("per event through source → router → warm passthrough plugin → sink");
         return match tokio::task::spawn_blocking(move || tracing_cost::run(events)).await {
