@@ -952,3 +952,44 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_hub_without_routes_serves_subscriptions() {
+    // (a hub without routes used to panic at start: select_all over no sources)
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!("[hub]\nlisten = \"{addr}\"\ndata_dir = \"data\"\n"),
+    )
+    .unwrap();
+    let hub = Hub::start(dir.path(), addr);
+    // without routes any topic takes events; a subscription reads one once it exists
+    let first = http(
+        addr,
+        "POST",
+        "/v1/events/feed",
+        &[("content-type", "application/cloudevents+json")],
+        event("first", "t").to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(first.status, 202, "{}", first.body);
+    let receiver = Receiver::start();
+    subscribe(
+        &hub,
+        json!({"protocol": "HTTP", "sink": receiver.url(), "config": {"topic": "feed", "from": "earliest"}}),
+    );
+    assert!(
+        receiver
+            .wait_for(&["first".to_string()], Duration::from_secs(20))
+            .0
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(hub_alive(&hub), "the hub exited");
+}
+
+fn hub_alive(hub: &Hub) -> bool {
+    http(hub.addr, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
+}

@@ -317,9 +317,18 @@ pub async fn run_until(
 
     // run until shutdown or a source fails for good
     let mut failed = None;
+    // (select_all panics on no futures, and select! builds every branch's future even
+    // when its condition is false: a hub without routes waits for shutdown only)
+    let first_source_end = async {
+        if source_tasks.is_empty() {
+            std::future::pending().await
+        } else {
+            futures::future::select_all(source_tasks.iter_mut().map(|(_, t)| t)).await
+        }
+    };
     tokio::select! {
         _ = shutdown.cancelled() => {}
-        (result, index, _) = futures::future::select_all(source_tasks.iter_mut().map(|(_, t)| t)), if !source_tasks.is_empty() => {
+        (result, index, _) = first_source_end => {
             let name = source_tasks[index].0.clone();
             failed = Some(match result {
                 Ok(Ok(())) => format!("source `{name}` stopped"),
