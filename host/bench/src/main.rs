@@ -9,6 +9,7 @@
 mod amqp;
 mod ingress;
 mod plugin_cost;
+mod pipeline_state;
 mod plugin_state;
 mod tracing_cost;
 
@@ -54,6 +55,11 @@ struct Args {
     /// its KV writes applied at once and buffered until the acknowledgement.
     #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing"])]
     state: bool,
+    /// Measure buffered plugin state on the whole path instead: HTTP → embedded log →
+    /// route [dedupe] → file, with the KV writes buffered until the acknowledgement (as
+    /// `weft run`) and written directly (as before); --events per round, --rounds.
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing", "state"])]
+    pipeline_state: bool,
     /// With --tracing or --ingress: rounds of the variants, interleaved (medians are
     /// reported).
     #[arg(long, default_value_t = 5)]
@@ -121,11 +127,23 @@ async fn run(args: Args) -> ExitCode {
             }
         };
     }
+    if args.pipeline_state {
+        return match pipeline_state::run(events, args.rounds).await {
+            Ok(r) => {
+                pipeline_state::print(&r);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.state {
         println!("per event, warm dedupe plugin, embedded KV (first line is the baseline)");
         return match plugin_state::run(events).await {
             Ok(m) => {
-                plugin_cost::print(&m);
+                plugin_cost::print_against(&m, "vs at once");
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -206,11 +206,17 @@ pub async fn run(events: usize, modes: Modes) -> anyhow::Result<Vec<Measurement>
 
 /// Prints the measurements as a table with ratios to the native baseline.
 pub fn print(measurements: &[Measurement]) {
+    print_against(measurements, "vs native");
+}
+
+/// Prints measurements against the first one, whose role `header` names (e.g.
+/// `vs native`).
+pub fn print_against(measurements: &[Measurement], header: &str) {
     let native = measurements
         .first()
         .map(|m| m.per_event)
         .unwrap_or_default();
-    println!("{:<36} {:>14} {:>14}", "mode", "per event", "vs native");
+    println!("{:<36} {:>14} {:>14}", "mode", "per event", header);
     for m in measurements {
         let ratio = m.per_event.as_secs_f64() / native.as_secs_f64().max(1e-12);
         let overhead = m.per_event.saturating_sub(native);
