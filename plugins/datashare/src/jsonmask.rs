@@ -781,6 +781,10 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
 /// Writes `s` escaped for a JSON string, without quotes (as `serde_json` escapes).
 pub(crate) fn write_json_escaped(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20) {
+        out.extend_from_slice(b);
+        return;
+    }
     let mut run = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {

@@ -217,14 +217,17 @@ pub(crate) fn scan(b: &[u8], kinds: KindSet, out: &mut Vec<Finding>) {
         }
         let mut run_end = i;
         let mut class = 0;
+        let mut every = DIGIT;
         while run_end < b.len() {
             let k = CLASS[usize::from(b[run_end])];
             if k & ALNUM == 0 {
                 break;
             }
             class |= k;
+            every &= k;
             run_end += 1;
         }
+        let all_digits = every & DIGIT != 0;
         if class & DIGIT == 0 {
             i = run_end;
             continue;
@@ -241,9 +244,18 @@ pub(crate) fn scan(b: &[u8], kinds: KindSet, out: &mut Vec<Finding>) {
             i = run_end;
             continue;
         }
-        if let Some(f) =
-            classify_grouped(b, i, kinds).or_else(|| classify_run(b, i, run_end, kinds))
-        {
+        // digit groups (`138 0013 8000`) start with a run of digits followed by a space
+        // or dash and a digit; anything else is one run
+        let grouped = all_digits
+            && run_end + 1 < b.len()
+            && matches!(b[run_end], b' ' | b'-')
+            && b[run_end + 1].is_ascii_digit();
+        let found = if grouped {
+            classify_grouped(b, i, kinds)
+        } else {
+            None
+        };
+        if let Some(f) = found.or_else(|| classify_run(b, i, run_end, all_digits, kinds)) {
             out.push(f);
             i = f.end;
         } else {
@@ -259,7 +271,13 @@ fn alnum_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn classify_run(b: &[u8], start: usize, end: usize, kinds: KindSet) -> Option<Finding> {
+fn classify_run(
+    b: &[u8],
+    start: usize,
+    end: usize,
+    all_digits: bool,
+    kinds: KindSet,
+) -> Option<Finding> {
     let run = &b[start..end];
     let found = |kind| Finding { kind, start, end };
     if run.len() == 18 {
@@ -270,7 +288,7 @@ fn classify_run(b: &[u8], start: usize, end: usize, kinds: KindSet) -> Option<Fi
             return Some(found(PiiKind::Uscc));
         }
     }
-    if !run.iter().all(u8::is_ascii_digit) {
+    if !all_digits {
         return None;
     }
     if kinds.contains(PiiKind::Mobile) {
