@@ -5,8 +5,11 @@
 //! right parent, and the plugin's HTTP call and the webhook must receive a `traceparent` of
 //! that trace.
 //!
-//! Needs RabbitMQ on 127.0.0.1:5672 (guest/guest); fails without it unless
-//! `WEFT_SKIP_BROKERS=1`. The test declares a uniquely named queue and deletes it.
+//! Also: the same over OTLP/gRPC (a tonic `TraceService` server inside the test), and the
+//! producer span of a dead-letter write.
+//!
+//! The first test needs RabbitMQ on 127.0.0.1:5672 (guest/guest); it fails without it
+//! unless `WEFT_SKIP_BROKERS=1`. It declares a uniquely named queue and deletes it.
 
 mod support;
 
@@ -17,7 +20,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
@@ -56,6 +64,11 @@ fn any_to_string(v: &Option<AnyValue>) -> String {
 /// Decodes one OTLP/HTTP protobuf export into spans.
 fn decode_export(body: &[u8]) -> Result<Vec<Span>, String> {
     let request = ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())?;
+    Ok(flatten(request))
+}
+
+/// The spans of one export request.
+fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
     let mut out = Vec::new();
     for rs in request.resource_spans {
         let service = rs
@@ -89,7 +102,55 @@ fn decode_export(body: &[u8]) -> Result<Vec<Span>, String> {
             }
         }
     }
-    Ok(out)
+    out
+}
+
+/// The OTLP/gRPC collector: opentelemetry-proto's generated `TraceService` server (tonic),
+/// served over HTTP/2 by hyper in its own runtime thread.
+struct GrpcCollector(Spans);
+
+#[tonic::async_trait]
+impl TraceService for GrpcCollector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().extend(flatten(request.into_inner()));
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn start_grpc_receiver() -> (SocketAddr, Spans) {
+    let spans: Spans = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(GrpcCollector(spans.clone()));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(service.clone());
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+    });
+    (addr, spans)
 }
 
 /// The OTLP/HTTP receiver: `POST /v1/traces` with a protobuf body, on a hyper server in
@@ -257,12 +318,16 @@ fn addr() -> SocketAddr {
 }
 
 fn otel_env(otlp: SocketAddr, service: &str) -> Vec<(String, String)> {
+    otel_env_with(otlp, service, "http/protobuf")
+}
+
+fn otel_env_with(otlp: SocketAddr, service: &str, protocol: &str) -> Vec<(String, String)> {
     vec![
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
             format!("http://{otlp}"),
         ),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), protocol.into()),
         ("OTEL_SERVICE_NAME".into(), service.into()),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
         ("RUST_LOG".into(), "info".into()),
@@ -483,4 +548,181 @@ retry = {{ attempts = 3, initial_backoff_ms = 20 }}
     drop(hub_a);
     drop(hub_b);
     drop(queue);
+}
+
+/// Waits until `spans` holds at least `n` spans of the test trace; panics with the hub's log.
+fn wait_for_spans(spans: &Spans, n: usize, dir: &Path) -> Vec<Span> {
+    poll(Duration::from_secs(30), || {
+        let ours: Vec<Span> = spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.trace_id == TRACE_ID)
+            .cloned()
+            .collect();
+        (ours.len() >= n).then_some(ours)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the receiver did not get {n} spans of trace {TRACE_ID}; got {:#?}\nhub: {}",
+            spans.lock().unwrap(),
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default(),
+        )
+    })
+}
+
+fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    let matching: Vec<&Span> = spans.iter().filter(|s| s.name == name).collect();
+    assert_eq!(matching.len(), 1, "expected one `{name}` span: {spans:#?}");
+    matching[0]
+}
+
+/// Posts `order-1` to `topic:orders` of the hub at `addr` in structured mode, continuing the
+/// test trace through the event's `traceparent` extension.
+fn post_traced(addr: SocketAddr) {
+    let event = json!({
+        "specversion": "1.0",
+        "id": "order-1",
+        "source": "/erp",
+        "type": "order.created",
+        "traceparent": format!("00-{TRACE_ID}-{PARENT_ID}-01"),
+        "data": {"n": 1},
+    });
+    let response = support::post_event(addr, "orders", &event);
+    assert_eq!(response.status, 202, "{response:?}");
+}
+
+#[test]
+fn spans_are_exported_over_otlp_grpc_with_their_parent_links() {
+    let (otlp, spans) = start_grpc_receiver();
+    let (recorder, requests) = start_recorder();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = addr();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!(
+            r#"
+[hub]
+listen = "{addr}"
+data_dir = "data"
+
+[plugins.pass]
+path = "bundled:passthrough"
+
+[sinks.partner]
+type = "webhook"
+url = "http://{recorder}/hook"
+
+[[routes]]
+name = "to-partner"
+from = ["topic:orders"]
+plugins = ["pass"]
+to = ["partner"]
+"#
+        ),
+    )
+    .unwrap();
+    let hub = start(dir.path(), addr, &otel_env_with(otlp, "hub-grpc", "grpc"));
+    post_traced(addr);
+
+    let collected = wait_for_spans(&spans, 3, dir.path());
+    let process = one(&collected, "process topic:orders");
+    let plugin = one(&collected, "plugin pass");
+    let send = one(&collected, "send partner");
+    assert_eq!(collected.len(), 3, "unexpected spans: {collected:#?}");
+    assert!(
+        collected.iter().all(|s| s.service == "hub-grpc"),
+        "{collected:#?}"
+    );
+    assert_eq!(
+        process.parent_span_id, PARENT_ID,
+        "continues the posted trace"
+    );
+    assert_eq!(process.kind, SpanKind::Consumer);
+    assert_eq!(plugin.parent_span_id, process.span_id);
+    assert_eq!(plugin.kind, SpanKind::Internal);
+    assert_eq!(plugin.attributes["weft.plugin.outcome"], "ok");
+    assert_eq!(send.parent_span_id, process.span_id);
+    assert_eq!(send.kind, SpanKind::Producer);
+    assert_eq!(send.attributes["messaging.destination.name"], "partner");
+    assert!(collected.iter().all(|s| !s.error), "{collected:#?}");
+
+    let hook = poll(Duration::from_secs(10), || {
+        requests
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| r.method == "POST")
+            .cloned()
+    })
+    .expect("the webhook was not called");
+    assert_eq!(
+        hook.headers.get("traceparent"),
+        Some(&format!("00-{TRACE_ID}-{}-01", send.span_id)),
+        "{hook:?}"
+    );
+    drop(hub);
+}
+
+#[test]
+fn a_dead_letter_write_has_its_own_producer_span() {
+    let (otlp, spans) = start_otlp_receiver();
+    // a webhook nobody listens on: the one attempt fails, the event is dead-lettered
+    let closed = addr();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = addr();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        format!(
+            r#"
+[hub]
+listen = "{addr}"
+data_dir = "data"
+
+[sinks.partner]
+type = "webhook"
+url = "http://{closed}/hook"
+
+[sinks.parked]
+type = "topic"
+topic = "parked"
+
+[[routes]]
+name = "to-partner"
+from = ["topic:orders"]
+to = ["partner"]
+dead_letter = "parked"
+retry = {{ attempts = 1 }}
+"#
+        ),
+    )
+    .unwrap();
+    let hub = start(dir.path(), addr, &otel_env(otlp, "hub-dl"));
+    post_traced(addr);
+
+    let collected = wait_for_spans(&spans, 3, dir.path());
+    let process = one(&collected, "process topic:orders");
+    let send = one(&collected, "send partner");
+    let dead_letter = one(&collected, "send parked");
+    assert_eq!(collected.len(), 3, "unexpected spans: {collected:#?}");
+    assert_eq!(process.parent_span_id, PARENT_ID);
+    assert!(process.error, "the delivery span records the dead letter");
+    assert!(send.error, "the failed webhook delivery: {send:#?}");
+
+    assert_eq!(dead_letter.parent_span_id, process.span_id);
+    assert_eq!(dead_letter.kind, SpanKind::Producer);
+    let a = &dead_letter.attributes;
+    assert_eq!(a["messaging.operation.type"], "send");
+    assert_eq!(a["messaging.operation.name"], "send");
+    assert_eq!(a["messaging.destination.name"], "parked");
+    assert_eq!(a["messaging.message.id"], "order-1");
+    assert_eq!(a["weft.route"], "to-partner");
+    assert_eq!(a["weft.dead_letter"], "true");
+    assert_eq!(a["weft.dead_letter.at"], "sink:partner");
+    assert!(
+        !a["weft.dead_letter.reason"].is_empty(),
+        "the reason is recorded: {dead_letter:#?}"
+    );
+    assert!(!dead_letter.error, "the dead-letter write itself succeeded");
+    drop(hub);
 }

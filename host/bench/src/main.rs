@@ -8,9 +8,10 @@
 
 mod amqp;
 mod ingress;
-mod plugin_cost;
 mod pipeline_state;
+mod plugin_cost;
 mod plugin_state;
+mod sse;
 mod tracing_cost;
 
 use std::path::PathBuf;
@@ -60,6 +61,23 @@ struct Args {
     /// `weft run`) and written directly (as before); --events per round, --rounds.
     #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing", "state"])]
     pipeline_state: bool,
+    /// Measure server-sent events instead: weft's resident memory and the delivery latency
+    /// with --readers SSE clients on one topic (starts the `weft` binary next to this one,
+    /// or --weft).
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing", "state"])]
+    sse: bool,
+    /// With --sse: connected readers.
+    #[arg(long, default_value_t = 1000)]
+    readers: usize,
+    /// With --sse: events posted (one at a time, --interval-ms apart).
+    #[arg(long, default_value_t = 200)]
+    sse_events: usize,
+    /// With --sse: pause between two posts, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    interval_ms: u64,
+    /// With --sse: the `weft` binary to start.
+    #[arg(long, value_name = "PATH")]
+    weft: Option<PathBuf>,
     /// With --tracing or --ingress: rounds of the variants, interleaved (medians are
     /// reported).
     #[arg(long, default_value_t = 5)]
@@ -110,11 +128,32 @@ async fn run(args: Args) -> ExitCode {
             }
         };
     }
+    if args.sse {
+        let interval = std::time::Duration::from_millis(args.interval_ms);
+        return match sse::run(
+            args.readers.max(1),
+            args.sse_events.max(1),
+            interval,
+            args.weft.as_deref(),
+        )
+        .await
+        {
+            Ok(r) => {
+                sse::print(&r);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.tracing {
         println!("per event through source → router → warm passthrough plugin → sink");
-        return match tokio::task::spawn_blocking(move || tracing_cost::run(events)).await {
-            Ok(Ok(m)) => {
-                plugin_cost::print(&m);
+        let rounds = args.rounds;
+        return match tokio::task::spawn_blocking(move || tracing_cost::run(events, rounds)).await {
+            Ok(Ok(report)) => {
+                tracing_cost::print(&report);
                 ExitCode::SUCCESS
             }
             Ok(Err(e)) => {

@@ -30,7 +30,7 @@ use lapin::{Acker, Channel, Confirmation, Connection, Consumer};
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use weft_connector::{
-    Acknowledge, ConnectorError, Delivery, Malformed, Settlement, Source, dead_letter,
+    Acknowledge, ConnectorError, Delivery, Malformed, Readiness, Settlement, Source, dead_letter,
 };
 use weft_event::Event;
 
@@ -61,6 +61,8 @@ pub struct AmqpSource {
     settings: ConnectionSettings,
     queue: Arc<str>,
     broker_dead_letter: bool,
+    /// Set after the first session is open (topology declared, consumer registered).
+    ready: Readiness,
 }
 
 impl std::fmt::Debug for AmqpSource {
@@ -83,6 +85,7 @@ impl AmqpSource {
             queue: Arc::from(config.queue.as_str()),
             broker_dead_letter: config.broker_dead_letter_exchange().is_some(),
             config,
+            ready: Readiness::new(),
         })
     }
 }
@@ -547,6 +550,10 @@ async fn close(session: Session) {
 
 #[async_trait]
 impl Source for AmqpSource {
+    fn report_ready(&mut self, ready: Readiness) {
+        self.ready = ready;
+    }
+
     async fn run(
         self: Box<Self>,
         out: mpsc::Sender<Delivery>,
@@ -598,6 +605,8 @@ impl Source for AmqpSource {
                 generation,
             }
             .emit();
+            // the queue is declared and consumed: a message published from now on is kept
+            self.ready.set();
             let started = Instant::now();
             match self.consume(&mut session, &out, &shutdown).await {
                 Outcome::Shutdown | Outcome::RouterGone => {

@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use weft_connector::{
-    Acknowledge, ConnectorError, Delivery, Malformed, Settlement, Sink, SinkError, Source,
+    Acknowledge, ConnectorError, Delivery, Malformed, Readiness, Settlement, Sink, SinkError,
+    Source,
 };
 use weft_event::Event;
 
@@ -33,6 +34,8 @@ pub(crate) struct PubSubSource {
     client: Client,
     /// Label for logs and metrics: the subscriptions, joined.
     label: String,
+    /// Set once subscribed (messages published before that are not received).
+    ready: Readiness,
 }
 
 impl PubSubSource {
@@ -50,6 +53,7 @@ impl PubSubSource {
             config,
             client,
             label,
+            ready: Readiness::new(),
         })
     }
 
@@ -89,6 +93,10 @@ impl Acknowledge for NoAck {
 
 #[async_trait]
 impl Source for PubSubSource {
+    fn report_ready(&mut self, ready: Readiness) {
+        self.ready = ready;
+    }
+
     async fn run(
         self: Box<Self>,
         out: mpsc::Sender<Delivery>,
@@ -127,6 +135,7 @@ impl Source for PubSubSource {
             } else {
                 info!(subscriptions = %self.label, "redis pub/sub source subscribed");
             }
+            self.ready.set();
             backoff.reset();
             failed = true; // any exit from the loop below is a connection loss
             let (mut sink, mut messages) = pubsub.split();

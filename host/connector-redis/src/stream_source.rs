@@ -31,7 +31,9 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-use weft_connector::{Acknowledge, ConnectorError, Delivery, Settlement, Source, dead_letter};
+use weft_connector::{
+    Acknowledge, ConnectorError, Delivery, Readiness, Settlement, Source, dead_letter,
+};
 use weft_event::Event;
 
 use crate::binding;
@@ -51,6 +53,8 @@ pub(crate) struct StreamSource {
     client: Client,
     consumer: String,
     dead_letter_stream: String,
+    /// Set once the consumer group exists (created or found).
+    ready: Readiness,
 }
 
 impl StreamSource {
@@ -62,6 +66,7 @@ impl StreamSource {
             dead_letter_stream: config.dead_letter_stream_name(),
             config,
             client,
+            ready: Readiness::new(),
         })
     }
 }
@@ -82,6 +87,8 @@ struct Shared {
     ack_tx: mpsc::UnboundedSender<String>,
     /// Acknowledgements since the last trim.
     acked_since_trim: AtomicU64,
+    /// Set once the consumer group exists.
+    ready: Readiness,
 }
 
 impl Shared {
@@ -165,6 +172,10 @@ impl Drop for StreamAck {
 
 #[async_trait]
 impl Source for StreamSource {
+    fn report_ready(&mut self, ready: Readiness) {
+        self.ready = ready;
+    }
+
     async fn run(
         self: Box<Self>,
         out: mpsc::Sender<Delivery>,
@@ -175,6 +186,7 @@ impl Source for StreamSource {
             client,
             consumer,
             dead_letter_stream,
+            ready,
         } = *self;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(ms(config.connection_timeout_ms)))
@@ -193,6 +205,7 @@ impl Source for StreamSource {
             inflight: Mutex::new(HashMap::new()),
             ack_tx,
             acked_since_trim: AtomicU64::new(0),
+            ready,
         });
         info!(stream = %shared.stream, group = %shared.group, consumer = %shared.consumer,
             "redis stream source starting");
@@ -325,6 +338,8 @@ async fn reader(
                     continue 'connect;
                 }
                 group_ready = true;
+                // entries added from now on are read by this group
+                shared.ready.set();
                 if failed {
                     Reconnected {
                         stream: &shared.stream,

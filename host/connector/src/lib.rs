@@ -16,6 +16,7 @@
 
 mod backoff;
 mod connect;
+mod ready;
 pub mod redact;
 mod store;
 #[cfg(feature = "testkit")]
@@ -23,6 +24,7 @@ pub mod testkit;
 
 pub use backoff::Backoff;
 pub use connect::{BuildContext, Finding, Resources, Severity, SinkConnector, SourceConnector};
+pub use ready::Readiness;
 pub use store::{EventReader, EventStore, StoreError, StoredEvent};
 
 use async_trait::async_trait;
@@ -118,6 +120,15 @@ pub trait Source: Send + 'static {
         out: mpsc::Sender<Delivery>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError>;
+
+    /// Hands the source the flag it sets once it has connected and declared what it reads
+    /// for the first time (called before [`Source::run`]); the hub's `/readyz` waits for
+    /// every source's flag, so a producer that publishes as soon as weft is ready does not
+    /// publish into a queue or consumer group that does not exist yet. Sources that need
+    /// no connection keep this default: ready at once.
+    fn report_ready(&mut self, ready: Readiness) {
+        ready.set();
+    }
 }
 
 /// Why a sink did not deliver.

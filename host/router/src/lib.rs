@@ -305,15 +305,12 @@ async fn dead_letter_at_source(
             reason: format!("no route to dead-letter {what}"),
         };
     };
-    let record = dead_letter_record(
-        event,
-        reason,
-        &format!("source:{source}"),
-        delivery_count,
-        &route.name,
-        origin,
-    );
-    match route.dead_letter.sink.deliver(&record).await {
+    let at = format!("source:{source}");
+    let record = dead_letter_record(event, reason, &at, delivery_count, &route.name, origin);
+    let written =
+        trace::deliver_dead_letter(&route.name, &route.dead_letter, &record, reason, &at, true)
+            .await;
+    match written {
         Ok(()) => {
             EventDeadLettered {
                 route: &route.name,

@@ -13,7 +13,9 @@
 //! - `process {source}` (consumer) per delivery, child of the event's `traceparent`;
 //! - `plugin {name}` (internal) per plugin call, with `weft.plugin.*` attributes;
 //! - `send {sink}` (producer) per sink delivery, whose context goes out as the event's
-//!   `traceparent` so the next hop continues the trace.
+//!   `traceparent` so the next hop continues the trace;
+//! - `send {dead-letter sink}` (producer, `weft.dead_letter = true` and the reason) per
+//!   dead-letter write.
 //!
 //! When tracing is off, [`enabled`] is `false` and the hooks create no span at all: the
 //! cost on the event path is one relaxed atomic load per hook.
@@ -458,6 +460,49 @@ pub fn producer_span(route: &str, sink: &str, event: &weft_event::Event) -> trac
         "weft.route" = route,
         "weft.sink" = sink,
     )
+}
+
+/// The producer span of one dead-letter write (`send {sink}`, with `weft.dead_letter.*`
+/// attributes saying why): a child of the current span (the delivery's consumer span), or,
+/// with `parent_from_event` (a source dead-lettering a malformed or poison message outside
+/// any delivery span), of the event's own `traceparent`. A disabled span when tracing is
+/// off.
+pub fn dead_letter_span(
+    route: &str,
+    sink: &str,
+    record: &weft_event::Event,
+    reason: &str,
+    at: &str,
+    parent_from_event: bool,
+) -> tracing::Span {
+    if !enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::trace_span!(
+        target: TARGET,
+        "send",
+        otel.name = %format_args!("send {sink}"),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        "messaging.system" = "weft",
+        "messaging.operation.type" = "send",
+        "messaging.operation.name" = "send",
+        "messaging.destination.name" = sink,
+        "messaging.message.id" = record.id.as_str(),
+        "cloudevents.event_id" = record.id.as_str(),
+        "cloudevents.event_source" = record.source.as_str(),
+        "cloudevents.event_type" = record.ty.as_str(),
+        "weft.route" = route,
+        "weft.sink" = sink,
+        "weft.dead_letter" = true,
+        "weft.dead_letter.reason" = reason,
+        "weft.dead_letter.at" = at,
+    );
+    if parent_from_event {
+        set_remote_parent(&span, record);
+    }
+    span
 }
 
 /// The span of one plugin call (`plugin {name}`), child of the current span; the caller

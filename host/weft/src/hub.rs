@@ -207,8 +207,12 @@ pub async fn run_until(
     let mut topics = HashSet::new();
     let mut source_tasks = Vec::new();
     let sources_stop = CancellationToken::new();
+    let mut source_ready = Vec::new();
     for (name, routes) in by_source {
-        let source = build_source(&config, &build_context, &name, &mut topics).await?;
+        let mut source = build_source(&config, &build_context, &name, &mut topics).await?;
+        let readiness = weft_connector::Readiness::new();
+        source.report_ready(readiness.clone());
+        source_ready.push(readiness);
         let settings = SourceSettings {
             max_deliveries: config
                 .source(&name)
@@ -302,12 +306,14 @@ pub async fn run_until(
         }
         None => None,
     };
-    ready.store(true, Ordering::Relaxed);
-    tracing::info!(
-        routes = config.routes.len(),
-        plugins = plugins.len(),
-        "weft is ready"
-    );
+    // ready once every source has connected and declared what it reads (see Readiness)
+    let ready_stop = CancellationToken::new();
+    let ready_task = tokio::spawn(mark_ready(
+        ready.clone(),
+        source_ready,
+        ready_stop.clone(),
+        (config.routes.len(), plugins.len()),
+    ));
     if let Some((topic, event)) = options.sample {
         log.append(&topic, &[event])
             .await
@@ -337,6 +343,8 @@ pub async fn run_until(
             });
         }
     }
+    ready_stop.cancel();
+    let _ = ready_task.await;
     ready.store(false, Ordering::Relaxed);
     sources_stop.cancel();
     for (name, task) in source_tasks {
@@ -365,6 +373,24 @@ pub async fn run_until(
         None => {
             tracing::info!("weft stopped cleanly");
             Ok(())
+        }
+    }
+}
+
+/// Sets `ready` (`/readyz` 200) once every source's [`weft_connector::Readiness`] is set,
+/// unless `stop` comes first.
+async fn mark_ready(
+    ready: Arc<AtomicBool>,
+    sources: Vec<weft_connector::Readiness>,
+    stop: CancellationToken,
+    (routes, plugins): (usize, usize),
+) {
+    let all = futures::future::join_all(sources.iter().map(|r| r.wait()));
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = all => {
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!(routes, plugins, "weft is ready");
         }
     }
 }
