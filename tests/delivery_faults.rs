@@ -839,6 +839,11 @@ to = ["out"]
     );
     assert_eq!(lost, 0);
     assert!(hub.terminate().success());
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert!(
+        log.contains("embedded log reopened"),
+        "the I/O error was met and the log reopened: {log}"
+    );
 }
 
 /// `[dedupe]` with `kv_max_keys = 6` on `backend`: the first 5 distinct events fit
