@@ -8,6 +8,9 @@
 //! answered `404` as if it did not exist. Errors are `application/problem+json` naming the
 //! field (`errors: [{field, message}]`).
 
+// An `Err` here is the finished error response, built once per refused request.
+#![allow(clippy::result_large_err)]
+
 use std::net::IpAddr;
 
 use async_trait::async_trait;

@@ -180,7 +180,7 @@ pub struct Conditions {
 impl Conditions {
     /// Whether `event` is for this subscription.
     pub fn matches(&self, event: &Event) -> bool {
-        (self.types.is_empty() || self.types.iter().any(|t| *t == event.ty))
+        (self.types.is_empty() || self.types.contains(&event.ty))
             && self.source.as_ref().is_none_or(|s| *s == event.source)
             && self.filters.iter().all(|f| f.matches(event))
     }
