@@ -7,6 +7,7 @@
 //! baseline plugin (ARCHITECTURE.md, "Where things live").
 
 mod amqp;
+mod fanout;
 mod ingress;
 mod pipeline_state;
 mod plugin_cost;
@@ -82,6 +83,17 @@ struct Args {
     /// reported).
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Measure subscription fan-out instead: one topic delivered to --subscriptions
+    /// webhook subscriptions on local receivers, next to a plain hyper client (starts the
+    /// `weft` binary next to this one, or --weft).
+    #[arg(long, conflicts_with_all = ["plugin", "redis", "amqp", "tracing", "state", "sse"])]
+    fanout: bool,
+    /// With --fanout: subscriptions (one local receiver each).
+    #[arg(long, default_value_t = 100)]
+    subscriptions: usize,
+    /// With --fanout: events posted to the topic (each goes to every subscription).
+    #[arg(long, default_value_t = 200)]
+    fanout_events: usize,
     /// Measure the HTTP ingress instead: requests/s without auth, with a bearer token,
     /// over TLS (bearer token, client certificate), next to a native hyper server with an
     /// empty handler (HTTP and HTTPS); --events requests per variant and round.
@@ -120,6 +132,24 @@ async fn run(args: Args) -> ExitCode {
         return match ingress::run(events, args.connections.max(1), rounds).await {
             Ok(r) => {
                 ingress::print(&r);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.fanout {
+        return match fanout::run(
+            args.subscriptions.max(1),
+            args.fanout_events.max(1),
+            args.weft.as_deref(),
+        )
+        .await
+        {
+            Ok(r) => {
+                fanout::print(&r);
                 ExitCode::SUCCESS
             }
             Err(e) => {
