@@ -50,6 +50,45 @@ fn status(addr: SocketAddr, path: &str) -> Option<u16> {
     http(addr, "GET", path, &[], b"").ok().map(|r| r.status)
 }
 
+/// The hub process, killed on drop (also when an assertion fails).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Deletes the test's queue and stream on drop.
+struct Cleanup {
+    queue: String,
+    stream: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Runtime::new() {
+            rt.block_on(async {
+                if let Ok(conn) =
+                    lapin::Connection::connect(AMQP_URI, lapin::ConnectionProperties::default())
+                        .await
+                    && let Ok(ch) = conn.create_channel().await
+                {
+                    let _ = ch
+                        .queue_delete(self.queue.as_str().into(), Default::default())
+                        .await;
+                }
+            });
+        }
+        if let Ok(client) = redis::Client::open(REDIS_URL)
+            && let Ok(mut c) = client.get_connection()
+        {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&self.stream).query(&mut c);
+        }
+    }
+}
+
 /// Whether the queue exists (passive declare).
 fn queue_exists(rt: &tokio::runtime::Runtime, queue: &str) -> bool {
     rt.block_on(async {
@@ -132,38 +171,27 @@ to = ["out"]
     .unwrap();
     let stderr_path = dir.path().join("stderr.log");
     let stdout_path = dir.path().join("stdout.log");
-    let mut child = Command::new(support::weft_bin())
-        .args(["run", "--config"])
-        .arg(dir.path().join("weft.toml"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("starting weft");
+    let _cleanup = Cleanup {
+        queue: queue.clone(),
+        stream: stream.clone(),
+    };
+    let mut weft = Running(
+        Command::new(support::weft_bin())
+            .args(["run", "--config"])
+            .arg(dir.path().join("weft.toml"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("starting weft"),
+    );
     let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let cleanup = |rt: &tokio::runtime::Runtime| {
-        rt.block_on(async {
-            if let Ok(conn) =
-                lapin::Connection::connect(AMQP_URI, lapin::ConnectionProperties::default()).await
-                && let Ok(ch) = conn.create_channel().await
-            {
-                let _ = ch
-                    .queue_delete(queue.as_str().into(), Default::default())
-                    .await;
-            }
-        });
-        if let Ok(client) = redis::Client::open(REDIS_URL)
-            && let Ok(mut c) = client.get_connection()
-        {
-            let _: Result<(), _> = redis::cmd("DEL").arg(&stream).query(&mut c);
-        }
-    };
 
     // the HTTP server is up (liveness) while both sources are still connecting
     let live = poll(Duration::from_secs(60), || {
-        if let Ok(Some(s)) = child.try_wait() {
+        if let Ok(Some(s)) = weft.0.try_wait() {
             panic!("weft exited early with {s}: {}", log());
         }
         (status(addr, "/healthz") == Some(200)).then_some(())
@@ -205,14 +233,11 @@ to = ["out"]
     let ready = poll(Duration::from_secs(30), || {
         (status(addr, "/readyz") == Some(200)).then_some(())
     });
-    if ready.is_none() {
-        let _ = child.kill();
-        cleanup(&rt);
-        panic!(
-            "weft did not become ready once the brokers were reachable: {}",
-            log()
-        );
-    }
+    assert!(
+        ready.is_some(),
+        "weft did not become ready once the brokers were reachable: {}",
+        log()
+    );
     // ready means declared: the consumer group exists, a message published now is kept
     let client = redis::Client::open(REDIS_URL).unwrap();
     let mut conn = client.get_connection().unwrap();
@@ -244,9 +269,7 @@ to = ["out"]
             .contains(&format!("r-{unique}"))
             .then_some(())
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    cleanup(&rt);
+    drop(weft);
     assert!(
         delivered.is_some(),
         "the entry added right after /readyz turned 200 was not delivered: {}",
