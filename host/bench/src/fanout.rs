@@ -7,8 +7,10 @@
 //! receiver posting its events one after the other over a keep-alive connection.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use crate::weft_process::{Hub, weft_binary};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -98,29 +100,6 @@ impl Receivers {
     }
 }
 
-struct Hub {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn weft_binary(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("weft")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("weft"))
-}
-
 type Client = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
     Full<Bytes>,
@@ -180,13 +159,13 @@ max_subscriptions = {subscriptions}
         .stderr(stderr)
         .spawn()
         .with_context(|| format!("starting {}", weft.display()))?;
-    let mut hub = Hub { child, _dir: dir };
+    let mut hub = Hub { child, dir };
     let client = client();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = hub.child.try_wait()? {
             let log =
-                std::fs::read_to_string(hub._dir.path().join("stderr.log")).unwrap_or_default();
+                std::fs::read_to_string(hub.dir.path().join("stderr.log")).unwrap_or_default();
             bail!("weft exited with {status}: {log}");
         }
         if let Ok((200, _)) = call(

@@ -14,6 +14,7 @@ mod plugin_cost;
 mod plugin_state;
 mod sse;
 mod tracing_cost;
+mod weft_process;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,8 +11,8 @@
 //! they compete with weft for the CPU: the latencies are an upper bound.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper_util::rt::TokioIo;
+
+use crate::weft_process::{Hub, weft_binary};
 
 /// The topic the readers follow.
 const TOPIC: &str = "bench";
@@ -52,31 +54,6 @@ fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
             .unwrap_or(0)
     };
     Ok((field("VmRSS:"), field("VmHWM:")))
-}
-
-/// The `weft` binary: `explicit`, else next to this executable, else on the PATH.
-fn weft_binary(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("weft")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("weft"))
-}
-
-/// The hub under test, killed on drop.
-struct Hub {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn start_hub(weft: &Path, readers: usize) -> anyhow::Result<(Hub, SocketAddr)> {
