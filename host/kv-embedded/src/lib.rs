@@ -29,12 +29,15 @@ pub struct EmbeddedKv {
     quotas: Arc<RwLock<HashMap<String, KvQuota>>>,
 }
 
+/// What a plugin held before a transaction (keys, bytes) and the transaction's change.
+type UsageChange = ((u64, u64), (i64, i64));
+
 /// The tables a write transaction uses, and the usage changes it made per plugin.
 struct Tables<'t> {
     kv: redb::Table<'t, &'static str, &'static [u8]>,
     usage: redb::Table<'t, &'static str, (u64, u64)>,
     /// Per plugin: what it held before this transaction, and the change.
-    changes: HashMap<String, ((u64, u64), (i64, i64))>,
+    changes: HashMap<String, UsageChange>,
 }
 
 impl Tables<'_> {
