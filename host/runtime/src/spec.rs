@@ -142,6 +142,15 @@ fn default_max_instances() -> usize {
 fn default_max_table_elements() -> usize {
     100_000
 }
+fn default_max_handles() -> usize {
+    1000
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_http_requests() -> usize {
+    8
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -159,15 +168,6 @@ impl Default for Limits {
             max_http_requests: default_max_http_requests(),
         }
     }
-}
-fn default_max_handles() -> usize {
-    1000
-}
-fn default_max_header_bytes() -> usize {
-    32 * 1024
-}
-fn default_max_http_requests() -> usize {
-    8
 }
 
 impl PluginSpec {
