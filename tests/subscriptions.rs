@@ -798,33 +798,59 @@ fn a_hub_killed_mid_stream_keeps_subscriptions_and_positions() {
         json!({"protocol": "HTTP", "sink": receiver.url(), "config": {"topic": "orders"}}),
     );
     let id = sub["id"].as_str().unwrap().to_string();
-    let first: Vec<Value> = (0..300).map(|i| event(&format!("k-{i}"), "t")).collect();
-    post(&hub, &first);
-    // kill while deliveries are under way
+    let ids_of = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|i| format!("k-{i}")).collect()
+    };
+    let events_of = |range: std::ops::Range<usize>| -> Vec<Value> {
+        range.map(|i| event(&format!("k-{i}"), "t")).collect()
+    };
+    // 1. 300 delivered and their position committed (the lag reaches 0)
+    post(&hub, &events_of(0..300));
+    assert!(
+        receiver
+            .wait_for(&ids_of(0..300), Duration::from_secs(60))
+            .0
+    );
+    let lag = format!("weft_subscription_lag_events{{subscription=\"{id}\"}}");
+    assert!(
+        poll(Duration::from_secs(20), || (metric(&hub, &lag)
+            == Some(0.0))
+        .then_some(()))
+        .is_some(),
+        "the position was never committed: lag {:?}",
+        metric(&hub, &lag)
+    );
+    // 2. SIGKILL while the next 300 are being delivered
+    post(&hub, &events_of(300..600));
     poll(Duration::from_secs(30), || {
-        (receiver.ids().len() >= 50).then_some(())
+        (receiver.ids().len() >= 350).then_some(())
     });
     hub.kill9();
     let addr = hub.addr;
     drop(hub);
+    // 3. restart: the subscription is still there and continues from its position
     let hub = Hub::start(dir.path(), addr);
     let (status, kept, _) = call(&hub, "GET", &format!("/v1/subscriptions/{id}"), None, None);
     assert_eq!(status, 200, "{kept}");
-    let second: Vec<Value> = (300..400).map(|i| event(&format!("k-{i}"), "t")).collect();
-    post(&hub, &second);
-    let want: Vec<String> = (0..400).map(|i| format!("k-{i}")).collect();
+    post(&hub, &events_of(600..700));
+    let want = ids_of(0..700);
     let (arrived, duplicates) = receiver.wait_for(&want, Duration::from_secs(60));
     let ids = receiver.ids();
     let lost = want.iter().filter(|w| !ids.contains(w)).count();
     eprintln!(
-        "SIGKILL mid-stream: 400 accepted, {} received, {lost} lost, {duplicates} duplicates",
+        "SIGKILL mid-stream: 700 accepted, {} received, {lost} lost, {duplicates} duplicates",
         ids.len()
     );
     assert!(arrived, "{lost} lost");
-    // the position was kept: at most what was in flight since the last commit came again
+    // what was committed before the kill never comes again
+    let again: Vec<&String> = ids_of(0..300)
+        .iter()
+        .filter(|w| ids.iter().filter(|i| i == w).count() > 1)
+        .map(|w| ids.iter().find(|i| *i == w).unwrap())
+        .collect();
     assert!(
-        duplicates < 300,
-        "{duplicates} duplicates: the position was not kept"
+        again.is_empty(),
+        "committed events delivered again after the restart: {again:?}"
     );
 }
 
