@@ -140,10 +140,24 @@ impl DbSlot {
 }
 
 fn open_db(path: &Path) -> Result<Database, LogError> {
-    let db = Database::builder()
-        .set_cache_size(CACHE_BYTES)
-        .create(path)
-        .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
+    // redb asserts (panics) instead of erring on some damaged files, e.g. one cut shorter
+    // than its header says: reported like any other unreadable file
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Database::builder().set_cache_size(CACHE_BYTES).create(path)
+    }))
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "redb stopped on an inconsistency".to_string());
+        LogError::Storage(format!(
+            "cannot open {}: the file is damaged ({why})",
+            path.display()
+        ))
+    })?;
+    let db =
+        opened.map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
     let tx = db.begin_write().map_err(storage)?;
     tx.open_table(CURSORS).map_err(storage)?;
     tx.open_table(HANDED).map_err(storage)?;

@@ -235,24 +235,25 @@ fn a_damaged_file_is_reported_with_its_path_not_a_panic() {
     let message = err.to_string();
     assert!(message.contains("embedded log"), "{message}");
 
-    // truncated in the middle: refused or recovered, never a panic, never garbage events
-    let path = dir.path().join("truncated.redb");
+    // truncated anywhere: refused or recovered, never a panic, never garbage events
+    let original = dir.path().join("original.redb");
     {
-        let log = EmbeddedLog::open(&path, 100).unwrap();
+        let log = EmbeddedLog::open(&original, 100).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(log.append("t", &events(50))).unwrap();
     }
-    let len = std::fs::metadata(&path).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.set_len(len / 2).unwrap();
-    drop(file);
     std::thread::sleep(Duration::from_millis(200)); // the writer thread lets go of the file
-    match EmbeddedLog::open(&path, 100) {
-        Err(e) => assert!(e.to_string().contains("embedded log"), "{e}"),
-        Ok(log) => {
-            for (offset, entry) in log.read("t", 0, 100).unwrap() {
-                let event = entry.expect("a recovered entry parses");
-                assert_eq!(event.id, format!("e{offset}"));
+    let bytes = std::fs::read(&original).unwrap();
+    for eighth in 1..8 {
+        let path = dir.path().join(format!("truncated-{eighth}.redb"));
+        std::fs::write(&path, &bytes[..bytes.len() * eighth / 8]).unwrap();
+        match EmbeddedLog::open(&path, 100) {
+            Err(e) => assert!(e.to_string().contains("embedded log"), "{e}"),
+            Ok(log) => {
+                for (offset, entry) in log.read("t", 0, 100).unwrap() {
+                    let event = entry.expect("a recovered entry parses");
+                    assert_eq!(event.id, format!("e{offset}"));
+                }
             }
         }
     }
