@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 
 use crate::weft_process::{Hub, weft_binary};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -133,13 +132,9 @@ async fn call(
 }
 
 async fn start_hub(weft: &Path, subscriptions: usize) -> anyhow::Result<(Hub, SocketAddr)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let dir = tempfile::tempdir()?;
-    let config = format!(
-        r#"
+    Hub::start(weft, |addr| {
+        format!(
+            r#"
 [hub]
 listen = "{addr}"
 data_dir = "data"
@@ -147,44 +142,9 @@ data_dir = "data"
 [subscriptions]
 max_subscriptions = {subscriptions}
 "#
-    );
-    std::fs::write(dir.path().join("weft.toml"), config)?;
-    let stderr = std::fs::File::create(dir.path().join("stderr.log"))?;
-    let child = Command::new(weft)
-        .args(["run", "--config"])
-        .arg(dir.path().join("weft.toml"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .with_context(|| format!("starting {}", weft.display()))?;
-    let mut hub = Hub { child, dir };
-    let client = client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = hub.child.try_wait()? {
-            let log =
-                std::fs::read_to_string(hub.dir.path().join("stderr.log")).unwrap_or_default();
-            bail!("weft exited with {status}: {log}");
-        }
-        if let Ok((200, _)) = call(
-            &client,
-            addr,
-            hyper::Method::GET,
-            "/readyz",
-            "text/plain",
-            Bytes::new(),
         )
-        .await
-        {
-            return Ok((hub, addr));
-        }
-        if Instant::now() > deadline {
-            bail!("weft did not become ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 fn event(i: usize) -> serde_json::Value {

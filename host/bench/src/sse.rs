@@ -12,7 +12,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -57,14 +56,9 @@ fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
 }
 
 async fn start_hub(weft: &Path, readers: usize) -> anyhow::Result<(Hub, SocketAddr)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let dir = tempfile::tempdir()?;
-    // one topic with a route (so it takes posts); the events go to stdout (discarded)
-    let config = format!(
-        r#"
+    Hub::start(weft, |addr| {
+        format!(
+            r#"
 [hub]
 listen = "{addr}"
 data_dir = "data"
@@ -75,35 +69,10 @@ name = "bench"
 from = ["topic:{TOPIC}"]
 to = ["stdout"]
 "#,
-        max = readers + 64
-    );
-    std::fs::write(dir.path().join("weft.toml"), config)?;
-    let stderr = std::fs::File::create(dir.path().join("stderr.log"))?;
-    let child = Command::new(weft)
-        .args(["run", "--config"])
-        .arg(dir.path().join("weft.toml"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .with_context(|| format!("starting {}", weft.display()))?;
-    let mut hub = Hub { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = hub.child.try_wait()? {
-            let log =
-                std::fs::read_to_string(hub.dir.path().join("stderr.log")).unwrap_or_default();
-            bail!("weft exited with {status}: {log}");
-        }
-        if let Ok((200, _)) = request(addr, "GET", "/readyz", Bytes::new()).await {
-            return Ok((hub, addr));
-        }
-        if Instant::now() > deadline {
-            bail!("weft did not become ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            max = readers + 64
+        )
+    })
+    .await
 }
 
 /// One request on a fresh connection: status and body.
